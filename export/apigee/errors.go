@@ -1,0 +1,129 @@
+package apigee
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// codedError is an error with a gRPC code that still unwraps to its cause,
+// so that callers can use both status.Code(err) and errors.Is(err,
+// context.Canceled).
+type codedError struct {
+	st    *status.Status
+	cause error
+}
+
+func (e *codedError) Error() string              { return e.st.Message() }
+func (e *codedError) GRPCStatus() *status.Status { return e.st }
+func (e *codedError) Unwrap() error              { return e.cause }
+
+// newError makes a coded error whose message is format's text.
+func newError(c codes.Code, cause error, format string, args ...any) error {
+	return &codedError{st: status.New(c, fmt.Sprintf(format, args...)), cause: cause}
+}
+
+// contextError turns a context's end into Canceled or DeadlineExceeded.
+func contextError(err error, what string) error {
+	c := codes.Canceled
+	if errors.Is(err, context.DeadlineExceeded) {
+		c = codes.DeadlineExceeded
+	}
+	return newError(c, err, "%s: %v", what, err)
+}
+
+// googleError is the body Google APIs send with an error status.
+type googleError struct {
+	Error struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+		Status  string `json:"status"`
+	} `json:"error"`
+}
+
+// apiMessage is the human part of an error response: Google's
+// error.message when the body has that shape, else the body's start.
+func apiMessage(body []byte) (msg, st string) {
+	var g googleError
+	if json.Unmarshal(body, &g) == nil && g.Error.Message != "" {
+		return g.Error.Message, g.Error.Status
+	}
+	s := strings.TrimSpace(string(body))
+	if len(s) > 300 {
+		s = s[:300] + "..."
+	}
+	return s, ""
+}
+
+// httpCode maps an HTTP status to the gRPC code Google's own gateways use.
+func httpCode(httpStatus int, bodyStatus string) codes.Code {
+	switch httpStatus {
+	case http.StatusBadRequest:
+		return codes.InvalidArgument
+	case http.StatusUnauthorized:
+		return codes.Unauthenticated
+	case http.StatusForbidden:
+		return codes.PermissionDenied
+	case http.StatusNotFound:
+		return codes.NotFound
+	case http.StatusConflict:
+		return codes.Aborted
+	case http.StatusPreconditionFailed:
+		return codes.FailedPrecondition
+	case http.StatusRequestedRangeNotSatisfiable:
+		return codes.OutOfRange
+	case http.StatusTooManyRequests:
+		return codes.ResourceExhausted
+	case 499:
+		return codes.Canceled
+	case http.StatusNotImplemented:
+		return codes.Unimplemented
+	case http.StatusGatewayTimeout:
+		return codes.DeadlineExceeded
+	}
+	var c codes.Code
+	if bodyStatus != "" && c.UnmarshalJSON([]byte(`"`+bodyStatus+`"`)) == nil {
+		return c
+	}
+	if httpStatus >= 500 {
+		return codes.Unavailable
+	}
+	return codes.Unknown
+}
+
+// hint says what a user can do about an error of code c.
+func hint(c codes.Code) string {
+	switch c {
+	case codes.Unauthenticated:
+		return " (check the Application Default Credentials: gcloud auth application-default login, or GOOGLE_APPLICATION_CREDENTIALS)"
+	case codes.PermissionDenied:
+		return " (the caller needs read access to the organization, e.g. roles/apigee.readOnlyAdmin)"
+	case codes.ResourceExhausted:
+		return " (the Apigee quota is exhausted: lower the rate limit or try again later)"
+	case codes.Unavailable:
+		return " (Apigee is unavailable: try again later)"
+	}
+	return ""
+}
+
+// responseError is the error for a final non-200 response.
+func responseError(method, url string, httpStatus, attempts int, body []byte) error {
+	msg, bodyStatus := apiMessage(body)
+	c := httpCode(httpStatus, bodyStatus)
+	if httpStatus == http.StatusTooManyRequests {
+		c = codes.ResourceExhausted
+	} else if httpStatus >= 500 && c != codes.Unimplemented {
+		c = codes.Unavailable
+	}
+	tries := ""
+	if attempts > 1 {
+		tries = fmt.Sprintf(" after %d attempts", attempts)
+	}
+	return newError(c, nil, "%s %s: HTTP %d%s: %s%s", method, url, httpStatus, tries, msg, hint(c))
+}

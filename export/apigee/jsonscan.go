@@ -1,0 +1,479 @@
+package apigee
+
+import (
+	"fmt"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// The lexical half of the page decoder: whitespace, strings, numbers,
+// literals, and skipping values of unknown fields. It follows RFC 8259 and
+// the details of protojson's tokenizer (google.golang.org/protobuf
+// internal/encoding/json): the same escapes, the same delimiter rule after
+// numbers and literals, invalid UTF-8 rejected in every string.
+
+func (d *decoder) ws() {
+	for d.i < len(d.s) {
+		switch d.s[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+func (d *decoder) expect(c byte, what string) error {
+	if d.i >= len(d.s) {
+		return d.eof()
+	}
+	if d.s[d.i] != c {
+		return d.errorf(d.i, "want %s, found %s", what, d.near(d.i))
+	}
+	d.i++
+	return nil
+}
+
+// literal consumes lit (null, true, false) if it is next and ends at a
+// delimiter.
+func (d *decoder) literal(lit string) bool {
+	end := d.i + len(lit)
+	if end > len(d.s) || d.s[d.i:end] != lit || (end < len(d.s) && isNotDelim(d.s[end])) {
+		return false
+	}
+	d.i = end
+	return true
+}
+
+// plainByte marks the bytes a string can hold as they are: not '"', '\\',
+// a control character or the start of a multi-byte UTF-8 sequence.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// str decodes the string at d.i (which is '"'). Without escapes the result
+// is a substring of the page: no copy.
+func (d *decoder) str() (string, error) {
+	start := d.i + 1
+	for j := start; ; {
+		for j < len(d.s) && plainByte[d.s[j]] {
+			j++
+		}
+		if j >= len(d.s) {
+			return "", d.eof()
+		}
+		switch c := d.s[j]; {
+		case c == '"':
+			d.i = j + 1
+			return d.s[start:j], nil
+		case c == '\\':
+			return d.strEscaped(start, j)
+		case c < 0x20:
+			return "", d.errorf(j, "invalid character %q in string", c)
+		default:
+			r, n := utf8.DecodeRuneInString(d.s[j:])
+			if r == utf8.RuneError && n == 1 {
+				return "", d.errorf(j, "invalid UTF-8 in string")
+			}
+			j += n
+		}
+	}
+}
+
+// strEscaped finishes a string that has escapes; s[start:j] is its plain
+// prefix and s[j] the first backslash.
+func (d *decoder) strEscaped(start, j int) (string, error) {
+	out := make([]byte, 0, j-start+64)
+	out = append(out, d.s[start:j]...)
+	for {
+		if j >= len(d.s) {
+			return "", d.eof()
+		}
+		switch c := d.s[j]; {
+		case c == '"':
+			d.i = j + 1
+			return string(out), nil
+		case c == '\\':
+			if j+1 >= len(d.s) {
+				return "", d.eof()
+			}
+			switch e := d.s[j+1]; e {
+			case '"', '\\', '/':
+				out = append(out, e)
+				j += 2
+			case 'b':
+				out = append(out, '\b')
+				j += 2
+			case 'f':
+				out = append(out, '\f')
+				j += 2
+			case 'n':
+				out = append(out, '\n')
+				j += 2
+			case 'r':
+				out = append(out, '\r')
+				j += 2
+			case 't':
+				out = append(out, '\t')
+				j += 2
+			case 'u':
+				r, ok := hex4(d.s, j+2)
+				if !ok {
+					if j+6 > len(d.s) {
+						return "", d.eof()
+					}
+					return "", d.errorf(j, "invalid escape %q in string", d.s[j:j+6])
+				}
+				j += 6
+				if utf16.IsSurrogate(r) {
+					// A surrogate must be the first half of a pair.
+					if j+6 > len(d.s) {
+						return "", d.eof()
+					}
+					r2, ok := hex4(d.s, j+2)
+					r = utf16.DecodeRune(r, r2)
+					if d.s[j] != '\\' || d.s[j+1] != 'u' || !ok || r == utf8.RuneError {
+						return "", d.errorf(j, "invalid surrogate escape %q in string", d.s[j:j+6])
+					}
+					j += 6
+				}
+				out = utf8.AppendRune(out, r)
+			default:
+				return "", d.errorf(j, "invalid escape %q in string", d.s[j:j+2])
+			}
+		case c < 0x20:
+			return "", d.errorf(j, "invalid character %q in string", c)
+		case c < utf8.RuneSelf:
+			out = append(out, c)
+			j++
+		default:
+			r, n := utf8.DecodeRuneInString(d.s[j:])
+			if r == utf8.RuneError && n == 1 {
+				return "", d.errorf(j, "invalid UTF-8 in string")
+			}
+			out = append(out, d.s[j:j+n]...)
+			j += n
+		}
+	}
+}
+
+// hex4 reads the 4 hex digits of a \u escape at s[i:].
+func hex4(s string, i int) (rune, bool) {
+	if i+4 > len(s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range []byte(s[i : i+4]) {
+		switch {
+		case '0' <= c && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case 'a' <= c && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// number returns the end of the JSON number at d.s[at:], without consuming.
+func (d *decoder) number(at int) (int, error) {
+	end, err := scanNumber(d.s, at)
+	if err != nil {
+		return 0, err
+	}
+	return end, nil
+}
+
+// scanNumber returns the end of the JSON number that starts at s[i], which
+// must be followed by the end of s or a delimiter.
+func scanNumber(s string, i int) (int, *SyntaxError) {
+	j := i
+	if j < len(s) && s[j] == '-' {
+		j++
+	}
+	switch {
+	case j >= len(s):
+		return 0, &SyntaxError{Offset: j, Msg: "unexpected end of JSON in a number"}
+	case s[j] == '0':
+		j++
+	case '1' <= s[j] && s[j] <= '9':
+		for j++; j < len(s) && isDigit(s[j]); j++ {
+		}
+	default:
+		return 0, &SyntaxError{Offset: i, Msg: fmt.Sprintf("invalid number %s", quoteNear(s, i))}
+	}
+	if j+1 < len(s) && s[j] == '.' && isDigit(s[j+1]) {
+		for j += 2; j < len(s) && isDigit(s[j]); j++ {
+		}
+	}
+	if j < len(s) && (s[j] == 'e' || s[j] == 'E') {
+		k := j + 1
+		if k < len(s) && (s[k] == '+' || s[k] == '-') {
+			k++
+		}
+		if k >= len(s) || !isDigit(s[k]) {
+			return 0, &SyntaxError{Offset: i, Msg: fmt.Sprintf("invalid number %s: exponent without digits", quoteNear(s, i)), stricter: true}
+		}
+		for ; k < len(s) && isDigit(s[k]); k++ {
+		}
+		j = k
+	}
+	if j < len(s) && isNotDelim(s[j]) {
+		return 0, &SyntaxError{Offset: i, Msg: fmt.Sprintf("invalid number %s", quoteNear(s, i))}
+	}
+	return j, nil
+}
+
+// parseInt converts a valid JSON number to an integer of bits bits, as
+// protojson does: 1.0, 1e3 and -0 are integers; 1.5 and out-of-range
+// values are not. Unsigned results come back as their bit pattern.
+func parseInt(tok string, bits int, unsigned bool) (int64, bool) {
+	// Fast path: plain digits that cannot overflow.
+	if len(tok) > 0 && len(tok) <= 18 {
+		neg := tok[0] == '-'
+		digits := tok
+		if neg {
+			digits = tok[1:]
+		}
+		var n int64
+		plain := len(digits) > 0
+		for i := 0; i < len(digits) && plain; i++ {
+			if c := digits[i]; isDigit(c) {
+				n = n*10 + int64(c-'0')
+			} else {
+				plain = false
+			}
+		}
+		if plain {
+			if neg {
+				n = -n
+			}
+			switch {
+			case unsigned && n < 0:
+				return 0, false
+			case bits == 32 && unsigned && n > 1<<32-1:
+				return 0, false
+			case bits == 32 && !unsigned && (n < -1<<31 || n > 1<<31-1):
+				return 0, false
+			}
+			return n, true
+		}
+	}
+	s, ok := normalizeInt(tok)
+	if !ok {
+		return 0, false
+	}
+	if unsigned {
+		n, err := strconv.ParseUint(s, 10, bits)
+		return int64(n), err == nil
+	}
+	n, err := strconv.ParseInt(s, 10, bits)
+	return n, err == nil
+}
+
+// normalizeInt rewrites a JSON number as plain integer digits, or says it is
+// not an integer (protojson's normalizeToIntString).
+func normalizeInt(tok string) (string, bool) {
+	neg := false
+	if tok != "" && tok[0] == '-' {
+		neg, tok = true, tok[1:]
+	}
+	var intp, frac, exp string
+	i := 0
+	if i < len(tok) && tok[i] == '0' {
+		i++ // a leading 0 contributes no digits
+	} else {
+		for i < len(tok) && isDigit(tok[i]) {
+			i++
+		}
+		intp = tok[:i]
+	}
+	if i < len(tok) && tok[i] == '.' {
+		j := i + 1
+		for j < len(tok) && isDigit(tok[j]) {
+			j++
+		}
+		frac = tok[i+1 : j]
+		i = j
+	}
+	for len(frac) > 0 && frac[len(frac)-1] == '0' {
+		frac = frac[:len(frac)-1]
+	}
+	if i < len(tok) && (tok[i] == 'e' || tok[i] == 'E') {
+		exp = tok[i+1:]
+	}
+	if intp == "" && frac == "" {
+		return "0", true
+	}
+	e := 0
+	if exp != "" {
+		v, err := strconv.ParseInt(exp, 10, 32)
+		if err != nil {
+			return "", false
+		}
+		e = int(v)
+	}
+	var num string
+	if e >= 0 {
+		if len(frac) > e || len(intp)+e > 20 {
+			return "", false
+		}
+		b := make([]byte, 0, len(intp)+e)
+		b = append(b, intp...)
+		b = append(b, frac...)
+		for range e - len(frac) {
+			b = append(b, '0')
+		}
+		num = string(b)
+	} else {
+		if len(frac) > 0 {
+			return "", false
+		}
+		idx := len(intp) + e
+		if idx < 0 {
+			return "", false
+		}
+		for k := idx; k < len(intp); k++ {
+			if intp[k] != '0' {
+				return "", false
+			}
+		}
+		num = intp[:idx]
+	}
+	if neg {
+		return "-" + num, true
+	}
+	return num, true
+}
+
+// skip validates and passes over one value of an unknown field. open counts
+// the containers entered, limited like protojson's skipJSONValue.
+func (d *decoder) skip(budget int) error { return d.skipValue(0, budget) }
+
+func (d *decoder) skipValue(open, budget int) error {
+	if d.i >= len(d.s) {
+		return d.eof()
+	}
+	switch c := d.s[d.i]; {
+	case c == '"':
+		_, err := d.str()
+		return err
+	case c == '{':
+		if open+1 > budget {
+			return d.errorf(d.i, "nested deeper than %d", recursionLimit)
+		}
+		d.i++
+		d.ws()
+		if d.i < len(d.s) && d.s[d.i] == '}' {
+			d.i++
+			return nil
+		}
+		for {
+			if d.i >= len(d.s) {
+				return d.eof()
+			}
+			if d.s[d.i] != '"' {
+				return d.errorf(d.i, "want a field name, found %s", d.near(d.i))
+			}
+			if _, err := d.str(); err != nil {
+				return err
+			}
+			d.ws()
+			if err := d.expect(':', `":" after the field name`); err != nil {
+				return err
+			}
+			d.ws()
+			if err := d.skipValue(open+1, budget); err != nil {
+				return err
+			}
+			d.ws()
+			if d.i >= len(d.s) {
+				return d.eof()
+			}
+			switch d.s[d.i] {
+			case ',':
+				d.i++
+				d.ws()
+			case '}':
+				d.i++
+				return nil
+			default:
+				return d.errorf(d.i, `want "," or "}" after a field, found %s`, d.near(d.i))
+			}
+		}
+	case c == '[':
+		if open+1 > budget {
+			return d.errorf(d.i, "nested deeper than %d", recursionLimit)
+		}
+		d.i++
+		d.ws()
+		if d.i < len(d.s) && d.s[d.i] == ']' {
+			d.i++
+			return nil
+		}
+		for {
+			if err := d.skipValue(open+1, budget); err != nil {
+				return err
+			}
+			d.ws()
+			if d.i >= len(d.s) {
+				return d.eof()
+			}
+			switch d.s[d.i] {
+			case ',':
+				d.i++
+				d.ws()
+			case ']':
+				d.i++
+				return nil
+			default:
+				return d.errorf(d.i, `want "," or "]" in an array, found %s`, d.near(d.i))
+			}
+		}
+	case c == '-' || isDigit(c):
+		end, err := d.number(d.i)
+		if err != nil {
+			return err
+		}
+		d.i = end
+		return nil
+	case d.literal("null"), d.literal("true"), d.literal("false"):
+		return nil
+	}
+	return d.errorf(d.i, "invalid value %s", d.near(d.i))
+}
+
+func (d *decoder) errorf(at int, format string, args ...any) *SyntaxError {
+	return &SyntaxError{Offset: at, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (d *decoder) eof() *SyntaxError {
+	return &SyntaxError{Offset: len(d.s), Msg: "unexpected end of JSON"}
+}
+
+// near quotes the text at s[at:] for an error message.
+func (d *decoder) near(at int) string { return quoteNear(d.s, at) }
+
+func quoteNear(s string, at int) string {
+	if at >= len(s) {
+		return "end of JSON"
+	}
+	end := min(at+16, len(s))
+	return strconv.Quote(s[at:end])
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// isNotDelim reports whether c may not directly follow a number or literal
+// (protojson's rule: letters, digits and -+._ may not).
+func isNotDelim(c byte) bool {
+	return c == '-' || c == '+' || c == '.' || c == '_' ||
+		('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || isDigit(c)
+}

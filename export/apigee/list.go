@@ -1,0 +1,290 @@
+package apigee
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+)
+
+// Page is one page of a listing.
+//
+// Duplicates counts records the listing had already delivered (the API
+// repeated them, e.g. because the list changed under it). The record that
+// key paging repeats by design at the top of each follow-up page is not a
+// duplicate in this sense and is not counted.
+type Page struct {
+	Number     int             // 1-based, counted from the cursor the listing started at
+	Records    []proto.Message // new records of this page (boundary duplicates and repeats removed)
+	Next       Cursor          // where a listing resumed after this page continues
+	Duplicates int             // records dropped on this page because they were seen before
+	Unknown    int             // unknown JSON fields ignored on this page
+	TotalSize  int64           // total records when the API reports one (apps), else -1
+}
+
+// Lister walks one resource of one organization, a page per Next. It holds
+// one page at a time, plus 8 bytes per key delivered for deduplication. A
+// Lister is not safe for concurrent use.
+type Lister struct {
+	c   *Client
+	org string
+	r   Resource
+	cur Cursor
+
+	seen     *keySet
+	tokens   map[string]bool // apps page tokens followed in the current pass
+	returned int             // pages returned
+	fetched  int             // requests made, for messages
+	probed   bool            // apps: the other pass's total has been asked for
+	totals   map[string]int64
+	err      error // sticky: a failed listing stays failed
+}
+
+// List starts listing r of org at from (the zero Cursor for the start).
+// Nothing is requested until Next.
+func (c *Client) List(org string, r Resource, from Cursor) *Lister {
+	return &Lister{c: c, org: org, r: r, cur: from, seen: newKeySet(), tokens: map[string]bool{},
+		totals: map[string]int64{statusApproved: -1, statusRevoked: -1}}
+}
+
+// Next returns the next page with new records, or io.EOF after the last.
+// For apps, TotalSize is approved plus revoked apps from the first page on:
+// the listing's first call asks the other status pass for one app just to
+// learn its totalSize.
+// Pages that bring nothing new are not returned, except that the first
+// Next returns a page even for an empty list (so that callers learn the
+// total). Errors carry gRPC codes; after an error Next returns it again.
+func (l *Lister) Next(ctx context.Context) (*Page, error) {
+	if l.err != nil {
+		return nil, l.err
+	}
+	if l.cur.Done {
+		return nil, io.EOF
+	}
+	if err := checkOrg(l.org); err != nil {
+		l.err = err
+		return nil, err
+	}
+	if l.r.Descriptor() == nil {
+		_, err := ParseResource(string(l.r))
+		l.err = err
+		return nil, err
+	}
+	p := &Page{TotalSize: -1}
+	for {
+		var err error
+		if l.r == Apps {
+			err = l.appsPage(ctx, p)
+		} else {
+			err = l.keyPage(ctx, p)
+		}
+		if err != nil {
+			l.err = err
+			return nil, err
+		}
+		if len(p.Records) > 0 {
+			break
+		}
+		if l.cur.Done {
+			if l.returned > 0 && p.Duplicates == 0 && p.Unknown == 0 {
+				return nil, io.EOF
+			}
+			break
+		}
+	}
+	l.returned++
+	p.Number = l.returned
+	p.Next = l.cur
+	return p, nil
+}
+
+// keyPage fetches one page of a startKey/count list (developers,
+// apiproducts). Apigee's startKey is inclusive, so a follow-up page begins
+// with the record the previous page ended with; it is dropped by key, never
+// blindly, because a server that does not repeat it would otherwise lose a
+// record per page.
+func (l *Lister) keyPage(ctx context.Context, p *Page) error {
+	n := l.c.pageSize
+	startKey := l.cur.StartKey
+	q := url.Values{"expand": {"true"}, "count": {strconv.Itoa(n)}}
+	if startKey != "" {
+		q.Set("startKey", startKey)
+	}
+	data, u, err := l.fetch(ctx, q)
+	if err != nil {
+		return err
+	}
+	items := data.records
+	p.Unknown += data.unknown
+	if startKey != "" && len(items) > 0 && l.r.Key(items[0]) == startKey {
+		items = items[1:]
+	}
+	added := l.add(p, items)
+
+	last := ""
+	if len(data.records) > 0 {
+		last = l.r.Key(data.records[len(data.records)-1])
+	}
+	switch {
+	case len(data.records) < n:
+		// A short page is the last one.
+		l.cur = Cursor{Done: true}
+	case startKey != "" && last == startKey:
+		return newError(codes.Internal, nil,
+			"listing %s of organization %q: page %d (GET %s) is full but ends with its startKey %q: the listing does not advance; this is an API fault, please report it",
+			l.r, l.org, l.fetched, u, startKey)
+	case startKey != "" && added == 0:
+		// A follow-up page that adds nothing new ends the list, even when
+		// it is full: the server is repeating itself.
+		l.cur = Cursor{Done: true}
+	case last == "":
+		return newError(codes.DataLoss, nil,
+			"listing %s of organization %q: page %d (GET %s) ends with a %s without %s, so paging cannot continue",
+			l.r, l.org, l.fetched, u, l.r.noun(), l.r.keyName())
+	default:
+		l.cur = Cursor{StartKey: last}
+	}
+	return nil
+}
+
+// appsPage fetches one page of the token-paged apps list. The list filters
+// on status and defaults to approved, so it is listed twice: approved apps,
+// then revoked ones; the Cursor says which pass it is in.
+func (l *Lister) appsPage(ctx context.Context, p *Page) error {
+	pass := l.cur.pass()
+	if !l.probed {
+		if err := l.probe(ctx, pass); err != nil {
+			return err
+		}
+	}
+	token := l.cur.PageToken
+	q := appsQuery(pass, l.c.pageSize)
+	if token != "" {
+		q.Set("pageToken", token)
+	}
+	data, u, err := l.fetch(ctx, q)
+	if err != nil {
+		return err
+	}
+	p.Unknown += data.unknown
+	if t := passTotal(data); t >= 0 {
+		l.totals[pass] = t
+	}
+	l.add(p, data.records)
+
+	next := data.nextToken
+	switch {
+	case next != "" && (next == token || l.tokens[next]):
+		return newError(codes.Internal, nil,
+			"listing apps of organization %q: page %d (GET %s) returned nextPageToken %q, which was followed already: the listing does not advance; this is an API fault, please report it",
+			l.org, l.fetched, u, next)
+	case next != "":
+		l.tokens[next] = true
+		l.cur = Cursor{Status: pass, PageToken: next}
+	case pass == statusApproved:
+		l.tokens = map[string]bool{}
+		l.cur = Cursor{Status: statusRevoked}
+	default:
+		l.cur = Cursor{Done: true}
+	}
+	p.TotalSize = -1
+	if a, r := l.totals[statusApproved], l.totals[statusRevoked]; a >= 0 && r >= 0 {
+		p.TotalSize = a + r
+	}
+	return nil
+}
+
+// probe asks for one app of the pass the listing is not in, only to learn
+// that pass's totalSize: one cheap call buys a progress total for the whole
+// listing from its first page on.
+func (l *Lister) probe(ctx context.Context, pass string) error {
+	other := statusRevoked
+	if pass == statusRevoked {
+		other = statusApproved
+	}
+	data, _, err := l.fetch(ctx, appsQuery(other, 1))
+	if err != nil {
+		return err
+	}
+	l.probed = true
+	if t := passTotal(data); t >= 0 {
+		l.totals[other] = t
+	}
+	return nil
+}
+
+func appsQuery(status string, pageSize int) url.Values {
+	return url.Values{
+		"expand":      {"true"},
+		"includeCred": {"true"},
+		"pageSize":    {strconv.Itoa(pageSize)},
+		"status":      {status},
+	}
+}
+
+// passTotal is the totalSize of a status pass, or -1 if the page does not
+// tell. Google omits zero numbers from JSON, so an empty last page without
+// totalSize means an empty pass.
+func passTotal(d *pageData) int64 {
+	switch {
+	case d.total >= 0:
+		return d.total
+	case len(d.records) == 0 && d.nextToken == "":
+		return 0
+	}
+	return -1
+}
+
+// add appends the records not delivered before and returns how many.
+// Records without a key cannot be recognised and are always kept.
+func (l *Lister) add(p *Page, items []proto.Message) int {
+	added := 0
+	for _, m := range items {
+		if k := l.r.Key(m); k != "" && !l.seen.add(k) {
+			p.Duplicates++
+			continue
+		}
+		p.Records = append(p.Records, m)
+		added++
+	}
+	return added
+}
+
+// fetch requests one page and decodes it.
+func (l *Lister) fetch(ctx context.Context, q url.Values) (*pageData, string, error) {
+	u := l.c.orgURL(l.org) + "/" + string(l.r) + "?" + q.Encode()
+	l.fetched++
+	body, err := l.c.get(ctx, u)
+	if err != nil {
+		follow := q.Get("startKey") != "" || q.Get("pageToken") != ""
+		if s, ok := httpStatus(err); ok && s == http.StatusNotFound && follow {
+			// The record a follow-up page starts from was deleted (or the
+			// token expired) while the export ran: key paging cannot
+			// continue from a key that no longer exists.
+			return nil, u, newError(codes.Aborted, err,
+				"listing %s of organization %q: page %d could not be read because the organization changed during the export (%v); run the export again",
+				l.r, l.org, l.fetched, err)
+		}
+		var ce *codedError
+		if errors.As(err, &ce) {
+			return nil, u, newError(ce.st.Code(), err, "listing %s of organization %q, page %d: %v", l.r, l.org, l.fetched, err)
+		}
+		return nil, u, err
+	}
+	data, err := decodePage(l.r, body)
+	if err != nil {
+		var se *SyntaxError
+		if errors.As(err, &se) {
+			return nil, u, newError(codes.DataLoss, err,
+				"listing %s of organization %q: page %d (GET %s) is not a valid %s list: malformed JSON at byte offset %d of %d: %s",
+				l.r, l.org, l.fetched, u, l.r, se.Offset, len(body), se.Msg)
+		}
+		return nil, u, newError(codes.DataLoss, err, "listing %s of organization %q: page %d (GET %s): %v", l.r, l.org, l.fetched, u, err)
+	}
+	return data, u, nil
+}

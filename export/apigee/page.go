@@ -1,0 +1,50 @@
+package apigee
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	"pubexport/export/apigee/apigeepb"
+)
+
+// pagePlans are the field tables of the three list responses, built once:
+// they are immutable after package initialisation.
+var pagePlans = func() map[Resource]*msgPlan {
+	plans := make(map[Resource]*msgPlan, 3)
+	for _, r := range Resources() {
+		m, _ := r.page()
+		p, err := compilePlan(m.ProtoReflect().Descriptor())
+		if err != nil {
+			panic(fmt.Sprintf("apigee: compiling the %s page decoder: %v", r, err))
+		}
+		plans[r] = p
+	}
+	return plans
+}()
+
+// pageData is one decoded list response.
+type pageData struct {
+	records   []proto.Message
+	nextToken string // apps only
+	total     int64  // apps only; -1 when the page does not say
+	unknown   int
+}
+
+// decodePage decodes one list response of r. The body is copied once into a
+// string that the records' strings point into (see decode.go).
+func decodePage(r Resource, body []byte) (*pageData, error) {
+	m, take := r.page()
+	unknown, err := decodeMessage(string(body), m.ProtoReflect(), pagePlans[r])
+	if err != nil {
+		return nil, err
+	}
+	p := &pageData{records: take(m), total: -1, unknown: unknown}
+	if a, ok := m.(*apigeepb.ListAppsResponse); ok {
+		p.nextToken = a.GetNextPageToken()
+		if a.TotalSize != nil {
+			p.total = int64(a.GetTotalSize())
+		}
+	}
+	return p, nil
+}

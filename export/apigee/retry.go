@@ -1,0 +1,127 @@
+package apigee
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"golang.org/x/oauth2"
+	"golang.org/x/time/rate"
+)
+
+// maxRetryAfter bounds how long a Retry-After header can make the client
+// wait: Apigee's quota is per minute, so a longer wait is more likely a
+// misconfigured proxy than advice worth following.
+const maxRetryAfter = 5 * time.Minute
+
+// newRetryClient wraps hc in go-retryablehttp: it retries 429, 5xx (but 501)
+// and transport errors up to attempts tries in all, waits between them
+// with the backoff below, and stops at once when the request's context ends
+// (during a wait too).
+func newRetryClient(hc *http.Client, attempts int, minBackoff, maxBackoff time.Duration) *retryablehttp.Client {
+	return &retryablehttp.Client{
+		HTTPClient:   hc,
+		RetryWaitMin: minBackoff,
+		RetryWaitMax: maxBackoff,
+		RetryMax:     attempts - 1,
+		CheckRetry:   checkRetry,
+		Backoff:      backoff,
+		// Keep the last response, so the caller can report the API's own
+		// message instead of "giving up after N attempts".
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	}
+}
+
+// checkRetry decides whether a try is worth repeating.
+func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	if err != nil {
+		// A refused token request will be refused again; anything else
+		// (connection refused or reset, truncated body) may pass next time.
+		var tokenErr *oauth2.RetrieveError
+		if errors.As(err, &tokenErr) && tokenErr.Response != nil && tokenErr.Response.StatusCode < 500 {
+			return false, err
+		}
+		return true, nil
+	}
+	return retryable(resp.StatusCode), nil
+}
+
+func retryable(code int) bool {
+	return code == http.StatusTooManyRequests || (code >= 500 && code != http.StatusNotImplemented)
+}
+
+// backoff is exponential backoff with full jitter (a uniformly random wait
+// between 0 and min*2^attempt, capped at max), so that many clients throttled
+// together do not come back together. A Retry-After header overrides it: the
+// server knows when its quota refills.
+func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
+	if resp != nil {
+		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			return min(d, maxRetryAfter)
+		}
+	}
+	ceiling := maxWait
+	if attempt < 62 && minWait > 0 {
+		if d := minWait << attempt; d > 0 && d < maxWait {
+			ceiling = d
+		}
+	}
+	if ceiling <= 0 {
+		return 0
+	}
+	return rand.N(ceiling + 1)
+}
+
+// retryAfter parses a Retry-After value: delay seconds or an HTTP date.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if s < 0 {
+			return 0, false
+		}
+		if s > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter, true
+		}
+		return time.Duration(s) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return max(t.Sub(now), 0), true
+}
+
+// rateLimited is a transport that waits for the limiter before each try, so
+// that retries count against the quota like any other call.
+type rateLimited struct {
+	limiter *rate.Limiter
+	next    http.RoundTripper
+}
+
+func (t *rateLimited) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := t.limiter.Wait(req.Context()); err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	return t.next.RoundTrip(req)
+}
+
+// newLimiter spreads perMinute calls evenly, with a small burst so that a
+// resumed export does not wait for its first call.
+func newLimiter(perMinute int) *rate.Limiter {
+	burst := max(1, perMinute/600)
+	return rate.NewLimiter(rate.Limit(float64(perMinute)/60), burst)
+}
