@@ -1,0 +1,197 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/h2c"
+	"google.golang.org/grpc"
+
+	// Linked so that protojson resolves the @type of operation metadata
+	// (google.cloud.apigee.v1.OperationMetadata) and response
+	// (pubexport.v1.ExportResponse) when writing REST answers.
+	_ "pubexport/export/apigee/apigeepb"
+	_ "pubexport/operations/operationspb"
+)
+
+// Defaults for the zero Options.
+const (
+	DefaultMaxRequestBytes = 1 << 20
+	DefaultMaxWait         = 60 * time.Second
+	DefaultShutdownTimeout = 10 * time.Second
+)
+
+// Options configure a Server.
+type Options struct {
+	// Auth authenticates every request on both transports. nil refuses every
+	// request: use NoAuth() to run without authentication deliberately.
+	Auth *Auth
+	// Logger receives request logs (debug) and server-side failures (error).
+	// nil discards them.
+	Logger *slog.Logger
+	// MaxRequestBytes bounds a REST body and a gRPC request message
+	// (default 1 MiB). Larger REST bodies are answered 413.
+	MaxRequestBytes int64
+	// MaxWait caps WaitOperation (default 60 s); a wait without a timeout
+	// waits this long.
+	MaxWait time.Duration
+	// ShutdownTimeout bounds the graceful part of Serve's shutdown (default
+	// 10 s); connections still busy after it are closed.
+	ShutdownTimeout time.Duration
+	// GRPCOptions are added to the gRPC server's options; interceptors given
+	// here run after authentication.
+	GRPCOptions []grpc.ServerOption
+}
+
+// Server serves operations over gRPC and REST on one port.
+type Server struct {
+	opts      Options
+	log       *slog.Logger
+	grpc      *grpc.Server
+	rest      http.Handler
+	handler   http.Handler
+	stopDrain context.CancelFunc
+}
+
+// New returns a server for ops. It does not listen; see Serve and Handler.
+func New(ops Operations, opts Options) *Server {
+	if opts.MaxRequestBytes <= 0 {
+		opts.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if opts.MaxWait <= 0 {
+		opts.MaxWait = DefaultMaxWait
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	drain, stopDrain := context.WithCancel(context.Background())
+	svc := &service{ops: ops, maxWait: opts.MaxWait, drain: drain}
+
+	gopts := append([]grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(authUnary(opts.Auth, log)),
+		grpc.ChainStreamInterceptor(authStream(opts.Auth, log)),
+		grpc.MaxRecvMsgSize(int(opts.MaxRequestBytes)),
+	}, opts.GRPCOptions...)
+	gs := grpc.NewServer(gopts...)
+	longrunningpb.RegisterOperationsServer(gs, grpcOperations{svc: svc})
+	RegisterExportServer(gs, grpcExport{svc: svc})
+
+	s := &Server{opts: opts, log: log, grpc: gs, stopDrain: stopDrain}
+	s.rest = authHTTP(opts.Auth, log, (&rest{svc: svc, maxBody: opts.MaxRequestBytes}).routes())
+	// h2c lets gRPC (HTTP/2 without TLS) reach this handler on servers that
+	// only speak HTTP/1 natively, e.g. httptest.NewServer. Serve enables the
+	// standard library's own unencrypted HTTP/2 as well, so there the
+	// wrapper only handles the rare "Upgrade: h2c" handshake.
+	s.handler = h2c.NewHandler(http.HandlerFunc(s.route), &http2.Server{})
+	return s
+}
+
+// Handler returns the combined gRPC + REST handler, for mounting in a
+// server of the caller's own. Serve is the simpler choice: it also shuts
+// down gracefully and cuts long waits short when it does.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// route sends gRPC to the gRPC server and everything else to REST.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+		s.grpc.ServeHTTP(w, r)
+		return
+	}
+	s.rest.ServeHTTP(w, r)
+}
+
+// Serve serves on l until ctx is done, then shuts down gracefully: it stops
+// accepting, ends WaitOperation calls early with the operation's current
+// state, lets other requests finish for up to ShutdownTimeout and then
+// closes what is left. It returns nil after a graceful shutdown. A Server
+// serves once.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		// No read or write timeout: WaitOperation answers take up to MaxWait.
+		Protocols: new(http.Protocols),
+		ErrorLog:  slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	hs.Protocols.SetHTTP1(true)
+	hs.Protocols.SetUnencryptedHTTP2(true)
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(l) }()
+	s.log.InfoContext(ctx, "serving operations", "addr", l.Addr().String())
+
+	select {
+	case err := <-errc:
+		s.stopDrain()
+		s.grpc.Stop()
+		return fmt.Errorf("serve operations on %s: %w", l.Addr(), err)
+	case <-ctx.Done():
+	}
+	s.stopDrain()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.ShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if err != nil {
+		hs.Close()
+		err = fmt.Errorf("shut down operations server: requests still running after %v were cut off: %w", s.opts.ShutdownTimeout, err)
+	}
+	s.grpc.Stop()
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = fmt.Errorf("serve operations on %s: %w", l.Addr(), serr)
+	}
+	s.log.InfoContext(ctx, "operations server stopped", "err", err)
+	return err
+}
+
+// authHTTP authenticates every REST request and logs it.
+func authHTTP(a *Auth, log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		ctx := r.Context()
+		hs := r.Header.Values("Authorization")
+		var c *Caller
+		var err error
+		if len(hs) > 1 {
+			err = errSeveralAuthorization
+		} else {
+			c, err = a.authenticate(ctx, r.Header.Get("Authorization"))
+		}
+		if err != nil {
+			writeError(rec, err)
+		} else {
+			ctx = withCaller(ctx, c)
+			next.ServeHTTP(rec, r.WithContext(ctx))
+		}
+		lvl := slog.LevelDebug
+		if rec.status >= 500 {
+			lvl = slog.LevelError
+		}
+		log.Log(ctx, lvl, "rest request", "method", r.Method, "path", r.URL.Path, "caller", subject(ctx), "status", rec.status)
+	})
+}
+
+// statusRecorder remembers the status a handler answered with, for the log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
