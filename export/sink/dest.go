@@ -1,0 +1,223 @@
+package sink
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+
+	"google.golang.org/grpc/codes"
+)
+
+// Limits of Cloud Storage object names, and the share of them the export
+// keeps for the names it adds under the prefix (staging folders, content
+// hashes, compose intermediates).
+const (
+	maxObjectName = 1024
+	reservedNames = 256
+	// MaxPrefixBytes is the longest destination prefix accepted, in bytes.
+	MaxPrefixBytes = maxObjectName - reservedNames
+)
+
+// dest is a parsed --to value: either bucket (+prefix) or dir is set.
+type dest struct {
+	bucket string // Cloud Storage bucket
+	prefix string // "" or ends in "/"
+	dir    string // absolute local directory
+}
+
+func invalidDest(format string, args ...any) error {
+	return newError(codes.InvalidArgument, nil, "--to: "+format, args...)
+}
+
+// parseDest validates a destination without touching the network or disk.
+func parseDest(s string) (dest, error) {
+	if s == "" {
+		return dest{}, invalidDest("a destination is required: gs://BUCKET/PREFIX, file:///DIR or a folder path")
+	}
+	if !utf8.ValidString(s) || strings.IndexFunc(s, isControl) >= 0 {
+		return dest{}, invalidDest("%q contains control characters or invalid UTF-8; remove them", s)
+	}
+	scheme, rest, hasScheme := splitScheme(s)
+	switch {
+	case !hasScheme:
+		return localDest(s)
+	case scheme == "gs":
+		return gcsDest(s, rest)
+	case scheme == "file":
+		return fileDest(s)
+	default:
+		return dest{}, invalidDest("%q: unsupported scheme %q; use gs://BUCKET/PREFIX for Cloud Storage or file:///DIR (or a plain path) for a local folder", s, scheme)
+	}
+}
+
+// splitScheme recognises "scheme://rest". Malformed spellings of our own
+// schemes ("gs:bucket", "gs:/bucket") are reported rather than taken for
+// local file names.
+func splitScheme(s string) (scheme, rest string, ok bool) {
+	i := strings.Index(s, ":")
+	if i <= 0 {
+		return "", "", false
+	}
+	scheme = strings.ToLower(s[:i])
+	for j, r := range scheme {
+		if !(r >= 'a' && r <= 'z' || j > 0 && (r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.')) {
+			return "", "", false
+		}
+	}
+	if strings.HasPrefix(s[i:], "://") {
+		return scheme, s[i+3:], true
+	}
+	if scheme == "gs" || scheme == "file" {
+		return scheme, "", true // handled as malformed by the callers
+	}
+	return "", "", false
+}
+
+func gcsDest(s, rest string) (dest, error) {
+	if !strings.HasPrefix(strings.ToLower(s), "gs://") {
+		return dest{}, invalidDest("%q is not a Cloud Storage URL; write gs://BUCKET/PREFIX", s)
+	}
+	bucket, prefix, _ := strings.Cut(rest, "/")
+	if bucket == "" {
+		return dest{}, invalidDest("%q names no bucket; write gs://BUCKET/PREFIX", s)
+	}
+	if err := checkBucketName(bucket); err != nil {
+		return dest{}, invalidDest("%q: bucket name %q %v; see https://cloud.google.com/storage/docs/buckets#naming", s, bucket, err)
+	}
+	if prefix != "" {
+		if err := checkPrefix(prefix); err != nil {
+			return dest{}, invalidDest("%q: prefix %q %v", s, prefix, err)
+		}
+		if !strings.HasSuffix(prefix, "/") {
+			prefix += "/"
+		}
+		if len(prefix) > MaxPrefixBytes {
+			return dest{}, invalidDest("%q: the prefix is %d bytes, at most %d are allowed so that object names stay within Cloud Storage's %d-byte limit; use a shorter prefix", s, len(prefix), MaxPrefixBytes, maxObjectName)
+		}
+	}
+	return dest{bucket: bucket, prefix: prefix}, nil
+}
+
+// checkBucketName applies Cloud Storage's bucket naming rules.
+func checkBucketName(b string) error {
+	if len(b) < 3 {
+		return fmt.Errorf("is shorter than 3 characters")
+	}
+	if max := 63; !strings.Contains(b, ".") && len(b) > max {
+		return fmt.Errorf("is longer than %d characters", max)
+	}
+	if len(b) > 222 {
+		return fmt.Errorf("is longer than 222 characters")
+	}
+	for _, r := range b {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return fmt.Errorf("may contain only lowercase letters, digits, '-', '_' and '.', not %q", r)
+		}
+	}
+	if !isAlnum(b[0]) || !isAlnum(b[len(b)-1]) {
+		return fmt.Errorf("must start and end with a letter or digit")
+	}
+	for _, c := range strings.Split(b, ".") {
+		if c == "" {
+			return fmt.Errorf("has an empty dot-separated component")
+		}
+		if len(c) > 63 {
+			return fmt.Errorf("has a dot-separated component longer than 63 characters")
+		}
+	}
+	if net.ParseIP(b) != nil {
+		return fmt.Errorf("has the form of an IP address")
+	}
+	if strings.HasPrefix(b, "goog") {
+		return fmt.Errorf("must not start with \"goog\"")
+	}
+	if strings.Contains(b, "google") || strings.Contains(b, "g00gle") {
+		return fmt.Errorf("must not contain \"google\"")
+	}
+	return nil
+}
+
+func isAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+
+// isControl reports C0 and C1 control characters and DEL: Cloud Storage
+// rejects CR and LF in names and the rest break XML listings and terminals.
+func isControl(r rune) bool { return r < 0x20 || r >= 0x7f && r <= 0x9f }
+
+// checkPrefix applies the object-name rules to a destination prefix, and
+// refuses characters that gcloud and URLs would read as wildcards or as a
+// query, which would make the exported objects awkward to address.
+func checkPrefix(p string) error {
+	if i := strings.IndexAny(p, "?#*[]"); i >= 0 {
+		return fmt.Errorf("contains %q, which gcloud and URLs treat specially; choose a prefix without ? # * [ ]", p[i])
+	}
+	if strings.HasPrefix(p, ".well-known/acme-challenge/") || p == ".well-known/acme-challenge" {
+		return fmt.Errorf("is under .well-known/acme-challenge/, which Cloud Storage reserves")
+	}
+	return checkPath(strings.TrimSuffix(p, "/"))
+}
+
+// checkPath rejects what is not a clean relative slash-separated path: a
+// leading "/", empty segments ("//"), "." and "..".
+func checkPath(p string) error {
+	if !utf8.ValidString(p) || strings.IndexFunc(p, isControl) >= 0 {
+		return fmt.Errorf("contains control characters or invalid UTF-8")
+	}
+	if strings.HasPrefix(p, "/") {
+		return fmt.Errorf("starts with \"/\"; write gs://BUCKET/PREFIX with a single slash after the bucket")
+	}
+	for _, seg := range strings.Split(p, "/") {
+		switch seg {
+		case "":
+			return fmt.Errorf("contains an empty segment (\"//\"); remove the extra slash")
+		case ".", "..":
+			return fmt.Errorf("contains a %q segment; give the prefix without . or .. parts", seg)
+		}
+	}
+	return nil
+}
+
+func fileDest(s string) (dest, error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Opaque != "" || !strings.HasPrefix(strings.ToLower(s), "file://") {
+		return dest{}, invalidDest("%q is not a valid file URL; write file:///ABSOLUTE/DIR or a plain path", s)
+	}
+	if u.Host != "" && !strings.EqualFold(u.Host, "localhost") {
+		return dest{}, invalidDest("%q names host %q; only local folders are supported: write file:///DIR", s, u.Host)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return dest{}, invalidDest("%q has a query or fragment; escape ? and # in file URLs as %%3F and %%23, or give a plain path", s)
+	}
+	if u.Path == "" || !strings.HasPrefix(u.Path, "/") {
+		return dest{}, invalidDest("%q names no absolute folder; write file:///ABSOLUTE/DIR", s)
+	}
+	if strings.ContainsRune(u.Path, 0) || strings.IndexFunc(u.Path, isControl) >= 0 {
+		return dest{}, invalidDest("%q contains control characters; remove them", s)
+	}
+	return dest{dir: filepath.Clean(filepath.FromSlash(u.Path))}, nil
+}
+
+func localDest(s string) (dest, error) {
+	dir, err := filepath.Abs(s)
+	if err != nil {
+		return dest{}, invalidDest("cannot resolve folder %q: %v", s, err)
+	}
+	return dest{dir: dir}, nil
+}
+
+// checkName validates an object name given to a Bucket method; full is the
+// name with the prefix, which Cloud Storage limits to 1024 bytes.
+func checkName(name, full string) error {
+	if name == "" || strings.HasSuffix(name, "/") {
+		return newError(codes.InvalidArgument, nil, "object name %q is empty or ends with \"/\"", name)
+	}
+	if err := checkPath(name); err != nil {
+		return newError(codes.InvalidArgument, nil, "object name %q %v", name, err)
+	}
+	if len(full) > maxObjectName {
+		return newError(codes.InvalidArgument, nil, "object name %q is %d bytes with the prefix, Cloud Storage allows %d", name, len(full), maxObjectName)
+	}
+	return nil
+}

@@ -1,0 +1,170 @@
+package sink_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+
+	"pubexport/export/sink"
+)
+
+func TestLocalOpenRefusesFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := sink.Open(context.Background(), file)
+	wantCode(t, err, codes.InvalidArgument, "--to", "is a file")
+	_, err = sink.Open(context.Background(), "file://"+file+"/sub")
+	wantCode(t, err, codes.InvalidArgument, "--to", "parent")
+}
+
+func TestLocalCheckCreatesTheFolder(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "a", "b")
+	b := openLocal(t, dir)
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Open created %s (stat: %v); only Check and writes should", dir, err)
+	}
+	if got := names(t, b, ""); len(got) != 0 {
+		t.Errorf("List of a missing folder = %q", got)
+	}
+	if err := b.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) != 0 {
+		t.Errorf("after Check, %s holds %v (err %v), want an empty folder", dir, entries, err)
+	}
+}
+
+// TestLocalCheckReadOnly needs a folder the test user cannot write to.
+// Root may write anywhere, so as root the test runs itself again as user
+// nobody.
+func TestLocalCheckReadOnly(t *testing.T) {
+	if dir := os.Getenv("SINK_TEST_READONLY_DIR"); dir != "" {
+		b, err := sink.Open(context.Background(), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, b.Check(context.Background()), codes.PermissionDenied, dir, "--to")
+		_, err = b.NewWriter(context.Background(), "x", sink.Attrs{})
+		wantCode(t, err, codes.PermissionDenied)
+		return
+	}
+	t.Parallel()
+	// Not t.TempDir: its parent is private to the test user.
+	base, err := os.MkdirTemp("", "sink-readonly-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(base, "readonly")
+	if err := os.Mkdir(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() != 0 {
+		b := openLocal(t, dir)
+		wantCode(t, b.Check(context.Background()), codes.PermissionDenied, dir, "--to")
+		return
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The test binary sits in a folder only root may enter: copy it.
+	bin := filepath.Join(base, "sink.test")
+	data, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^TestLocalCheckReadOnly$", "-test.v")
+	cmd.Env = append(os.Environ(), "SINK_TEST_READONLY_DIR="+dir, "GOCOVERDIR=")
+	cmd.Dir = base
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil && strings.Contains(err.Error(), "operation not permitted") {
+		t.Skipf("cannot run as user nobody to test a read-only folder: %v", err)
+	}
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestLocalCheckReadOnly") {
+		t.Fatalf("as user nobody: %v\n%s", err, out)
+	}
+}
+
+func TestLocalPublishLinksAndSyncs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	b := openLocal(t, "file://"+dir)
+	write(t, b, "staging/a", []byte("content"))
+	if _, created, err := b.Publish(context.Background(), "staging/a", "final", sink.Attrs{}); err != nil || !created {
+		t.Fatalf("Publish: %v %v", created, err)
+	}
+	src, _ := os.Stat(filepath.Join(dir, "staging/a"))
+	dst, _ := os.Stat(filepath.Join(dir, "final"))
+	if !os.SameFile(src, dst) {
+		t.Error("the published file is not a hard link of its source")
+	}
+}
+
+func TestLocalHidesFilesInProgress(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	b := openLocal(t, dir)
+	w, err := b.NewWriter(context.Background(), "staging/x", sink.Attrs{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	w.Write([]byte("partial"))
+	entries, _ := os.ReadDir(filepath.Join(dir, "staging"))
+	if len(entries) != 1 || !strings.HasPrefix(entries[0].Name(), ".pubexport-tmp-") {
+		t.Fatalf("while writing, the folder holds %v, want one temporary file", entries)
+	}
+	if got := names(t, b, ""); len(got) != 0 {
+		t.Errorf("List shows %q while writing", got)
+	}
+}
+
+func TestLocalDeleteRemovesEmptyFolders(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	b := openLocal(t, dir)
+	ctx := context.Background()
+	write(t, b, ".pubexport-staging/id/part-0", []byte("a"))
+	write(t, b, ".pubexport-staging/id/part-1", []byte("b"))
+	write(t, b, "keep", []byte("c"))
+	b.Delete(ctx, ".pubexport-staging/id/part-0")
+	if _, err := os.Stat(filepath.Join(dir, ".pubexport-staging/id")); err != nil {
+		t.Errorf("a folder still in use was removed: %v", err)
+	}
+	b.Delete(ctx, ".pubexport-staging/id/part-1")
+	entries, _ := os.ReadDir(dir)
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	if !slices.Equal(got, []string{"keep"}) {
+		t.Errorf("after deleting the staging files the folder holds %q, want [keep]", got)
+	}
+	// The destination folder itself stays, even empty.
+	b.Delete(ctx, "keep")
+	if _, err := os.Stat(dir); err != nil {
+		t.Errorf("the destination folder went: %v", err)
+	}
+}
