@@ -221,3 +221,11 @@ func checkName(name, full string) error {
 	}
 	return nil
 }
+
+// ValidateDestination checks a --to value as Open would, without touching
+// the network or the disk, so that a command can refuse a bad destination
+// before it starts anything else.
+func ValidateDestination(dest string) error {
+	_, err := parseDest(dest)
+	return err
+}

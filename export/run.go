@@ -1,0 +1,530 @@
+package export
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"pubexport/export/apigee"
+	"pubexport/export/sink"
+	"pubexport/formats"
+)
+
+// ErrSuspend, given as the cause when cancelling a run's context
+// (context.WithCancelCause), asks the run to stop without cleaning up: its
+// last checkpoint and staging parts stay so that another process can resume
+// it. Any other cancellation ends the run for good and removes its staging.
+var ErrSuspend = errors.New("export suspended to be resumed")
+
+// DefaultCheckpointEvery is the number of pages between checkpoints: often
+// enough that a crash loses little (10k records at 1000 a page), rarely
+// enough that checkpoints cost nothing measurable.
+const DefaultCheckpointEvery = 10
+
+// Runner runs exports. Source and Bucket are required; the rest is optional.
+type Runner struct {
+	Source Source
+	Bucket sink.Bucket
+	// OnProgress is called after every page and every published object.
+	OnProgress func(Progress)
+	// OnCheckpoint is called with the state a later run can resume from.
+	// An error from it fails the run: a checkpoint that cannot be kept
+	// makes the promise of resumption false.
+	OnCheckpoint func(context.Context, *Checkpoint) error
+	// Resume continues the run that wrote this checkpoint.
+	Resume *Checkpoint
+	// StagingID names the run's staging folder (an operation id); a random
+	// one is made when empty. A resumed run keeps its checkpoint's.
+	StagingID string
+	// CheckpointEvery is the number of pages between checkpoints
+	// (DefaultCheckpointEvery when zero).
+	CheckpointEvery int
+	Logger          *slog.Logger
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// StagingPrefix is the folder, under the destination prefix, where runs keep
+// their staging objects until they are published.
+const StagingPrefix = ".pubexport-staging/"
+
+// Run exports spec.Resource of spec.Org to the bucket. It validates the spec
+// and checks the destination and the organization before writing anything.
+func (r *Runner) Run(ctx context.Context, spec Spec) (*Result, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	if err := r.Bucket.Check(ctx); err != nil {
+		return nil, fmt.Errorf("checking the destination %s: %w", spec.Destination, err)
+	}
+	if err := r.Source.CheckOrganization(ctx, spec.Org); err != nil {
+		return nil, fmt.Errorf("checking organization %q: %w", spec.Org, err)
+	}
+	x, err := r.newRun(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	res, err := x.run(ctx)
+	if err == nil {
+		return res, nil
+	}
+	if x.obj != nil {
+		x.obj.abort()
+	}
+	if ctx.Err() != nil {
+		if errors.Is(context.Cause(ctx), ErrSuspend) {
+			return nil, status.Errorf(codes.Aborted, "export of %s suspended after page %d; resume it to continue", spec.Target(), x.cp.Pages)
+		}
+		err = fmt.Errorf("%w (%v)", status.FromContextError(ctx.Err()).Err(), err)
+	}
+	if cerr := Cleanup(context.WithoutCancel(ctx), r.Bucket, x.cp.StagingID); cerr != nil {
+		x.log.Warn("could not remove staging objects", "staging", x.cp.StagingID, "error", cerr)
+	}
+	return nil, fmt.Errorf("export of %s: %w", spec.Target(), err)
+}
+
+// Cleanup removes the staging objects of a run: after a failure, or when an
+// operation that died is given up rather than resumed.
+func Cleanup(ctx context.Context, b sink.Bucket, stagingID string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	objs, err := b.List(ctx, StagingPrefix+stagingID+"/")
+	if err != nil {
+		return fmt.Errorf("listing staging objects: %w", err)
+	}
+	var errs []error
+	for _, o := range objs {
+		if err := b.Delete(ctx, o.Name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// run is the state of one export in progress.
+type run struct {
+	r          *Runner
+	spec       Spec
+	md         protoreflect.MessageDescriptor
+	log        *slog.Logger
+	now        func() time.Time
+	resumable  bool
+	resumed    bool
+	cp         Checkpoint // counters, cursor and published objects
+	obj        *object    // the object being written
+	attrsFinal sink.Attrs
+}
+
+func (r *Runner) newRun(ctx context.Context, spec Spec) (*run, error) {
+	x := &run{
+		r:         r,
+		spec:      spec,
+		md:        spec.Resource.Descriptor(),
+		log:       r.Logger,
+		now:       r.Now,
+		resumable: spec.Format.Resumable(),
+	}
+	if x.log == nil {
+		x.log = slog.New(slog.DiscardHandler)
+	}
+	if x.now == nil {
+		x.now = time.Now
+	}
+	fp, err := fingerprint(spec)
+	if err != nil {
+		return nil, err
+	}
+	every := r.CheckpointEvery
+	if every <= 0 {
+		every = DefaultCheckpointEvery
+	}
+	x.cp = Checkpoint{Version: checkpointVersion, Fingerprint: fp, StagingID: r.StagingID, Every: every, Started: x.now().UTC(), Total: -1}
+	if x.cp.StagingID == "" {
+		x.cp.StagingID = uuid.NewString()
+	}
+	x.attrsFinal = sink.Attrs{
+		ContentType:     spec.Format.ContentType(),
+		ContentEncoding: spec.Compression.ContentEncoding(spec.Format),
+	}
+
+	if c := r.Resume; c != nil {
+		switch {
+		case c.Version != checkpointVersion:
+			return nil, status.Errorf(codes.FailedPrecondition, "cannot resume: checkpoint version %d, this pubexport writes %d; start a new export", c.Version, checkpointVersion)
+		case c.Fingerprint != fp:
+			return nil, status.Errorf(codes.FailedPrecondition, "cannot resume: the checkpoint belongs to another export spec; start a new export")
+		case !x.resumable:
+			// Parquet cannot be continued: start over in a clean folder.
+			x.cp.StagingID = c.StagingID
+			x.cp.Started = c.Started
+			if err := Cleanup(ctx, r.Bucket, c.StagingID); err != nil {
+				return nil, fmt.Errorf("removing the staging objects of the interrupted run: %w", err)
+			}
+			x.log.Info("restarting from the beginning: this format cannot be resumed", "format", spec.Format)
+		default:
+			x.cp = *c
+			x.cp.Published = append([]Object(nil), c.Published...)
+			x.resumed = true
+		}
+	}
+	if r.Resume == nil && r.StagingID != "" {
+		// A fresh run under a known id may be the rerun of an attempt that
+		// died before its first checkpoint: its parts are of no use now.
+		if err := Cleanup(ctx, r.Bucket, x.cp.StagingID); err != nil {
+			return nil, fmt.Errorf("removing the staging objects of an earlier attempt: %w", err)
+		}
+	}
+	if x.cp.Total < 0 && spec.Resource != apigee.Apps {
+		x.cp.Total = previousTotal(ctx, r.Bucket, spec)
+	}
+	return x, nil
+}
+
+// fingerprint identifies the spec's output: a checkpoint may be resumed only
+// by a run whose bytes would continue the ones already written.
+func fingerprint(spec Spec) (string, error) {
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return "", fmt.Errorf("fingerprinting the spec: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16]), nil
+}
+
+type fetched struct {
+	page *apigee.Page
+	err  error
+}
+
+func (x *run) run(ctx context.Context) (*Result, error) {
+	if err := x.openObject(ctx); err != nil {
+		return nil, err
+	}
+	if x.resumed {
+		x.log.Info("resuming", "page", x.cp.Pages, "records", x.cp.Records, "object", x.cp.ObjectIndex)
+	}
+
+	// The fetcher runs one page ahead of the encoder: a bounded channel, so
+	// that at most two pages wait while one is encoded and uploaded.
+	fctx, stop := context.WithCancel(ctx)
+	pages := x.r.Source.Pages(x.spec.Org, x.spec.Resource, x.cp.Cursor)
+	ch := make(chan fetched, 2)
+	go func() {
+		defer close(ch)
+		for {
+			p, err := pages.Next(fctx)
+			select {
+			case ch <- fetched{p, err}:
+			case <-fctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		stop()
+		for range ch { // wait for the fetcher to leave
+		}
+	}()
+
+	for f := range ch {
+		if errors.Is(f.err, io.EOF) {
+			break
+		}
+		if f.err != nil {
+			return nil, fmt.Errorf("reading page %d: %w", x.cp.Pages+1, f.err)
+		}
+		if err := x.page(ctx, f.page); err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if x.obj.records > 0 || len(x.cp.Published) == 0 {
+		if err := x.publishObject(ctx, false); err != nil {
+			return nil, err
+		}
+	} else {
+		x.obj.abort() // the last cut fell on the last page: no empty trailing object
+	}
+	return x.finish(ctx)
+}
+
+// page writes one page and decides whether to checkpoint or cut the object.
+func (x *run) page(ctx context.Context, p *apigee.Page) error {
+	for _, rec := range p.Records {
+		if !x.spec.IncludeSecrets {
+			redact(rec)
+		}
+		if err := x.obj.enc.Encode(rec); err != nil {
+			return fmt.Errorf("encoding %s %q on page %d: %w", x.spec.Resource, x.spec.Resource.Key(rec), p.Number, err)
+		}
+	}
+	n := int64(len(p.Records))
+	x.obj.records += n
+	x.cp.Records += n
+	x.cp.Pages++
+	x.cp.Cursor = p.Next
+	x.cp.Duplicates += int64(p.Duplicates)
+	x.cp.Unknown += int64(p.Unknown)
+	if p.TotalSize >= 0 {
+		x.cp.Total = p.TotalSize
+	}
+	x.progress()
+
+	if max := x.spec.MaxObjectSize; max > 0 && x.obj.dg.size >= max {
+		return x.publishObject(ctx, true)
+	}
+	if x.resumable && x.cp.Pages%int64(x.cp.Every) == 0 {
+		return x.checkpoint(ctx)
+	}
+	return nil
+}
+
+func (x *run) progress() {
+	if x.r.OnProgress == nil {
+		return
+	}
+	var current int64
+	if x.obj != nil {
+		current = x.obj.dg.size
+	}
+	x.r.OnProgress(Progress{
+		Records:    x.cp.Records,
+		Pages:      x.cp.Pages,
+		Bytes:      x.cp.Bytes + current,
+		Objects:    int64(len(x.cp.Published)),
+		Total:      x.cp.Total,
+		Duplicates: x.cp.Duplicates,
+		Unknown:    x.cp.Unknown,
+	})
+}
+
+// checkpoint cuts the staging object at a record boundary and records where
+// the run stands. The cut (which also ends a gzip member) happens whether or
+// not anyone keeps checkpoints, so that a clean run and a resumed one write
+// the same bytes.
+func (x *run) checkpoint(ctx context.Context) error {
+	if err := x.obj.enc.Flush(); err != nil {
+		return fmt.Errorf("flushing the encoder: %w", err)
+	}
+	if err := x.obj.closePart(); err != nil {
+		return err
+	}
+	return x.saveCheckpoint(ctx)
+}
+
+func (x *run) saveCheckpoint(ctx context.Context) error {
+	if x.r.OnCheckpoint == nil || !x.resumable {
+		return nil
+	}
+	st, err := x.obj.dg.state()
+	if err != nil {
+		return err
+	}
+	cp := x.cp
+	cp.Published = append([]Object(nil), x.cp.Published...)
+	cp.ObjectIndex = x.obj.index
+	cp.ObjectRecords = x.obj.records
+	cp.Parts = append([]string(nil), x.obj.parts...)
+	cp.Digest = st
+	if err := x.r.OnCheckpoint(ctx, &cp); err != nil {
+		return fmt.Errorf("saving a checkpoint: %w", err)
+	}
+	return nil
+}
+
+// publishObject completes the current object and publishes it under its
+// content hash; with more to come it opens the next object.
+func (x *run) publishObject(ctx context.Context, more bool) error {
+	o := x.obj
+	if err := o.enc.Close(); err != nil {
+		return fmt.Errorf("closing the encoder: %w", err)
+	}
+	if err := o.closePart(); err != nil {
+		return err
+	}
+	src := o.parts[0]
+	composed := len(o.parts) > 1
+	if composed {
+		src = x.stagingName(fmt.Sprintf("object-%04d", o.index))
+		if _, err := x.r.Bucket.Compose(ctx, src, o.parts, sink.Attrs{}); err != nil {
+			return fmt.Errorf("composing %d staging parts: %w", len(o.parts), err)
+		}
+	}
+	sha, crc := o.dg.sum()
+	name := "ExportFinal_" + sha + x.spec.Format.Extension(x.spec.Compression)
+	attrs := x.attrsFinal
+	attrs.Metadata = map[string]string{
+		"pubexport-organization": x.spec.Org,
+		"pubexport-resource":     string(x.spec.Resource),
+		"pubexport-records":      fmt.Sprint(o.records),
+		"pubexport-sha256":       sha,
+	}
+	info, created, err := x.r.Bucket.Publish(ctx, src, name, attrs)
+	if err != nil {
+		return fmt.Errorf("publishing %s: %w", name, err)
+	}
+	if info.Size != o.dg.size || (info.CRC32C != 0 && info.CRC32C != crc) {
+		return status.Errorf(codes.DataLoss, "published %s holds %d bytes (CRC32C %08x), the export wrote %d (CRC32C %08x)", name, info.Size, info.CRC32C, o.dg.size, crc)
+	}
+	x.cp.Published = append(x.cp.Published, Object{
+		Name: name, URI: x.r.Bucket.URI(name), Size: o.dg.size, Records: o.records,
+		SHA256: sha, CRC32C: crc, ContentType: attrs.ContentType, Existed: !created,
+	})
+	x.cp.Bytes += o.dg.size
+	x.log.Info("published", "object", x.r.Bucket.URI(name), "records", o.records, "bytes", o.dg.size, "existed", !created)
+
+	staging := o.parts
+	if composed {
+		staging = append(staging, src)
+	}
+	if more {
+		if err := x.openObject(ctx); err != nil {
+			return err
+		}
+		// Record the cut before the staging goes: a crash in between resumes
+		// after the published object rather than from parts now deleted.
+		if err := x.saveCheckpoint(ctx); err != nil {
+			return err
+		}
+	}
+	for _, name := range staging {
+		if err := x.r.Bucket.Delete(ctx, name); err != nil {
+			return fmt.Errorf("deleting staging object %s: %w", name, err)
+		}
+	}
+	x.progress()
+	return nil
+}
+
+// finish writes the manifest and returns the result.
+func (x *run) finish(ctx context.Context) (*Result, error) {
+	res := &Result{
+		Objects:         x.cp.Published,
+		Records:         x.cp.Records,
+		Pages:           x.cp.Pages,
+		Duplicates:      x.cp.Duplicates,
+		Unknown:         x.cp.Unknown,
+		SecretsIncluded: x.spec.IncludeSecrets,
+		Started:         x.cp.Started,
+		Finished:        x.now().UTC(),
+	}
+	m, err := x.writeManifest(ctx, res)
+	if err != nil {
+		return nil, err
+	}
+	res.Manifest = m
+	// Anything left in the staging folder (parts of a crashed attempt that
+	// the checkpoint did not name) goes now.
+	if err := Cleanup(ctx, x.r.Bucket, x.cp.StagingID); err != nil {
+		x.log.Warn("could not remove leftover staging objects", "error", err)
+	}
+	return res, nil
+}
+
+func (x *run) stagingName(base string) string {
+	return StagingPrefix + x.cp.StagingID + "/" + base
+}
+
+// openObject starts the object x.cp.ObjectIndex names, or continues it when
+// the run was resumed from a checkpoint taken inside it.
+func (x *run) openObject(ctx context.Context) error {
+	o := &object{ctx: ctx, bucket: x.r.Bucket, dg: newDigest()}
+	if x.obj == nil && x.resumed {
+		dg, err := restoreDigest(x.cp.Digest)
+		if err != nil {
+			return status.Errorf(codes.FailedPrecondition, "cannot resume: %v", err)
+		}
+		o.dg, o.index, o.records = dg, x.cp.ObjectIndex, x.cp.ObjectRecords
+		o.parts = append([]string(nil), x.cp.Parts...)
+	} else if x.obj != nil {
+		o.index = x.obj.index + 1
+	}
+	o.namePart = func(n int) string {
+		return x.stagingName(fmt.Sprintf("object-%04d-part-%05d", o.index, n))
+	}
+	enc, err := formats.NewEncoder(o, x.spec.Format, x.md, formats.Options{
+		Compression: x.spec.Compression,
+		CSV:         x.spec.CSV,
+		Written:     o.records,
+	})
+	if err != nil {
+		return fmt.Errorf("creating the %s encoder: %w", x.spec.Format, err)
+	}
+	o.enc = enc
+	x.obj = o
+	return nil
+}
+
+// object is the export object being written: an encoder whose bytes go,
+// hashed, into a sequence of staging parts.
+type object struct {
+	// ctx is the run's context, kept because io.Writer has no room for one;
+	// it lives exactly as long as the run.
+	ctx      context.Context
+	bucket   sink.Bucket
+	index    int
+	enc      formats.Encoder
+	dg       *digest
+	records  int64
+	parts    []string // closed staging parts, in order
+	part     sink.Writer
+	partName string
+	namePart func(n int) string
+}
+
+// Write sends encoded bytes to the open staging part, opening one first if
+// the last was closed at a checkpoint.
+func (o *object) Write(p []byte) (int, error) {
+	if o.part == nil {
+		name := o.namePart(len(o.parts))
+		w, err := o.bucket.NewWriter(o.ctx, name, sink.Attrs{ContentType: "application/octet-stream"})
+		if err != nil {
+			return 0, fmt.Errorf("creating staging object %s: %w", name, err)
+		}
+		o.part, o.partName = w, name
+	}
+	n, err := o.part.Write(p)
+	o.dg.Write(p[:n])
+	if err != nil {
+		return n, fmt.Errorf("writing staging object %s: %w", o.partName, err)
+	}
+	return n, nil
+}
+
+func (o *object) closePart() error {
+	if o.part == nil {
+		return nil
+	}
+	w := o.part
+	o.part = nil
+	if _, err := w.Close(); err != nil {
+		return fmt.Errorf("completing staging object %s: %w", o.partName, err)
+	}
+	o.parts = append(o.parts, o.partName)
+	return nil
+}
+
+// abort discards the open part, if any; closed parts stay for a resume or
+// for Cleanup.
+func (o *object) abort() {
+	if o.part != nil {
+		o.part.Abort()
+		o.part = nil
+	}
+}
