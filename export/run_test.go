@@ -534,4 +534,3 @@ func TestSourceFailureMidRunCleansUp(t *testing.T) {
 		t.Fatalf("a failed run left %v", got)
 	}
 }
-
