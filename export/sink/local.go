@@ -75,7 +75,17 @@ func createTemp(dir string) (*os.File, error) {
 		f, err = os.CreateTemp(dir, tempPrefix+"*")
 		return err
 	})
-	return f, err
+	if err != nil {
+		return nil, err
+	}
+	// CreateTemp makes 0600 files; an export is meant to be read by
+	// whoever may read the folder, as a file from os.Create would be.
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	return f, nil
 }
 
 // syncDir makes a rename or link in dir durable. File systems that cannot
