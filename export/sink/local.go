@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"io/fs"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -18,8 +20,32 @@ import (
 
 // tempPrefix starts the names of files being written. They live next to
 // their final name (so the final rename stays within one directory) and
-// List never shows them.
+// carry the writing process's id: List hides the temp files of live
+// processes, as Cloud Storage hides uploads in progress, but shows those of
+// a process that died (kill -9) so that a cleanup of their folder finds and
+// removes them.
 const tempPrefix = ".pubexport-tmp-"
+
+// tempPattern names a temp file of this process for os.CreateTemp.
+func tempPattern() string { return fmt.Sprintf("%s%d-*", tempPrefix, os.Getpid()) }
+
+// orphanedTemp reports whether name is the temp file of a process that is
+// no longer running.
+func orphanedTemp(name string) bool {
+	rest, ok := strings.CutPrefix(name, tempPrefix)
+	if !ok {
+		return false
+	}
+	pidText, _, ok := strings.Cut(rest, "-")
+	pid, err := strconv.Atoi(pidText)
+	if !ok || err != nil || pid <= 0 {
+		return true // not ours to keep alive: an older layout, or damaged
+	}
+	if pid == os.Getpid() {
+		return false
+	}
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
 
 // localBucket is a folder. Objects are files, "/" in names makes
 // subfolders, and Attrs are not kept: a file has no content type.
@@ -72,7 +98,7 @@ func inDir(dir string, fn func() error) error {
 func createTemp(dir string) (*os.File, error) {
 	var f *os.File
 	err := inDir(dir, func() (err error) {
-		f, err = os.CreateTemp(dir, tempPrefix+"*")
+		f, err = os.CreateTemp(dir, tempPattern())
 		return err
 	})
 	if err != nil {
@@ -164,7 +190,8 @@ func (b *localBucket) List(ctx context.Context, prefix string) ([]ObjectInfo, er
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if d.IsDir() || !d.Type().IsRegular() || strings.HasPrefix(d.Name(), tempPrefix) || strings.HasPrefix(d.Name(), ProbePrefix) {
+		if d.IsDir() || !d.Type().IsRegular() || strings.HasPrefix(d.Name(), ProbePrefix) ||
+			strings.HasPrefix(d.Name(), tempPrefix) && !orphanedTemp(d.Name()) {
 			return nil
 		}
 		rel, err := filepath.Rel(b.dir, p)

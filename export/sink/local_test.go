@@ -3,6 +3,7 @@ package sink_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -166,5 +167,44 @@ func TestLocalDeleteRemovesEmptyFolders(t *testing.T) {
 	b.Delete(ctx, "keep")
 	if _, err := os.Stat(dir); err != nil {
 		t.Errorf("the destination folder went: %v", err)
+	}
+}
+
+// TestLocalListShowsOrphanedTemps: a temp file left by a process that died
+// (kill -9 mid-write) is listed, so that a cleanup of its folder removes it;
+// one of a live process (this one) stays hidden.
+func TestLocalListShowsOrphanedTemps(t *testing.T) {
+	dir := t.TempDir()
+	b, err := sink.Open(context.Background(), "file://"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Skipf("cannot run a child process: %v", err)
+	}
+	orphan := fmt.Sprintf("%s%d-123", ".pubexport-tmp-", dead.Process.Pid)
+	live := fmt.Sprintf("%s%d-456", ".pubexport-tmp-", os.Getpid())
+	if err := os.MkdirAll(filepath.Join(dir, "staging"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{orphan, live} {
+		if err := os.WriteFile(filepath.Join(dir, "staging", n), []byte("half"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	objs, err := b.List(context.Background(), "staging/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 1 || objs[0].Name != "staging/"+orphan {
+		t.Fatalf("listed %+v, want only the orphaned temp file", objs)
+	}
+	if err := b.Delete(context.Background(), objs[0].Name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "staging", orphan)); !os.IsNotExist(err) {
+		t.Fatalf("orphan still there: %v", err)
 	}
 }
