@@ -1,0 +1,395 @@
+package operations
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"pubexport/export"
+	"pubexport/export/apigee"
+	"pubexport/export/apigee/apigeepb"
+	"pubexport/operations/operationspb"
+	"pubexport/operations/store"
+)
+
+// errLost means this process no longer runs the operation: another process
+// took its lease, ended it or removed it. Nothing more is written.
+var errLost = errors.New("the operation is no longer run by this process")
+
+// errCancelledElsewhere is the cause of an export stopped because another
+// process cancelled its operation: the staging goes, like any cancel.
+var errCancelledElsewhere = status.Error(codes.Canceled, "export cancelled by another process")
+
+// saveTimeout bounds one write of a record.
+const saveTimeout = 30 * time.Second
+
+// job is one operation this process runs: the live operation that Get
+// returns, the lease, and the writes that keep the record in step.
+type job struct {
+	m       *Manager
+	name    string
+	id      string
+	started chan struct{} // closed once acquire has ended
+	done    chan struct{} // closed once the record holds the final state
+	// acquired is set before started is closed: the job runs.
+	acquired bool
+
+	ctx    context.Context // the export's
+	cancel context.CancelCauseFunc
+
+	saveMu sync.Mutex // one record write at a time, generations in order
+
+	mu         sync.Mutex
+	base       *operationspb.OperationRecord // request, attempts, create time
+	op         *longrunningpb.Operation      // without metadata
+	md         *apigeepb.OperationMetadata
+	resource   apigee.Resource
+	secrets    bool
+	checkpoint []byte
+	holding    bool // the record names us as lease holder
+	expires    time.Time
+	gen        int64
+	version    uint64 // bumped by every change of the state above
+	saved      uint64 // the version the store holds
+	lastSave   time.Time
+	stopped    bool // errLost: write nothing more
+}
+
+func newJob(m *Manager, name string) *job {
+	_, id, _ := store.SplitName(name)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	return &job{m: m, name: name, id: id, started: make(chan struct{}), done: make(chan struct{}), ctx: ctx, cancel: cancel}
+}
+
+// stop cancels the export with cause; lost also stops all writes.
+func (j *job) stop(cause error, lost bool) {
+	j.mu.Lock()
+	if lost {
+		j.stopped = true
+	}
+	j.mu.Unlock()
+	j.cancel(cause)
+}
+
+// acquire takes the operation's lease and marks it IN_PROGRESS. It returns
+// the operation, and takes nothing, when the operation is already done.
+func (j *job) acquire(ctx context.Context) (*longrunningpb.Operation, error) {
+	m := j.m
+	rec, gen, err := m.store.Get(ctx, j.name)
+	if err != nil {
+		return nil, err
+	}
+	op, md, err := unpack(rec)
+	if err != nil {
+		return nil, err
+	}
+	if op.GetDone() {
+		return op, nil
+	}
+	now := m.now()
+	if leased(rec, m.holder, now) {
+		return nil, status.Errorf(codes.FailedPrecondition, "operation %s is being run by %s (lease until %s); wait for it, or cancel it",
+			j.name, rec.GetLeaseHolder(), rec.GetLeaseExpires().AsTime().Format(time.RFC3339))
+	}
+	op.Metadata = nil
+	desc := "starting"
+	if len(rec.GetCheckpoint()) > 0 {
+		desc = "resuming from its last checkpoint"
+	}
+	setState(md, inProgress, desc)
+
+	j.mu.Lock()
+	j.base = proto.Clone(rec).(*operationspb.OperationRecord)
+	j.base.Attempts++
+	j.op, j.md = op, md
+	j.resource = apigee.Resource(rec.GetRequest().GetResource())
+	j.secrets = rec.GetRequest().GetIncludeSecrets()
+	j.checkpoint = rec.GetCheckpoint()
+	j.holding, j.expires = true, now.Add(m.lease)
+	next, err := j.record(now)
+	j.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	newGen, err := m.store.Update(ctx, next, gen)
+	if status.Code(err) == codes.Aborted {
+		return nil, status.Errorf(codes.Aborted, "operation %s was changed by another process while this one was starting it; look at it again", j.name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("taking the lease of %s: %w", j.name, err)
+	}
+	j.mu.Lock()
+	j.gen, j.lastSave, j.saved = newGen, now, j.version
+	j.mu.Unlock()
+	j.acquired = true
+	return nil, nil
+}
+
+// record is the record for the current state; j.mu is held.
+func (j *job) record(now time.Time) (*operationspb.OperationRecord, error) {
+	rec := proto.Clone(j.base).(*operationspb.OperationRecord)
+	a, _, err := pack(j.op, j.md)
+	if err != nil {
+		return nil, err
+	}
+	rec.Operation = a
+	rec.LeaseHolder, rec.LeaseExpires = "", nil
+	if j.holding {
+		rec.LeaseHolder, rec.LeaseExpires = j.m.holder, timestamppb.New(j.expires)
+	}
+	rec.Checkpoint = j.checkpoint
+	rec.UpdateTime = timestamppb.New(now)
+	return rec, nil
+}
+
+// snapshot is the live operation, for Get.
+func (j *job) snapshot() *longrunningpb.Operation {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	_, op, err := pack(j.op, j.md)
+	if err != nil {
+		return proto.Clone(j.op).(*longrunningpb.Operation)
+	}
+	return op
+}
+
+// run runs the export to its end and records how it ended.
+func (j *job) run() {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { j.keepalive(stop) })
+	res, err := j.export()
+	close(stop)
+	wg.Wait()
+	j.finish(res, err)
+}
+
+func (j *job) export() (*export.Result, error) {
+	m := j.m
+	j.mu.Lock()
+	req := j.base.GetRequest()
+	cp := j.checkpoint
+	attempts := j.base.GetAttempts()
+	j.mu.Unlock()
+
+	spec, err := Spec(req)
+	if err != nil {
+		return nil, err
+	}
+	var resume *export.Checkpoint
+	if len(cp) > 0 {
+		resume = new(export.Checkpoint)
+		if err := json.Unmarshal(cp, resume); err != nil {
+			return nil, status.Errorf(codes.FailedPrecondition, "the checkpoint of %s cannot be read (%v); start the export again", j.name, err)
+		}
+	}
+	src, bucket, err := m.open(j.ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	defer bucket.Close()
+	if resume == nil && attempts > 1 {
+		// A run that died before its first checkpoint may have left parts.
+		if err := export.Cleanup(j.ctx, bucket, j.id); err != nil {
+			m.log.Warn("could not remove the staging of an earlier attempt", "operation", j.name, "error", err)
+		}
+	}
+	r := &export.Runner{
+		Source:          src,
+		Bucket:          bucket,
+		OnProgress:      j.progress,
+		OnCheckpoint:    j.saveCheckpoint,
+		Resume:          resume,
+		StagingID:       j.id,
+		CheckpointEvery: m.every,
+		Logger:          m.log.With("operation", j.name),
+		Now:             m.now,
+	}
+	return r.Run(j.ctx, spec)
+}
+
+func (j *job) progress(p export.Progress) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	applyProgress(j.md, j.resource, p, j.secrets)
+	j.version++
+}
+
+// saveCheckpoint keeps the checkpoint in the record before the export goes
+// on: a checkpoint that is not stored cannot be resumed from.
+func (j *job) saveCheckpoint(_ context.Context, cp *export.Checkpoint) error {
+	b, err := json.Marshal(cp)
+	if err != nil {
+		return fmt.Errorf("encoding the checkpoint: %w", err)
+	}
+	j.mu.Lock()
+	j.checkpoint = b
+	j.version++
+	j.mu.Unlock()
+	return j.save(false)
+}
+
+// keepalive renews the lease every third of its duration and saves
+// progress at most every saveEvery, until stop is closed.
+func (j *job) keepalive(stop <-chan struct{}) {
+	m := j.m
+	period := min(saveEvery, m.lease/6)
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		j.mu.Lock()
+		since := m.now().Sub(j.lastSave)
+		due := since >= m.lease/3 || (j.version != j.saved && since >= saveEvery)
+		expires := j.expires
+		j.mu.Unlock()
+		if !due {
+			continue
+		}
+		err := j.save(false)
+		if err == nil || errors.Is(err, errLost) {
+			continue
+		}
+		m.log.Warn("could not save the operation", "operation", j.name, "error", err)
+		if !m.now().Add(2 * period).Before(expires) {
+			// Another process may take over once the lease lapses: stop
+			// writing staging objects before it starts.
+			j.stop(fmt.Errorf("could not renew the lease (%v): %w", err, export.ErrSuspend), false)
+		}
+	}
+}
+
+// save writes the current state with a generation check, renewing the
+// lease (or releasing it). When the check fails it finds out why: if the
+// operation was taken over, ended or removed by someone else, the export
+// is stopped and errLost returned.
+func (j *job) save(release bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), saveTimeout)
+	defer cancel()
+	m := j.m
+	j.saveMu.Lock()
+	defer j.saveMu.Unlock()
+
+	j.mu.Lock()
+	if j.stopped {
+		j.mu.Unlock()
+		return errLost
+	}
+	now := m.now()
+	if release {
+		j.holding = false
+	} else {
+		j.expires = now.Add(m.lease)
+	}
+	rec, err := j.record(now)
+	gen, ver := j.gen, j.version
+	j.mu.Unlock()
+	if err != nil {
+		return err
+	}
+
+	for attempt := 0; ; attempt++ {
+		newGen, err := m.store.Update(ctx, rec, gen)
+		if err == nil {
+			j.mu.Lock()
+			j.gen, j.saved, j.lastSave = newGen, ver, now
+			j.mu.Unlock()
+			return nil
+		}
+		if c := status.Code(err); c != codes.Aborted && c != codes.NotFound {
+			return err
+		}
+		cur, curGen, gerr := m.store.Get(ctx, j.name)
+		if status.Code(gerr) == codes.NotFound {
+			j.stop(errCancelledElsewhere, true)
+			return errLost
+		}
+		if gerr != nil {
+			return gerr
+		}
+		curOp, gerr := operationOf(cur)
+		if gerr != nil {
+			return gerr
+		}
+		switch {
+		case curOp.GetDone():
+			m.log.Info("operation ended by another process", "operation", j.name)
+			j.stop(errCancelledElsewhere, true)
+			return errLost
+		case cur.GetLeaseHolder() != m.holder:
+			m.log.Warn("operation taken over by another process", "operation", j.name, "holder", cur.GetLeaseHolder())
+			j.stop(fmt.Errorf("operation taken over by %q: %w", cur.GetLeaseHolder(), export.ErrSuspend), true)
+			return errLost
+		case attempt == 0:
+			// Our own write landed although it was reported failed (a
+			// retried request): nobody else is involved, write over it.
+			gen = curGen
+		default:
+			return err
+		}
+	}
+}
+
+// finish records how the export ended: done with a response or an error,
+// or (suspended) still IN_PROGRESS with the lease released.
+func (j *job) finish(res *export.Result, err error) {
+	m := j.m
+	cause := context.Cause(j.ctx)
+	j.mu.Lock()
+	if j.stopped {
+		j.mu.Unlock()
+		return
+	}
+	desc := j.md.GetProgress().GetDescription()
+	switch {
+	case err == nil:
+		p := finalProgress(res)
+		applyProgress(j.md, j.resource, p, j.secrets)
+		p.Total = -1
+		setState(j.md, finished, describe(j.resource, p))
+		if a, perr := anypb.New(response(res)); perr == nil {
+			j.op.Result = &longrunningpb.Operation_Response{Response: a}
+		} else {
+			j.op.Result = &longrunningpb.Operation_Error{Error: status.Convert(perr).Proto()}
+		}
+		j.op.Done = true
+		j.checkpoint = nil
+	case errors.Is(cause, export.ErrSuspend):
+		setState(j.md, inProgress, "suspended, waiting to be resumed; "+strings.TrimPrefix(desc, "suspended, waiting to be resumed; "))
+	case errors.Is(cause, errCancelled):
+		setState(j.md, finished, "cancelled; "+desc)
+		j.op.Done = true
+		j.op.Result = &longrunningpb.Operation_Error{Error: status.Convert(errCancelled).Proto()}
+		j.checkpoint = nil
+	default:
+		setState(j.md, finished, "failed; "+desc)
+		j.op.Done = true
+		j.op.Result = &longrunningpb.Operation_Error{Error: status.Convert(err).Proto()}
+		j.checkpoint = nil
+	}
+	j.version++
+	done := j.op.GetDone()
+	j.mu.Unlock()
+
+	if err := j.save(true); err != nil && !errors.Is(err, errLost) {
+		m.log.Error("could not record the end of an operation; its lease will lapse and Recover will look at it again", "operation", j.name, "error", err)
+	}
+	if done && err == nil {
+		m.log.Info("operation done", "operation", j.name)
+	}
+}

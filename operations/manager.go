@@ -1,0 +1,501 @@
+package operations
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"github.com/google/uuid"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"pubexport/export"
+	"pubexport/export/apigee"
+	"pubexport/export/sink"
+	"pubexport/operations/operationspb"
+	"pubexport/operations/store"
+)
+
+// DefaultLeaseDuration is how long a runner's claim on an operation lasts
+// without renewal. It is renewed every third of it, so a runner must miss
+// two renewals before another process may take over; and a dead runner's
+// operation waits at most this long to be recovered.
+const DefaultLeaseDuration = 30 * time.Second
+
+// saveEvery bounds how often progress reaches the store: often enough for
+// a poller, rarely enough that Cloud Storage's one-write-per-second limit
+// per object is respected.
+const saveEvery = time.Second
+
+// maxAttempts is how many times Recover starts an operation before it
+// gives up on it: an export that kills its process every time (memory, a
+// poisoned record) must end instead of looping.
+const maxAttempts = 20
+
+// OpenFunc opens the source and the destination of an export request.
+type OpenFunc func(ctx context.Context, req *operationspb.ExportRequest) (export.Source, sink.Bucket, error)
+
+// Config configures a Manager. Store is required.
+type Config struct {
+	Store store.Store
+	// Open opens an export's source and destination; nil means the Apigee
+	// API (req.apigee_url or the default, with Application Default
+	// Credentials) and sink.Open(req.destination).
+	Open OpenFunc
+	// LeaseDuration is DefaultLeaseDuration when zero.
+	LeaseDuration time.Duration
+	// Holder names this process in leases; hostname-pid-random when empty.
+	// Two managers must never share one.
+	Holder string
+	// CheckpointEvery is the pages between checkpoints
+	// (export.DefaultCheckpointEvery when zero).
+	CheckpointEvery int
+	Logger          *slog.Logger
+	Now             func() time.Time
+}
+
+// Manager runs exports as long-running operations and answers for them.
+// Operations live in the Store, so managers in several processes (an API
+// server, a Cloud Run job, a CLI) share them; each operation is run by at
+// most one of them at a time, the holder of its lease.
+type Manager struct {
+	store  store.Store
+	open   OpenFunc
+	lease  time.Duration
+	holder string
+	every  int
+	log    *slog.Logger
+	now    func() time.Time
+
+	mu     sync.Mutex
+	jobs   map[string]*job // operations this process runs, by name
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// New returns a Manager. It does not touch the store: call Recover to take
+// over operations whose runner died.
+func New(ctx context.Context, cfg Config) (*Manager, error) {
+	if cfg.Store == nil {
+		return nil, status.Error(codes.InvalidArgument, "operations: Config.Store is required")
+	}
+	m := &Manager{
+		store:  cfg.Store,
+		open:   cfg.Open,
+		lease:  cfg.LeaseDuration,
+		holder: cfg.Holder,
+		every:  cfg.CheckpointEvery,
+		log:    cfg.Logger,
+		now:    cfg.Now,
+		jobs:   map[string]*job{},
+	}
+	if m.open == nil {
+		m.open = openDefault
+	}
+	if m.lease <= 0 {
+		m.lease = DefaultLeaseDuration
+	}
+	if m.holder == "" {
+		m.holder = defaultHolder()
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	return m, nil
+}
+
+func defaultHolder() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown"
+	}
+	b := make([]byte, 4)
+	rand.Read(b)
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// openDefault opens the real Apigee API and the request's destination.
+func openDefault(ctx context.Context, req *operationspb.ExportRequest) (export.Source, sink.Bucket, error) {
+	var opts []apigee.Option
+	if u := req.GetApigeeUrl(); u != "" {
+		opts = append(opts, apigee.WithBaseURL(u))
+	}
+	c, err := apigee.NewClient(ctx, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connecting to Apigee: %w", err)
+	}
+	b, err := sink.Open(ctx, req.GetDestination())
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening the destination: %w", err)
+	}
+	return export.FromClient(c), b, nil
+}
+
+// Create validates req and records a NOT_STARTED operation without running
+// it (a Cloud Run job or `pubexport run` will). A request_id already used
+// under the same parent returns the operation it started. Validation errors
+// are returned before anything is written.
+func (m *Manager) Create(ctx context.Context, req *operationspb.ExportRequest) (*longrunningpb.Operation, error) {
+	op, _, err := m.create(ctx, req)
+	return op, err
+}
+
+// create is Create that also says whether the operation is new.
+func (m *Manager) create(ctx context.Context, req *operationspb.ExportRequest) (*longrunningpb.Operation, bool, error) {
+	spec, err := Spec(req)
+	if err != nil {
+		return nil, false, err
+	}
+	id, err := uuid.NewV7() // time-ordered: names sort oldest first
+	if err != nil {
+		return nil, false, status.Errorf(codes.Internal, "making an operation id: %v", err)
+	}
+	name := req.GetParent() + "/operations/" + id.String()
+	md := newMetadata(spec)
+	any, op, err := pack(&longrunningpb.Operation{Name: name}, md)
+	if err != nil {
+		return nil, false, err
+	}
+	now := timestamppb.New(m.now())
+	rec := &operationspb.OperationRecord{
+		Operation:  any,
+		Request:    proto.Clone(req).(*operationspb.ExportRequest),
+		CreateTime: now,
+		UpdateTime: now,
+	}
+	// The record comes first and the request_id claim second, so a claim
+	// always names a record that exists; the loser of a race removes its
+	// own record.
+	if _, err := m.store.Create(ctx, rec); err != nil {
+		return nil, false, fmt.Errorf("recording operation %s: %w", name, err)
+	}
+	rid := req.GetRequestId()
+	if rid == "" {
+		return op, true, nil
+	}
+	owner, err := m.store.ClaimRequest(ctx, req.GetParent(), rid, name)
+	if err != nil {
+		m.forget(ctx, name)
+		return nil, false, fmt.Errorf("recording request_id %q: %w", rid, err)
+	}
+	if owner == name {
+		return op, true, nil
+	}
+	m.forget(ctx, name)
+	prev, err := m.Get(ctx, owner)
+	if status.Code(err) == codes.NotFound {
+		// The earlier operation was deleted but its claim outlived it.
+		if err := m.store.ReleaseRequest(ctx, req.GetParent(), rid, owner); err != nil {
+			return nil, false, err
+		}
+		return m.create(ctx, req)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return prev, false, nil
+}
+
+// forget removes a record that was never shown to anyone.
+func (m *Manager) forget(ctx context.Context, name string) {
+	if err := m.store.Delete(context.WithoutCancel(ctx), name); err != nil {
+		m.log.Warn("could not remove an unused operation record", "operation", name, "error", err)
+	}
+}
+
+// Start creates the operation and runs it in the background in this
+// process; it returns as soon as the operation is IN_PROGRESS. A retried
+// request (same request_id) returns the first operation, starting it only
+// if nobody ever did.
+func (m *Manager) Start(ctx context.Context, req *operationspb.ExportRequest) (*longrunningpb.Operation, error) {
+	op, fresh, err := m.create(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if !fresh && op.GetDone() {
+		return op, nil
+	}
+	j, op2, err := m.launch(ctx, op.GetName())
+	if !fresh && (status.Code(err) == codes.FailedPrecondition || status.Code(err) == codes.Aborted) {
+		return m.Get(ctx, op.GetName()) // someone else runs it: fine for a retry
+	}
+	if err != nil {
+		return nil, err
+	}
+	if j == nil {
+		return op2, nil
+	}
+	return j.snapshot(), nil
+}
+
+// Run runs the operation name in this process, or resumes it from its
+// checkpoint, and returns when it ends. It is how a Cloud Run job or the
+// CLI executes an operation that Create recorded, and how an export whose
+// process was killed is continued. If ctx ends first, the export is
+// suspended (checkpoint kept, lease released) rather than cancelled: use
+// Cancel to give an export up.
+func (m *Manager) Run(ctx context.Context, name string) (*longrunningpb.Operation, error) {
+	j, op, err := m.launch(ctx, name)
+	if err != nil || j == nil {
+		return op, err
+	}
+	stop := context.AfterFunc(ctx, func() {
+		j.stop(fmt.Errorf("the caller of Run went away: %w", export.ErrSuspend), false)
+	})
+	defer stop()
+	<-j.done
+	return j.snapshot(), nil
+}
+
+// launch takes the lease of operation name and runs it in the background.
+// It returns the job, or no job and the operation when it is already done.
+// An operation this process already runs is joined, not started twice.
+func (m *Manager) launch(ctx context.Context, name string) (*job, *longrunningpb.Operation, error) {
+	if _, _, err := store.SplitName(name); err != nil {
+		return nil, nil, err
+	}
+	for {
+		m.mu.Lock()
+		if m.closed {
+			m.mu.Unlock()
+			return nil, nil, status.Error(codes.Unavailable, "the operation manager is shutting down; retry against another instance")
+		}
+		if j := m.jobs[name]; j != nil {
+			m.mu.Unlock()
+			<-j.started
+			if j.acquired {
+				return j, nil, nil
+			}
+			continue // that start failed: try again, and see why
+		}
+		j := newJob(m, name)
+		m.jobs[name] = j
+		m.wg.Add(1)
+		m.mu.Unlock()
+
+		op, err := j.acquire(ctx)
+		if !j.acquired {
+			m.mu.Lock()
+			delete(m.jobs, name)
+			m.mu.Unlock()
+			close(j.started)
+			close(j.done)
+			m.wg.Done()
+			return nil, op, err
+		}
+		close(j.started)
+		go func() {
+			defer m.wg.Done()
+			defer func() {
+				m.mu.Lock()
+				delete(m.jobs, name)
+				m.mu.Unlock()
+				close(j.done)
+			}()
+			j.run()
+		}()
+		return j, nil, nil
+	}
+}
+
+// job returns the running job of operation name, if this process runs it.
+func (m *Manager) job(name string) *job {
+	m.mu.Lock()
+	j := m.jobs[name]
+	m.mu.Unlock()
+	if j == nil {
+		return nil
+	}
+	select {
+	case <-j.started:
+		if !j.acquired {
+			return nil
+		}
+		return j
+	default:
+		return nil // still starting: the store has the truth
+	}
+}
+
+// Get returns the operation: the live state for an export this process
+// runs, else the store's (at most about a second behind the runner).
+func (m *Manager) Get(ctx context.Context, name string) (*longrunningpb.Operation, error) {
+	if _, _, err := store.SplitName(name); err != nil {
+		return nil, err
+	}
+	if j := m.job(name); j != nil {
+		return j.snapshot(), nil
+	}
+	rec, _, err := m.store.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return operationOf(rec)
+}
+
+// errCancelled is the cause a cancelled export's context carries.
+var errCancelled = status.Error(codes.Canceled, "export cancelled by request; its staging objects were removed and nothing was published after the cancellation")
+
+// Cancel stops an export for good: it ends with error CANCELLED and its
+// staging objects are removed. It returns once the operation is done. For
+// an export run by another process the record says so at once, and that
+// process stops at its next save: within about a second while the export
+// makes progress, at most LeaseDuration/3 when it is stuck. Cancelling a
+// done operation is a no-op that succeeds, so a retried Cancel is safe
+// (google.longrunning leaves this open; AIP-151 treats cancel as best effort).
+func (m *Manager) Cancel(ctx context.Context, name string) error {
+	if _, _, err := store.SplitName(name); err != nil {
+		return err
+	}
+	if j := m.job(name); j != nil {
+		j.stop(errCancelled, false)
+		select {
+		case <-j.done:
+			return nil
+		case <-ctx.Done():
+			return status.FromContextError(ctx.Err()).Err()
+		}
+	}
+	for {
+		rec, gen, err := m.store.Get(ctx, name)
+		if err != nil {
+			return err
+		}
+		op, md, err := unpack(rec)
+		if err != nil {
+			return err
+		}
+		if op.GetDone() {
+			return nil
+		}
+		running := leased(rec, m.holder, m.now())
+		setState(md, finished, "cancelled")
+		op.Done = true
+		op.Result = &longrunningpb.Operation_Error{Error: status.Convert(errCancelled).Proto()}
+		any, _, err := pack(op, md)
+		if err != nil {
+			return err
+		}
+		checkpoint := rec.GetCheckpoint()
+		rec.Operation = any
+		rec.LeaseHolder, rec.LeaseExpires, rec.Checkpoint = "", nil, nil
+		rec.UpdateTime = timestamppb.New(m.now())
+		_, err = m.store.Update(ctx, rec, gen)
+		if status.Code(err) == codes.Aborted {
+			continue // the runner saved in between: look again
+		}
+		if err != nil {
+			return err
+		}
+		if !running && len(checkpoint) > 0 {
+			// Nobody runs it, so nobody else will remove its staging.
+			m.cleanup(ctx, name, rec.GetRequest())
+		}
+		return nil
+	}
+}
+
+// cleanup removes the staging objects of an operation that will not run
+// again; it only logs failures (staging costs storage, not correctness).
+func (m *Manager) cleanup(ctx context.Context, name string, req *operationspb.ExportRequest) {
+	ctx = context.WithoutCancel(ctx)
+	_, id, _ := store.SplitName(name)
+	_, b, err := m.open(ctx, req)
+	if err == nil {
+		err = export.Cleanup(ctx, b, id)
+		b.Close()
+	}
+	if err != nil {
+		m.log.Warn("could not remove the staging objects of an operation", "operation", name, "error", err)
+	}
+}
+
+// Delete removes a done operation's record (not its exported objects).
+// A running operation must be cancelled first: FAILED_PRECONDITION.
+func (m *Manager) Delete(ctx context.Context, name string) error {
+	if _, _, err := store.SplitName(name); err != nil {
+		return err
+	}
+	if m.job(name) != nil {
+		return status.Errorf(codes.FailedPrecondition, "operation %s is still running; cancel it, then delete it", name)
+	}
+	rec, _, err := m.store.Get(ctx, name)
+	if err != nil {
+		return err
+	}
+	op, err := operationOf(rec)
+	if err != nil {
+		return err
+	}
+	if !op.GetDone() {
+		return status.Errorf(codes.FailedPrecondition, "operation %s is not done; cancel it, then delete it", name)
+	}
+	if err := m.store.Delete(ctx, name); err != nil {
+		return err
+	}
+	if rid := rec.GetRequest().GetRequestId(); rid != "" {
+		if err := m.store.ReleaseRequest(ctx, rec.GetRequest().GetParent(), rid, name); err != nil {
+			m.log.Warn("could not release a request id", "operation", name, "error", err)
+		}
+	}
+	return nil
+}
+
+// Wait returns the operation once it is done, or its current state when
+// timeout passes first. timeout <= 0 waits until done or until ctx ends.
+func (m *Manager) Wait(ctx context.Context, name string, timeout time.Duration) (*longrunningpb.Operation, error) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	backoff := 50 * time.Millisecond
+	for {
+		if j := m.job(name); j != nil {
+			select {
+			case <-j.done:
+			case <-ctx.Done():
+			}
+		}
+		op, err := m.Get(context.WithoutCancel(ctx), name)
+		if err != nil || op.GetDone() || ctx.Err() != nil {
+			return op, err
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+			backoff = min(2*backoff, 2*time.Second)
+		}
+	}
+}
+
+// Close suspends the exports this process runs, keeping their checkpoints
+// and releasing their leases so that another process (Recover, Run) can
+// continue them at once, and waits for them to save. The manager accepts
+// no more work.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	m.closed = true
+	jobs := make([]*job, 0, len(m.jobs))
+	for _, j := range m.jobs {
+		jobs = append(jobs, j)
+	}
+	m.mu.Unlock()
+	for _, j := range jobs {
+		<-j.started
+		j.stop(fmt.Errorf("the operation manager is closing: %w", export.ErrSuspend), false)
+	}
+	m.wg.Wait()
+	return nil
+}
