@@ -82,13 +82,15 @@ func (b *localBucket) Close() error { return nil }
 // inDir runs fn, which creates something in dir, creating dir first. It
 // tries again when dir vanished in between: Delete removes folders it
 // empties, possibly while another writer is about to use them.
+// MkdirAll itself can meet the race: a parent it just made or found may be
+// pruned before it makes the child.
 func inDir(dir string, fn func() error) error {
 	var err error
-	for range 3 {
-		if err = os.MkdirAll(dir, 0o755); err != nil {
-			return err
+	for range 10 {
+		if err = os.MkdirAll(dir, 0o755); err == nil {
+			err = fn()
 		}
-		if err = fn(); !errors.Is(err, fs.ErrNotExist) {
+		if !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}
@@ -232,12 +234,19 @@ func (b *localBucket) Delete(ctx context.Context, name string) error {
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return localError(err, "deleting "+b.URI(name))
 	}
-	for d := filepath.Dir(p); strings.HasPrefix(d, b.dir+string(filepath.Separator)); d = filepath.Dir(d) {
+	b.prune(filepath.Dir(p))
+	return nil
+}
+
+// prune removes dir and its parents inside the bucket while they are
+// empty, so that staging folders do not pile up; like Cloud Storage, a
+// bucket has no empty folders to show.
+func (b *localBucket) prune(dir string) {
+	for d := dir; strings.HasPrefix(d, b.dir+string(filepath.Separator)); d = filepath.Dir(d) {
 		if os.Remove(d) != nil {
 			break // not empty, or in use: leave it
 		}
 	}
-	return nil
 }
 
 // Publish makes dst a hard link to src after syncing src: dst appears

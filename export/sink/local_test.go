@@ -208,3 +208,51 @@ func TestLocalListShowsOrphanedTemps(t *testing.T) {
 		t.Fatalf("orphan still there: %v", err)
 	}
 }
+
+// TestLocalConcurrentSubfolders: writers in sibling subfolders of one
+// folder, each deleting what it wrote (which prunes the emptied folders),
+// never trip over each other's pruning; an aborted writer leaves no folder.
+func TestLocalConcurrentSubfolders(t *testing.T) {
+	dir := t.TempDir()
+	b, err := sink.Open(context.Background(), "file://"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			for i := range 50 {
+				name := fmt.Sprintf("staging/%d/part-%d", g, i)
+				w, err := b.NewWriter(ctx, name, sink.Attrs{})
+				if err != nil {
+					errs <- err
+					return
+				}
+				w.Write([]byte("x"))
+				if i%5 == 0 {
+					w.Abort()
+					continue
+				}
+				if _, err := w.Close(); err != nil {
+					errs <- err
+					return
+				}
+				if err := b.Delete(ctx, name); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("left behind: %v", left)
+	}
+}

@@ -93,4 +93,5 @@ func (w *localWriter) Abort() {
 	w.done = true
 	w.f.Close()
 	os.Remove(w.f.Name())
+	w.b.prune(filepath.Dir(w.final))
 }
