@@ -1,0 +1,275 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	lroauto "cloud.google.com/go/longrunning/autogen"
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"pubexport/cmd/pubexport-bench/internal/report"
+	"pubexport/export"
+	"pubexport/export/apigee"
+	"pubexport/export/apigee/emulator"
+	"pubexport/export/sink"
+	"pubexport/operations"
+	"pubexport/operations/operationspb"
+	"pubexport/operations/server"
+	"pubexport/operations/store"
+)
+
+// pollOperations is how many finished operations the polled store holds.
+const pollOperations = 4
+
+// benchPolling drives GetOperation on loopback with many concurrent
+// callers, through the official longrunning gRPC client and through plain
+// HTTP on the REST side, and reports requests a second and latency. The
+// server is the real one (operations/server) over a Manager that did not
+// run the operations, so every answer comes from the store, as it does for
+// a poller that reaches another instance than the one exporting.
+func benchPolling(ctx context.Context, h *harness) error {
+	names, dir, err := h.finishedOperations(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := store.Local(dir)
+	if err != nil {
+		return fmt.Errorf("opening the operations store: %w", err)
+	}
+	mgr, err := operations.New(ctx, operations.Config{Store: st})
+	if err != nil {
+		return fmt.Errorf("starting the operations manager: %w", err)
+	}
+	defer mgr.Close()
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	srv := server.New(mgr, server.Options{Auth: server.NoAuth()})
+	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(sctx, l) }()
+	defer func() {
+		stop()
+		<-served
+	}()
+	addr := l.Addr().String()
+
+	c := h.cfg.pollConcurrency
+	grpcClient, err := lroauto.NewOperationsClient(ctx,
+		option.WithEndpoint(addr),
+		option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+	)
+	if err != nil {
+		return fmt.Errorf("creating the longrunning gRPC client: %w", err)
+	}
+	defer grpcClient.Close()
+	grpcGet := func(ctx context.Context, name string) error {
+		op, err := grpcClient.GetOperation(ctx, &longrunningpb.GetOperationRequest{Name: name})
+		if err == nil && !op.GetDone() {
+			err = fmt.Errorf("operation %s is not done", name)
+		}
+		return err
+	}
+
+	httpClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c, MaxConnsPerHost: c}}
+	defer httpClient.CloseIdleConnections()
+	restGet := func(ctx context.Context, name string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v1/"+name, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET /v1/%s: %s", name, resp.Status)
+		}
+		return nil
+	}
+
+	for _, t := range []struct {
+		name string
+		get  func(context.Context, string) error
+	}{
+		{"gRPC, official longrunning client", grpcGet},
+		{"REST, net/http GET /v1/{name}", restGet},
+	} {
+		name := fmt.Sprintf("GetOperation %s, %d concurrent", t.name, c)
+		h.logf("polling: %s", name)
+		load, err := drive(ctx, h.cfg.pollRequests, c, h.cfg.pollMaxTime, names, t.get)
+		if err != nil {
+			h.rep.Skip("polling", name, skipReason(ctx, err))
+			continue
+		}
+		note := fmt.Sprintf("%s requests in %.2f s", report.Count.Format(float64(load.done)), load.elapsed.Seconds())
+		if load.done < int64(h.cfg.pollRequests) {
+			note += fmt.Sprintf(" (stopped at the %s bound)", h.cfg.pollMaxTime)
+		}
+		h.rep.Add(report.Row{
+			Section: "polling", Case: name + ": throughput",
+			Value: float64(load.done) / load.elapsed.Seconds(), Unit: report.RequestsPerS,
+			Note: note,
+		})
+		h.rep.Add(report.Row{
+			Section: "polling", Case: name + ": p99 latency",
+			Value: ms(load.quantile(0.99)), Unit: report.Millisecond,
+			Note:  fmt.Sprintf("p50 %.2f ms, max %.2f ms", ms(load.quantile(0.5)), ms(load.quantile(1))),
+			Extra: map[string]float64{"p50ms": ms(load.quantile(0.5)), "maxms": ms(load.quantile(1))},
+		})
+	}
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// finishedOperations runs a few small exports through a Manager into a
+// local store and returns their names and the store's folder, once they are
+// all done. The Manager is closed, so only the store knows them.
+func (h *harness) finishedOperations(ctx context.Context) ([]string, string, error) {
+	emu, err := emulator.Start(emulator.Generate(emulator.GenerateSpec{Org: benchOrg, Developers: 50, Apps: 50, APIProducts: 5, Seed: 1}), emulator.Options{})
+	if err != nil {
+		return nil, "", fmt.Errorf("starting an in-process emulator: %w", err)
+	}
+	defer emu.Close()
+	dir, err := h.dir("operations-")
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := h.dir("operations-out-")
+	if err != nil {
+		return nil, "", err
+	}
+	st, err := store.Local(dir)
+	if err != nil {
+		return nil, "", fmt.Errorf("opening the operations store: %w", err)
+	}
+	mgr, err := operations.New(ctx, operations.Config{
+		Store: st,
+		Open: func(ctx context.Context, req *operationspb.ExportRequest) (export.Source, sink.Bucket, error) {
+			c, err := apigee.NewClient(ctx, apigee.WithBaseURL(emu.URL), apigee.WithoutAuthentication())
+			if err != nil {
+				return nil, nil, err
+			}
+			b, err := sink.Open(ctx, req.GetDestination())
+			if err != nil {
+				return nil, nil, err
+			}
+			return export.FromClient(c), b, nil
+		},
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("starting the operations manager: %w", err)
+	}
+	defer mgr.Close()
+	var names []string
+	for i := range pollOperations {
+		r := apigee.Resources()[i%len(apigee.Resources())]
+		op, err := mgr.Start(ctx, &operationspb.ExportRequest{
+			Parent:      "organizations/" + benchOrg,
+			Resource:    string(r),
+			Format:      "json",
+			Destination: "file://" + out,
+			ApigeeUrl:   emu.URL,
+		})
+		if err != nil {
+			return nil, "", fmt.Errorf("starting an export operation: %w", err)
+		}
+		names = append(names, op.GetName())
+	}
+	for _, name := range names {
+		op, err := mgr.Wait(ctx, name, time.Minute)
+		if err != nil {
+			return nil, "", fmt.Errorf("waiting for %s: %w", name, err)
+		}
+		if !op.GetDone() || op.GetError() != nil {
+			return nil, "", fmt.Errorf("operation %s did not finish cleanly: done=%v error=%v", name, op.GetDone(), op.GetError())
+		}
+	}
+	return names, dir, nil
+}
+
+// load is the outcome of a fixed-count load test.
+type load struct {
+	done      int64
+	elapsed   time.Duration
+	latencies []time.Duration // sorted
+}
+
+func (l load) quantile(q float64) time.Duration {
+	if len(l.latencies) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(l.latencies))+0.5) - 1
+	return l.latencies[min(max(i, 0), len(l.latencies)-1)]
+}
+
+// drive makes total calls of get from c goroutines, cycling through names,
+// and stops early at maxTime. Any failed call fails the measurement: a rate
+// of errors is not a rate of answers.
+func drive(ctx context.Context, total, c int, maxTime time.Duration, names []string, get func(context.Context, string) error) (load, error) {
+	ctx, cancel := context.WithTimeout(ctx, maxTime)
+	defer cancel()
+	// Warm the connections up so that dialling is not in the figures.
+	for _, n := range names {
+		if err := get(ctx, n); err != nil {
+			return load{}, err
+		}
+	}
+	var next atomic.Int64
+	var firstErr error
+	var errOnce sync.Once
+	lats := make([][]time.Duration, c)
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for g := range c {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(total) || ctx.Err() != nil {
+					return
+				}
+				s := time.Now()
+				if err := get(ctx, names[i%int64(len(names))]); err != nil {
+					if ctx.Err() != nil {
+						return // the time bound, not a failure
+					}
+					errOnce.Do(func() { firstErr = err; cancel() })
+					return
+				}
+				lats[g] = append(lats[g], time.Since(s))
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(t0)
+	if firstErr != nil {
+		return load{}, firstErr
+	}
+	var all []time.Duration
+	for _, l := range lats {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	if len(all) == 0 {
+		return load{}, fmt.Errorf("no request completed within %s", maxTime)
+	}
+	return load{done: int64(len(all)), elapsed: elapsed, latencies: all}, nil
+}

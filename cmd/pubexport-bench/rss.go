@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"pubexport/cmd/pubexport-bench/internal/report"
+	"pubexport/export/apigee"
+	"pubexport/formats"
+)
+
+// rssFormats is the order of the large runs: when time is short the ones
+// at the end are skipped, so JSON (the default) and Parquet (the one that
+// buffers row groups) come first.
+var rssFormats = []formats.Format{formats.JSON, formats.Parquet, formats.NDJSON, formats.CSV}
+
+// benchRSS measures the exporter's peak memory at two organization sizes.
+// Each export runs in a child process, so the OS's peak RSS for it is the
+// exporter's alone; the emulator is another process. Memory that stays flat
+// as the organization grows is the property users need.
+//
+// The figure is the child's own high-water mark (VmHWM, which the child
+// reads from the OS as it exits). getrusage's ru_maxrss for the child is
+// kept beside it, but on Linux it folds in the harness's RSS at the fork
+// (see childRun.MaxRSSKiB), so it cannot show a child smaller than the
+// harness.
+func benchRSS(ctx context.Context, h *harness) error {
+	h.rep.Note("rss: value = the exporter child's own peak RSS (VmHWM at exit); ru_maxrss of the child is in the note and the JSON, but Linux folds the parent's RSS at fork into it.")
+	small, err := h.rssRuns(ctx, h.cfg.rssSmall, 0, nil)
+	if err != nil {
+		return err
+	}
+	_, err = h.rssRuns(ctx, h.cfg.rssLarge, h.cfg.rssLargeBudget, small)
+	return err
+}
+
+// rssRuns exports n developers in each format, within budget when it is
+// positive, and reports each child's peak RSS against small's.
+func (h *harness) rssRuns(ctx context.Context, n int, budget time.Duration, small map[formats.Format]childRun) (map[formats.Format]childRun, error) {
+	emu, err := h.startEmulator(ctx, n, 0, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer emu.Close()
+
+	runs := map[formats.Format]childRun{}
+	add := func(f formats.Format, res childRun, err error) {
+		name := fmt.Sprintf("developers %s, %s", count(n), f)
+		if err != nil {
+			h.rep.Skip("rss", name, skipReason(ctx, err))
+			return
+		}
+		runs[f] = res
+		row := report.Row{
+			Section: "rss", Case: name,
+			Value: float64(res.Peak()), Unit: report.KiB,
+			Note: fmt.Sprintf("%s records in %.1f s, CPU %.1f s, output %.0f MB; ru_maxrss %.1f MiB",
+				report.Count.Format(float64(res.Records)), res.Wall.Seconds(), res.CPU.Seconds(), float64(res.Bytes)/1e6,
+				float64(res.MaxRSSKiB)/1024),
+			Extra: map[string]float64{"ruMaxrssKiB": float64(res.MaxRSSKiB), "vmHWMKiB": float64(res.PeakKiB), "seconds": res.Wall.Seconds()},
+		}
+		if s, ok := small[f]; ok {
+			row.Reference = float64(s.Peak())
+			row.ReferenceName = "at " + count(h.cfg.rssSmall)
+		}
+		if len(runs) == 1 && h.cfg.rssParallel <= 1 {
+			row.Note += "; the first run also warmed the emulator"
+		}
+		h.rep.Add(row)
+	}
+
+	if h.cfg.rssParallel > 1 {
+		// A smoke test: peak RSS is per process, so the children may
+		// overlap; only their times suffer, and nobody reads those here.
+		h.logf("rss: developers %s, all formats at once (child processes)", count(n))
+		res := make([]childRun, len(rssFormats))
+		errs := make([]error, len(rssFormats))
+		var wg sync.WaitGroup
+		for i, f := range rssFormats {
+			wg.Go(func() { res[i], errs[i] = h.rssChild(ctx, emu.URL, f) })
+		}
+		wg.Wait()
+		for i, f := range rssFormats {
+			add(f, res[i], errs[i])
+		}
+		return runs, nil
+	}
+
+	var spent, longest time.Duration
+	for _, f := range rssFormats {
+		name := fmt.Sprintf("developers %s, %s", count(n), f)
+		if budget > 0 && spent+longest > budget {
+			h.rep.Skip("rss", name, fmt.Sprintf("the %s runs would pass their %s budget (each took up to %.0f s)", count(n), budget, longest.Seconds()))
+			continue
+		}
+		if left := budgetLeft(ctx); longest > 0 && left < 2*longest {
+			h.rep.Skip("rss", name, fmt.Sprintf("only %.0f s of the run's budget left", left.Seconds()))
+			continue
+		}
+		h.logf("rss: %s (child process)", name)
+		t0 := time.Now()
+		res, err := h.rssChild(ctx, emu.URL, f)
+		took := time.Since(t0)
+		spent += took
+		longest = max(longest, took)
+		add(f, res, err)
+	}
+	return runs, nil
+}
+
+// rssChild exports the emulator's developers in format f from a child
+// process, into a folder removed afterwards.
+func (h *harness) rssChild(ctx context.Context, url string, f formats.Format) (childRun, error) {
+	dir, err := h.dir("rss-")
+	if err != nil {
+		return childRun{}, err
+	}
+	defer os.RemoveAll(dir)
+	return runChild(ctx, childSpec{URL: url, Resource: string(apigee.Developers), Format: string(f), Dest: "file://" + dir})
+}

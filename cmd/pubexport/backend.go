@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"strings"
+
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"cloud.google.com/go/storage"
+
+	"pubexport/cmd/pubexport/internal/opsclient"
+	"pubexport/export"
+	"pubexport/export/apigee"
+	"pubexport/export/sink"
+	"pubexport/operations"
+	"pubexport/operations/operationspb"
+	"pubexport/operations/store"
+)
+
+// backend is where exports run and operations live, as `run` and
+// `operations` see it: an operations.Manager in this process, or a
+// `pubexport serve` API reached over the network. Both answer the same
+// calls, so watching, printing and cancelling are written once.
+type backend interface {
+	Export(ctx context.Context, req *operationspb.ExportRequest) (*longrunningpb.Operation, error)
+	Get(ctx context.Context, name string) (*longrunningpb.Operation, error)
+	List(ctx context.Context, parent, filter string, limit int) ([]*longrunningpb.Operation, error)
+	Cancel(ctx context.Context, name string) error
+	Close() error
+}
+
+var _ backend = (*opsclient.Client)(nil)
+
+// local is a backend running exports in this process.
+type local struct {
+	m       *operations.Manager
+	cleanup []func() error
+}
+
+func (l *local) Export(ctx context.Context, req *operationspb.ExportRequest) (*longrunningpb.Operation, error) {
+	return l.m.Start(ctx, req)
+}
+
+func (l *local) Get(ctx context.Context, name string) (*longrunningpb.Operation, error) {
+	return l.m.Get(ctx, name)
+}
+
+func (l *local) List(ctx context.Context, parent, filter string, limit int) ([]*longrunningpb.Operation, error) {
+	var all []*longrunningpb.Operation
+	token := ""
+	for {
+		ops, next, err := l.m.List(ctx, parent, filter, 0, token)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, ops...)
+		if next == "" || (limit > 0 && len(all) >= limit) {
+			break
+		}
+		token = next
+	}
+	if limit > 0 && len(all) > limit {
+		all = all[:limit]
+	}
+	return all, nil
+}
+
+func (l *local) Cancel(ctx context.Context, name string) error { return l.m.Cancel(ctx, name) }
+
+// Close suspends exports still running (none after a watched run) and
+// releases the store.
+func (l *local) Close() error {
+	err := l.m.Close()
+	for i := len(l.cleanup) - 1; i >= 0; i-- {
+		if cerr := l.cleanup[i](); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// openStore opens the operation store at uri: file:///DIR, a plain folder
+// path, or gs://BUCKET/PREFIX (Application Default Credentials; the
+// STORAGE_EMULATOR_HOST variable is honoured for tests).
+func openStore(ctx context.Context, flag, uri string) (store.Store, func() error, error) {
+	switch {
+	case strings.HasPrefix(uri, "gs://"):
+		bucket, prefix, _ := strings.Cut(strings.TrimPrefix(uri, "gs://"), "/")
+		if bucket == "" {
+			return nil, nil, usagef("%s %q names no bucket: want gs://BUCKET/PREFIX", flag, uri)
+		}
+		c, err := storage.NewClient(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s %s: creating the Cloud Storage client: %w", flag, uri, err)
+		}
+		return store.GCS(c.Bucket(bucket), strings.Trim(prefix, "/")), c.Close, nil
+	case strings.HasPrefix(uri, "file://"):
+		u, err := url.Parse(uri)
+		if err != nil || (u.Host != "" && u.Host != "localhost") || !strings.HasPrefix(u.Path, "/") {
+			return nil, nil, usagef("%s %q: want file:///ABSOLUTE/DIR", flag, uri)
+		}
+		st, err := store.Local(filepath.FromSlash(u.Path))
+		return st, noClose, err
+	case strings.Contains(uri, "://"):
+		return nil, nil, usagef("%s %q: want gs://BUCKET/PREFIX, file:///DIR or a folder path", flag, uri)
+	default:
+		st, err := store.Local(uri)
+		return st, noClose, err
+	}
+}
+
+func noClose() error { return nil }
+
+// storeFor is the default operation store of a destination: beside the
+// exports, under .pubexport/operations, so that operations are found where
+// their objects are and need no setup of their own.
+func storeFor(dest string) string {
+	return strings.TrimSuffix(dest, "/") + "/.pubexport/operations"
+}
+
+// newLocal builds the in-process backend on the store at storeURI.
+func newLocal(ctx context.Context, flag, storeURI string, log *slog.Logger) (*local, error) {
+	st, closeStore, err := openStore(ctx, flag, storeURI)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newManager(ctx, st, log, "")
+	if err != nil {
+		closeStore()
+		return nil, err
+	}
+	return &local{m: m, cleanup: []func() error{closeStore}}, nil
+}
+
+// newManager is the operations manager every command uses: the store, the
+// logger, openExport, and a lease holder name ("" for a random one).
+func newManager(ctx context.Context, st store.Store, log *slog.Logger, holder string) (*operations.Manager, error) {
+	return operations.New(ctx, operations.Config{Store: st, Logger: log, Open: openExport, Holder: holder})
+}
+
+// openExport opens an export's source and destination: the Apigee API at
+// req.apigee_url (or the real one) and sink.Open(req.destination). An
+// http:// API (the emulator, a local proxy) gets no Google credentials: a
+// token must not travel in clear text, and the offline sample run must work
+// on a machine that has none.
+func openExport(ctx context.Context, req *operationspb.ExportRequest) (export.Source, sink.Bucket, error) {
+	var opts []apigee.Option
+	if u := req.GetApigeeUrl(); u != "" {
+		opts = append(opts, apigee.WithBaseURL(u))
+		if strings.HasPrefix(u, "http://") {
+			opts = append(opts, apigee.WithoutAuthentication())
+		}
+	}
+	c, err := apigee.NewClient(ctx, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connecting to Apigee: %w", err)
+	}
+	b, err := sink.Open(ctx, req.GetDestination())
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening the destination: %w", err)
+	}
+	return export.FromClient(c), b, nil
+}

@@ -1,0 +1,283 @@
+// Package jobenv reads the configuration of `pubexport job`, the Cloud Run job
+// entrypoint, from environment variables: Cloud Run jobs are configured with
+// --set-env-vars (and by `serve --dispatch cloudrun` through per-execution
+// overrides), and Cloud Run itself tells each task who it is with
+// CLOUD_RUN_TASK_INDEX, CLOUD_RUN_TASK_COUNT, CLOUD_RUN_TASK_ATTEMPT and
+// CLOUD_RUN_EXECUTION.
+//
+// Every error names the variable to fix, since a job has no flags and no
+// --help to fall back on.
+package jobenv
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"pubexport/cmd/pubexport/internal/bytesize"
+	"pubexport/export/apigee"
+	"pubexport/formats"
+)
+
+// The variables Parse reads. Vars lists them with their documentation.
+const (
+	Org            = "PUBEXPORT_ORG"
+	Resources      = "PUBEXPORT_RESOURCES"
+	Format         = "PUBEXPORT_FORMAT"
+	Compression    = "PUBEXPORT_COMPRESSION"
+	Destination    = "PUBEXPORT_DESTINATION"
+	ApigeeURL      = "PUBEXPORT_APIGEE_URL"
+	IncludeSecrets = "PUBEXPORT_INCLUDE_SECRETS"
+	CSVDelimiter   = "PUBEXPORT_CSV_DELIMITER"
+	CSVNoHeader    = "PUBEXPORT_CSV_NO_HEADER"
+	CSVGuard       = "PUBEXPORT_CSV_GUARD_FORMULAS"
+	MaxObjectSize  = "PUBEXPORT_MAX_OBJECT_SIZE"
+	Operation      = "PUBEXPORT_OPERATION"
+	Store          = "PUBEXPORT_STORE"
+	LogLevel       = "PUBEXPORT_LOG_LEVEL"
+	LogProgress    = "PUBEXPORT_LOG_PROGRESS_EVERY"
+
+	TaskIndex   = "CLOUD_RUN_TASK_INDEX"
+	TaskCount   = "CLOUD_RUN_TASK_COUNT"
+	TaskAttempt = "CLOUD_RUN_TASK_ATTEMPT"
+	Execution   = "CLOUD_RUN_EXECUTION"
+)
+
+// Var documents one variable for --help and the README.
+type Var struct {
+	Name, Default, Help string
+}
+
+// Vars is every variable `pubexport job` reads, in the order of its help.
+var Vars = []Var{
+	{Org, "", "Apigee organization to export (required unless PUBEXPORT_OPERATION is set)"},
+	{Resources, "all", "comma-separated list of developers, apps, apiproducts, or all"},
+	{Format, "json", "json, ndjson, csv or parquet"},
+	{Compression, "none (zstd for parquet)", "none or gzip; parquet also zstd and snappy"},
+	{Destination, "", "gs://BUCKET/PREFIX or file:///DIR (required unless PUBEXPORT_OPERATION is set)"},
+	{ApigeeURL, "https://apigee.googleapis.com", "Apigee management API base URL (a proxy or an emulator)"},
+	{IncludeSecrets, "false", "true keeps credentials[].consumerSecret in the output"},
+	{CSVDelimiter, ",", "CSV delimiter: , | or \\t (csv only)"},
+	{CSVNoHeader, "false", "true leaves out the CSV header row"},
+	{CSVGuard, "false", "true prefixes cells starting with = + - @ with ' (spreadsheet formula guard)"},
+	{MaxObjectSize, "0 (one object)", "split output into objects of about this size: 64MiB, 1GB, bytes"},
+	{Operation, "", "run or resume this existing operation (organizations/ORG/operations/ID) instead of starting exports; set by `serve --dispatch cloudrun`"},
+	{Store, "DESTINATION/.pubexport/operations", "operation store: gs://BUCKET/PREFIX or file:///DIR (required with PUBEXPORT_OPERATION)"},
+	{LogLevel, "info", "debug, info, warn or error"},
+	{LogProgress, "30s", "how often a running export logs its counters (a Go duration; 0 turns it off)"},
+	{TaskIndex, "0", "set by Cloud Run: this task's index; task i exports resources i, i+n, ... of the list"},
+	{TaskCount, "1", "set by Cloud Run: number of tasks in the execution"},
+	{TaskAttempt, "0", "set by Cloud Run: retry number; a retry resumes its task's operations"},
+	{Execution, "", "set by Cloud Run: the execution name; with it, operation request ids are derived from it so a retried task finds its operations"},
+}
+
+// Config is the parsed environment.
+type Config struct {
+	Org            string
+	Resources      []apigee.Resource
+	Format         formats.Format
+	Compression    formats.Compression // "" means the format's default
+	Destination    string
+	ApigeeURL      string
+	IncludeSecrets bool
+	CSVDelimiter   string
+	CSVNoHeader    bool
+	CSVGuard       bool
+	MaxObjectSize  int64
+	Operation      string
+	Store          string
+	LogLevel       string
+	LogProgress    time.Duration
+
+	TaskIndex   int
+	TaskCount   int
+	TaskAttempt int
+	Execution   string
+}
+
+// Parse reads the variables through getenv (os.Getenv in production).
+func Parse(getenv func(string) string) (*Config, error) {
+	p := parser{getenv: getenv}
+	c := &Config{
+		Org:            p.str(Org),
+		Destination:    p.str(Destination),
+		ApigeeURL:      p.str(ApigeeURL),
+		IncludeSecrets: p.boolean(IncludeSecrets),
+		CSVDelimiter:   p.str(CSVDelimiter),
+		CSVNoHeader:    p.boolean(CSVNoHeader),
+		CSVGuard:       p.boolean(CSVGuard),
+		Operation:      p.str(Operation),
+		Store:          p.str(Store),
+		LogLevel:       strings.ToLower(p.str(LogLevel)),
+		TaskIndex:      p.integer(TaskIndex, 0),
+		TaskCount:      p.integer(TaskCount, 1),
+		TaskAttempt:    p.integer(TaskAttempt, 0),
+		Execution:      p.str(Execution),
+	}
+	if p.err != nil {
+		return nil, p.err
+	}
+	switch c.LogLevel {
+	case "", "debug", "info", "warn", "warning", "error":
+	default:
+		return nil, fmt.Errorf("%s=%q: want debug, info, warn or error", LogLevel, c.LogLevel)
+	}
+	c.LogProgress = 30 * time.Second
+	if v := p.str(LogProgress); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("%s=%q: want a duration such as 30s or 1m, or 0 for none", LogProgress, v)
+		}
+		c.LogProgress = d
+	}
+	if c.TaskCount < 1 {
+		return nil, fmt.Errorf("%s=%d: want at least 1", TaskCount, c.TaskCount)
+	}
+	if c.TaskIndex < 0 || c.TaskIndex >= c.TaskCount {
+		return nil, fmt.Errorf("%s=%d is outside 0..%d (%s=%d)", TaskIndex, c.TaskIndex, c.TaskCount-1, TaskCount, c.TaskCount)
+	}
+	if c.TaskAttempt < 0 {
+		return nil, fmt.Errorf("%s=%d: want 0 or more", TaskAttempt, c.TaskAttempt)
+	}
+
+	if c.Operation != "" {
+		// The operation's recorded request says everything else; only the
+		// store must be known to find it.
+		parts := strings.Split(c.Operation, "/")
+		if len(parts) != 4 || parts[0] != "organizations" || parts[1] == "" || parts[2] != "operations" || parts[3] == "" {
+			return nil, fmt.Errorf("%s=%q: want an operation name organizations/ORG/operations/ID", Operation, c.Operation)
+		}
+		if c.Store == "" {
+			return nil, fmt.Errorf("%s is required with %s: it is where the operation is recorded (gs://BUCKET/PREFIX or file:///DIR)", Store, Operation)
+		}
+		return c, nil
+	}
+
+	if c.Org == "" {
+		return nil, fmt.Errorf("%s is required: set it to your Apigee organization name (or set %s to run a recorded operation)", Org, Operation)
+	}
+	if c.Destination == "" {
+		return nil, fmt.Errorf("%s is required: set it to gs://BUCKET/PREFIX or file:///DIR", Destination)
+	}
+	res, err := parseResources(p.str(Resources))
+	if err != nil {
+		return nil, err
+	}
+	c.Resources = res
+	f := p.str(Format)
+	if f == "" {
+		f = string(formats.JSON)
+	}
+	if c.Format, err = formats.ParseFormat(f); err != nil {
+		return nil, fmt.Errorf("%s=%q: want json, ndjson, csv or parquet", Format, f)
+	}
+	if comp := p.str(Compression); comp != "" {
+		if c.Compression, err = formats.ParseCompression(c.Format, comp); err != nil {
+			if c.Format == formats.Parquet {
+				return nil, fmt.Errorf("%s=%q: want none, gzip, zstd or snappy for parquet", Compression, comp)
+			}
+			return nil, fmt.Errorf("%s=%q: want none or gzip for %s (zstd and snappy are for parquet)", Compression, comp, c.Format)
+		}
+	}
+	if c.CSVDelimiter != "" || c.CSVNoHeader || c.CSVGuard {
+		if c.Format != formats.CSV {
+			return nil, fmt.Errorf("%s, %s and %s apply only to %s=csv, not %q", CSVDelimiter, CSVNoHeader, CSVGuard, Format, c.Format)
+		}
+	}
+	if d := c.CSVDelimiter; d != "" {
+		if d == `\t` || d == "tab" {
+			c.CSVDelimiter = "\t"
+		}
+		if c.CSVDelimiter != "," && c.CSVDelimiter != "|" && c.CSVDelimiter != "\t" {
+			return nil, fmt.Errorf("%s=%q: want , | or \\t", CSVDelimiter, d)
+		}
+	}
+	if s := p.str(MaxObjectSize); s != "" {
+		if c.MaxObjectSize, err = bytesize.Parse(s); err != nil {
+			return nil, fmt.Errorf("%s: %w", MaxObjectSize, err)
+		}
+	}
+	return c, nil
+}
+
+func parseResources(s string) ([]apigee.Resource, error) {
+	if s == "" || strings.EqualFold(strings.TrimSpace(s), "all") {
+		return apigee.Resources(), nil
+	}
+	var out []apigee.Resource
+	for _, part := range strings.Split(s, ",") {
+		part = strings.ToLower(strings.TrimSpace(part))
+		r, err := apigee.ParseResource(part)
+		if err != nil {
+			return nil, fmt.Errorf("%s=%q: %q is not developers, apps, apiproducts or all", Resources, s, part)
+		}
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// Mine returns the resources this task exports: task i of n takes entries
+// i, i+n, i+2n, ... of the list, so n tasks for "all" run one resource each
+// and a single task runs them all. Empty when there are more tasks than
+// resources (the extra tasks have nothing to do).
+func (c *Config) Mine() []apigee.Resource {
+	var out []apigee.Resource
+	for i := c.TaskIndex; i < len(c.Resources); i += c.TaskCount {
+		out = append(out, c.Resources[i])
+	}
+	return out
+}
+
+// requestIDSpace is the UUID namespace of request ids derived from Cloud Run
+// executions (a fixed random UUID: changing it would orphan retries).
+var requestIDSpace = uuid.MustParse("8f1f4e0c-5b7a-4d43-9c39-7a4c1f2b9d61")
+
+// RequestID is the request_id of r's export in this execution: the same for
+// every attempt of the task, so that a retried task gets back the operation
+// the failed attempt started (and resumes it) instead of starting over. It is
+// empty outside Cloud Run, where every run is a new export.
+func (c *Config) RequestID(r apigee.Resource) string {
+	if c.Execution == "" {
+		return ""
+	}
+	key := strings.Join([]string{c.Execution, c.Org, string(r), c.Destination}, "\x00")
+	return uuid.NewSHA1(requestIDSpace, []byte(key)).String()
+}
+
+// parser collects the first error so that Parse reads like a table.
+type parser struct {
+	getenv func(string) string
+	err    error
+}
+
+func (p *parser) str(name string) string { return strings.TrimSpace(p.getenv(name)) }
+
+func (p *parser) boolean(name string) bool {
+	s := p.str(name)
+	if s == "" {
+		return false
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil && p.err == nil {
+		p.err = fmt.Errorf("%s=%q: want true or false", name, s)
+	}
+	return b
+}
+
+func (p *parser) integer(name string, def int) int {
+	s := p.str(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil && p.err == nil {
+		p.err = fmt.Errorf("%s=%q: want a whole number", name, s)
+	}
+	return n
+}

@@ -1,0 +1,141 @@
+// Command pubexport exports Apigee publishing data (developers, apps, API
+// products) to Cloud Storage or a local folder, each export a
+// google.longrunning operation. Run `pubexport --help` for the subcommands:
+//
+//	pubexport run                      # the bundled sample organization, offline
+//	pubexport run --org acme --to gs://bucket/apigee --format parquet
+//	pubexport serve --addr :8080 --store gs://bucket/ops
+//	pubexport operations wait organizations/acme/operations/ID --server http://127.0.0.1:8080
+//	pubexport job                      # the Cloud Run job entrypoint, configured by environment
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"regexp"
+	"syscall"
+
+	"golang.org/x/term"
+	"google.golang.org/genproto/googleapis/rpc/code"
+	"google.golang.org/grpc/status"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitFailed      = 1   // an export or a call failed
+	exitUsage       = 2   // bad flags, arguments or environment
+	exitInterrupted = 130 // Ctrl-C (128 + SIGINT), as shells report it
+)
+
+// app is the process a command runs in. main fills it from the operating
+// system; tests fill it with buffers, an environment map and their own
+// signal channel, so that the whole CLI runs in-process.
+type app struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	// terminal is true when stderr is a terminal: progress is drawn as bars
+	// there and written as log lines otherwise.
+	terminal bool
+	// signals delivers SIGINT and SIGTERM; stop undoes the subscription.
+	signals func() (ch <-chan os.Signal, stop func())
+	// hardExit ends the process at a second Ctrl-C (os.Exit in main).
+	hardExit func(code int)
+}
+
+func main() {
+	a := &app{
+		stdout:   os.Stdout,
+		stderr:   os.Stderr,
+		getenv:   os.Getenv,
+		terminal: term.IsTerminal(int(os.Stderr.Fd())),
+		signals: func() (<-chan os.Signal, func()) {
+			ch := make(chan os.Signal, 2)
+			signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+			return ch, func() { signal.Stop(ch) }
+		},
+		hardExit: os.Exit,
+	}
+	os.Exit(execute(context.Background(), a, os.Args[1:]))
+}
+
+// execute runs the command line args and returns the exit code.
+func execute(ctx context.Context, a *app, args []string) int {
+	root := newRootCmd(a)
+	root.SetArgs(args)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ex *exitError
+	if errors.As(err, &ex) {
+		if ex.err != nil {
+			printError(a.stderr, ex.err)
+		}
+		return ex.code
+	}
+	printError(a.stderr, err)
+	if isUsage(err) {
+		fmt.Fprintf(a.stderr, "Run '%s --help' for usage.\n", commandPath(root, args))
+		return exitUsage
+	}
+	return exitFailed
+}
+
+// exitError ends a command with a given exit code; err, when set, is
+// printed first.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err != nil {
+		return e.err.Error()
+	}
+	return fmt.Sprintf("exit status %d", e.code)
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageError marks errors in flags, arguments and environment: they exit 2
+// and point at --help.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+func isUsage(err error) bool {
+	var u usageError
+	return errors.As(err, &u)
+}
+
+// printError writes "ERROR: " and the message; for errors that carry a
+// gRPC status it adds the code the way Google's APIs name it, so that a
+// script or a person can tell PERMISSION_DENIED from NOT_FOUND at a glance.
+func printError(w io.Writer, err error) {
+	if st, ok := status.FromError(err); ok && st.Code() != 0 && !isUsage(err) {
+		fmt.Fprintf(w, "ERROR: (%s) %s\n", code.Code(st.Code()).String(), message(err))
+		return
+	}
+	fmt.Fprintf(w, "ERROR: %s\n", message(err))
+}
+
+// rpcPrefix is what grpc-go puts before a status message in Error().
+var rpcPrefix = regexp.MustCompile(`rpc error: code = \w+ desc = `)
+
+// message is err's text without grpc-go's "rpc error: code = ... desc = "
+// (the code is printed once, in Google's spelling, by printError).
+func message(err error) string {
+	return rpcPrefix.ReplaceAllString(err.Error(), "")
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"net/url"
+	"path/filepath"
+	"strings"
+
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"pubexport/export/apigee"
+	"pubexport/operations"
+	"pubexport/operations/operationspb"
+	"pubexport/operations/server"
+)
+
+// triggerPolicy limits what a caller of 'pubexport serve' may ask the
+// server to do on its behalf. Without it a trigger could point the server at
+// any URL as "Apigee" (the server would send its own Google credentials
+// there, or probe its network) or at any folder of the server's disk as the
+// destination. A policy is a list of allowed Apigee base URLs and a list of
+// allowed destination prefixes.
+type triggerPolicy struct {
+	apigeeURLs   []string // exact base URLs, besides the default API
+	destinations []string // prefixes: "gs://" (any bucket), "gs://b/p", "file:///dir"
+}
+
+// check refuses a request outside the policy with PERMISSION_DENIED naming
+// the field and the serve flag that would allow it.
+func (p triggerPolicy) check(req *operationspb.ExportRequest) error {
+	if u := strings.TrimSuffix(req.GetApigeeUrl(), "/"); u != "" && u != apigee.DefaultBaseURL {
+		allowed := false
+		for _, a := range p.apigeeURLs {
+			allowed = allowed || u == strings.TrimSuffix(a, "/")
+		}
+		if !allowed {
+			return status.Errorf(codes.PermissionDenied, "apigee_url: this server exports only from %s; start it with --allow-apigee-url %s to allow %q", allowedList(apigee.DefaultBaseURL, p.apigeeURLs), u, u)
+		}
+	}
+	dest := normalizeDestination(req.GetDestination())
+	for _, a := range p.destinations {
+		if dest == strings.TrimSuffix(a, "/") || strings.HasPrefix(dest, strings.TrimSuffix(a, "/")+"/") || strings.HasSuffix(a, "://") && strings.HasPrefix(dest, a) {
+			return nil
+		}
+	}
+	return status.Errorf(codes.PermissionDenied, "destination: this server writes only under %s; start it with --allow-destination to allow %q", allowedList("", p.destinations), req.GetDestination())
+}
+
+// normalizeDestination writes a plain folder path as the file:// URL that
+// sink.Open makes of it, so that prefixes compare like with like.
+func normalizeDestination(d string) string {
+	if strings.Contains(d, "://") {
+		return strings.TrimSuffix(d, "/")
+	}
+	abs, err := filepath.Abs(d)
+	if err != nil {
+		return d
+	}
+	return strings.TrimSuffix((&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String(), "/")
+}
+
+func allowedList(first string, rest []string) string {
+	var all []string
+	if first != "" {
+		all = append(all, first)
+	}
+	all = append(all, rest...)
+	if len(all) == 0 {
+		return "(nothing: no --allow-destination given)"
+	}
+	return strings.Join(all, ", ")
+}
+
+// guarded applies a triggerPolicy to the server's triggers; everything else
+// is the wrapped operations'.
+type guarded struct {
+	server.Operations
+	policy triggerPolicy
+}
+
+func (g guarded) Start(ctx context.Context, req *operationspb.ExportRequest) (*longrunningpb.Operation, error) {
+	// A malformed request is told so first (INVALID_ARGUMENT), then one
+	// outside the policy.
+	if _, err := operations.Spec(req); err != nil {
+		return nil, err
+	}
+	if err := g.policy.check(req); err != nil {
+		return nil, err
+	}
+	return g.Operations.Start(ctx, req)
+}

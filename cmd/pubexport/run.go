@@ -1,0 +1,411 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"github.com/spf13/cobra"
+	"google.golang.org/api/option"
+
+	"pubexport/cmd/pubexport/internal/bytesize"
+	"pubexport/cmd/pubexport/internal/opsclient"
+	"pubexport/cmd/pubexport/internal/progress"
+	"pubexport/export/apigee"
+	"pubexport/export/apigee/emulator"
+	"pubexport/export/sink"
+	"pubexport/formats"
+	"pubexport/operations"
+	"pubexport/operations/operationspb"
+)
+
+// defaultOfflineDir is where an offline run writes when --to is not given.
+const defaultOfflineDir = "./exports"
+
+type runFlags struct {
+	org, resource, format, compression, to, apigeeURL string
+	includeSecrets, noHeader, guardFormulas           bool
+	csvDelimiter                                      string
+	maxObjectSize                                     bytesize.Value
+	output, server, token, store, verbosity           string
+}
+
+func newRunCmd(a *app) *cobra.Command {
+	f := &runFlags{}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Export developers, apps and/or API products now and show progress",
+		Long: `Run exports one or all resources of an Apigee organization and shows their
+progress until they end: a live bar per resource on a terminal, log lines
+otherwise. It prints the URI of every ExportFinal_<sha256> object and of the
+manifest, and exits non-zero with the operation's error if an export fails.
+
+Each export is a google.longrunning operation. Without --server the
+operations run in this process and are recorded in a local store (--store;
+by default DESTINATION/.pubexport/operations), where 'pubexport operations
+list --store ...' finds them later. With --server they are triggered on a
+'pubexport serve' API and watched by polling it.
+
+With neither --org nor --apigee-url (nor --server), run works offline: it
+serves the bundled sample organization "acme" from a built-in Apigee emulator
+and writes to ./exports.
+
+Ctrl-C cancels the exports cleanly (the operations end CANCELLED and their
+staging objects are removed); a second Ctrl-C exits at once.
+
+Sizes accept plain bytes or units: 64MiB, 1GB (powers of 1000), 1GiB.`,
+		Example: `  # Offline: the bundled sample organization, all resources, JSON, to ./exports
+  pubexport run
+
+  # One resource of a real organization (Application Default Credentials)
+  pubexport run --org acme --resource apps --format csv --to gs://acme-exports/apigee
+
+  # Parquet in 256 MiB objects, with consumer secrets
+  pubexport run --org acme --format parquet --max-object-size 256MiB \
+      --include-secrets --to gs://acme-exports/apigee
+
+  # Gzipped NDJSON to a local folder, results as JSON for a script
+  pubexport run --org acme --format ndjson --compression gzip --to file:///tmp/apigee \
+      --output json | jq -r '.operations[].response.objects[].uri'
+
+  # Against an emulator (cmd/apigee-emulator) or a proxy
+  pubexport run --org acme --apigee-url http://127.0.0.1:8081 --to /tmp/apigee
+
+  # Trigger the exports on a running 'pubexport serve' and watch them
+  pubexport run --server http://127.0.0.1:8080 --org acme --to gs://acme-exports/apigee`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runExports(cmd.Context(), a, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.org, "org", "", "Apigee organization `NAME` (default: the bundled sample organization, offline)")
+	fl.StringVar(&f.resource, "resource", "all", "what to export: developers, apps, apiproducts or all (a comma list works too)")
+	fl.StringVar(&f.format, "format", "json", "output format: json, ndjson, csv or parquet")
+	fl.StringVar(&f.compression, "compression", "", "none or gzip; parquet also zstd (its default) and snappy")
+	fl.StringVar(&f.to, "to", "", "destination `URI`: gs://BUCKET/PREFIX, file:///DIR or a folder (default ./exports when offline)")
+	fl.StringVar(&f.apigeeURL, "apigee-url", "", "Apigee management API base `URL` (an emulator or a proxy)")
+	fl.BoolVar(&f.includeSecrets, "include-secrets", false, "keep credentials[].consumerSecret in the output (redacted by default)")
+	fl.StringVar(&f.csvDelimiter, "csv-delimiter", "", `CSV delimiter: ",", "|" or "\t" (csv only; default ",")`)
+	fl.BoolVar(&f.noHeader, "no-header", false, "leave out the CSV header row (csv only)")
+	fl.BoolVar(&f.guardFormulas, "guard-formulas", false, "prefix CSV cells starting with = + - @ with ' so spreadsheets do not run them (csv only)")
+	fl.Var(&f.maxObjectSize, "max-object-size", "split the output into objects of about this `size` (e.g. 64MiB, 1GB; default one object)")
+	fl.StringVar(&f.output, "output", "text", "result format: text, or json (the operations as protojson, for scripts)")
+	fl.StringVar(&f.server, "server", "", "trigger on a 'pubexport serve' API at this `URL` (http://, https://, grpc://, grpcs://) instead of running here")
+	fl.StringVar(&f.token, "token", "", "bearer `TOKEN` for --server (default $PUBEXPORT_TOKEN; for Cloud Run: $(gcloud auth print-identity-token))")
+	fl.StringVar(&f.store, "store", "", "operation store `URI` for in-process runs: file:///DIR or gs://BUCKET/PREFIX (default DESTINATION/.pubexport/operations)")
+	fl.StringVar(&f.verbosity, "verbosity", "warning", "log level of the export's own messages: debug, info, warning, error or none")
+	return cmd
+}
+
+// plan is a validated run.
+type plan struct {
+	reqs    []*operationspb.ExportRequest
+	offline bool
+	dest    string // as shown to the user
+}
+
+// parseRun validates the flags before anything is started, so that every
+// mistake is reported at once with the flag to fix.
+func parseRun(a *app, f *runFlags) (*plan, error) {
+	p := &plan{offline: f.org == "" && f.apigeeURL == "" && f.server == ""}
+	switch {
+	case f.org == "" && f.apigeeURL != "":
+		return nil, usagef("--org is required with --apigee-url: name the organization to export from %s", f.apigeeURL)
+	case f.org == "" && f.server != "":
+		return nil, usagef("--org is required with --server: name the organization to export")
+	}
+	if f.output != "text" && f.output != "json" {
+		return nil, usagef("--output %q: want text or json", f.output)
+	}
+	if f.server != "" && f.store != "" {
+		return nil, usagef("--store applies to in-process runs; with --server the server keeps the operations")
+	}
+	if _, err := parseLevel(f.verbosity); err != nil {
+		return nil, err
+	}
+	resources, err := parseResources(f.resource)
+	if err != nil {
+		return nil, err
+	}
+	format, err := formats.ParseFormat(f.format)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	comp, err := formats.ParseCompression(format, f.compression)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	delim, err := parseDelimiter(f.csvDelimiter)
+	if err != nil {
+		return nil, err
+	}
+	if format != formats.CSV && (f.csvDelimiter != "" || f.noHeader || f.guardFormulas) {
+		return nil, usagef("--csv-delimiter, --no-header and --guard-formulas apply only to --format csv, not %s", format)
+	}
+	to := f.to
+	if to == "" {
+		if !p.offline {
+			return nil, usagef("--to is required: gs://BUCKET/PREFIX, file:///DIR or a folder")
+		}
+		to = defaultOfflineDir
+	}
+	p.dest = to
+	dest, err := normalizeDest(to)
+	if err != nil {
+		return nil, err
+	}
+	org := f.org
+	if p.offline {
+		org = sampleOrg()
+	}
+	for _, r := range resources {
+		req := &operationspb.ExportRequest{
+			Parent:         "organizations/" + org,
+			Resource:       string(r),
+			Format:         string(format),
+			Compression:    string(comp),
+			Destination:    dest,
+			ApigeeUrl:      f.apigeeURL,
+			IncludeSecrets: f.includeSecrets,
+			MaxObjectSize:  int64(f.maxObjectSize),
+		}
+		if format == formats.CSV {
+			req.Csv = &operationspb.CsvOptions{Delimiter: delim, NoHeader: f.noHeader, GuardFormulas: f.guardFormulas}
+		}
+		if _, err := operations.Spec(req); err != nil {
+			return nil, usagef("%s", flagMessage(err))
+		}
+		p.reqs = append(p.reqs, req)
+	}
+	return p, nil
+}
+
+func parseResources(s string) ([]apigee.Resource, error) {
+	if strings.EqualFold(strings.TrimSpace(s), "all") {
+		return apigee.Resources(), nil
+	}
+	var out []apigee.Resource
+	for _, part := range strings.Split(s, ",") {
+		r, err := apigee.ParseResource(strings.ToLower(strings.TrimSpace(part)))
+		if err != nil {
+			return nil, usagef("--resource %q: want developers, apps, apiproducts or all", s)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func parseDelimiter(s string) (string, error) {
+	switch s {
+	case "", ",", "|", "\t":
+		return s, nil
+	case `\t`, "tab", "TAB":
+		return "\t", nil
+	}
+	return "", usagef(`--csv-delimiter %q: want ",", "|" or "\t" (tab)`, s)
+}
+
+// normalizeDest validates --to without I/O and makes a plain folder path an
+// absolute file:// URI: the operation is recorded with its destination and
+// may be resumed by a process with another working directory.
+func normalizeDest(to string) (string, error) {
+	if !strings.Contains(to, "://") && !strings.HasPrefix(to, "gs:") && !strings.HasPrefix(to, "file:") {
+		abs, err := filepath.Abs(to)
+		if err != nil {
+			return "", usagef("--to %q: %v", to, err)
+		}
+		to = (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
+	}
+	// sink.Open validates before any I/O; without authentication it
+	// creates no credentials either, and a file:// destination is only
+	// stat'ed. The bucket is closed at once.
+	b, err := sink.Open(context.Background(), to, sink.WithClientOptions(option.WithoutAuthentication()))
+	if err != nil {
+		return "", usageError{err}
+	}
+	b.Close()
+	return to, nil
+}
+
+// sampleOrg is the name of the bundled sample organization.
+func sampleOrg() string {
+	d := emulator.Sample()
+	if len(d.Orgs) == 0 {
+		return "acme"
+	}
+	return d.Orgs[0].Name
+}
+
+func runExports(ctx context.Context, a *app, f *runFlags) error {
+	p, err := parseRun(a, f)
+	if err != nil {
+		return err
+	}
+	disp := progress.New(a.stderr, progress.Options{Terminal: a.terminal})
+	msgs := disp.Writer()
+	if p.offline {
+		// The first line says what is going on: this is the README's
+		// first command, and nothing here talks to Google.
+		fmt.Fprintf(msgs, "Offline: no --org or --apigee-url given, so exporting the bundled sample organization %q from a built-in Apigee emulator to %s (%s).\n",
+			sampleOrg(), p.dest, p.reqs[0].GetFormat())
+	}
+
+	be, stopEmu, interval, err := openRunBackend(ctx, a, f, p, msgs)
+	if err != nil {
+		disp.Wait()
+		return err
+	}
+	defer stopEmu()
+	defer be.Close()
+
+	items := make([]*watched, 0, len(p.reqs))
+	for _, req := range p.reqs {
+		op, err := be.Export(ctx, req)
+		if err != nil {
+			for _, w := range items {
+				be.Cancel(context.WithoutCancel(ctx), w.op.GetName())
+				w.task.Finish(snapshotOf(w.op), fmt.Errorf("cancelled: another export could not start"))
+			}
+			disp.Wait()
+			return fmt.Errorf("starting the %s export: %w", req.GetResource(), err)
+		}
+		fmt.Fprintf(msgs, "Started %s export %s\n", req.GetResource(), op.GetName())
+		items = append(items, &watched{op: op, task: disp.Add(req.GetResource())})
+	}
+	interrupted, werr := watch(ctx, a, be, items, interval, msgs)
+	disp.Wait()
+	if werr != nil {
+		return werr
+	}
+	return finish(a, f.output, items, interrupted)
+}
+
+// finish prints the results and chooses the exit code.
+func finish(a *app, output string, items []*watched, interrupted bool) error {
+	ops := make([]*longrunningpb.Operation, len(items))
+	for i, w := range items {
+		ops[i] = w.op
+	}
+	if output == "json" {
+		if err := printJSON(a.stdout, &longrunningpb.ListOperationsResponse{Operations: ops}); err != nil {
+			return err
+		}
+	} else {
+		for _, op := range ops {
+			printResult(a.stdout, op)
+		}
+	}
+	var failed []error
+	cancelled := 0
+	for _, op := range ops {
+		if err := opError(op); err != nil {
+			failed = append(failed, err)
+		}
+		if stateOf(op) == "CANCELLED" {
+			cancelled++
+		}
+	}
+	if interrupted {
+		return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted: %d of %d exports cancelled", cancelled, len(ops))}
+	}
+	for i, err := range failed {
+		if i < len(failed)-1 {
+			printError(a.stderr, err)
+		}
+	}
+	if len(failed) > 0 {
+		return &exitError{code: exitFailed, err: failed[len(failed)-1]}
+	}
+	return nil
+}
+
+// openRunBackend starts what a run needs: the emulator when offline, and
+// either the in-process operations manager or a client of --server.
+func openRunBackend(ctx context.Context, a *app, f *runFlags, p *plan, msgs io.Writer) (backend, func(), time.Duration, error) {
+	if f.server != "" {
+		token := f.token
+		if token == "" {
+			token = a.getenv("PUBEXPORT_TOKEN")
+		}
+		c, err := opsclient.Dial(ctx, f.server, token)
+		if err != nil {
+			return nil, nil, 0, usageError{err}
+		}
+		return c, func() {}, 500 * time.Millisecond, nil
+	}
+	stopEmu := func() {}
+	if p.offline {
+		emu, err := emulator.Start(emulator.Sample(), emulator.Options{})
+		if err != nil {
+			return nil, nil, 0, fmt.Errorf("starting the built-in Apigee emulator: %w", err)
+		}
+		stopEmu = emu.Close
+		for _, req := range p.reqs {
+			req.ApigeeUrl = emu.URL
+		}
+	}
+	level, _ := parseLevel(f.verbosity)
+	log := slog.New(slog.NewTextHandler(msgs, &slog.HandlerOptions{Level: level}))
+	storeURI := f.store
+	if storeURI == "" {
+		storeURI = storeFor(p.reqs[0].GetDestination())
+	}
+	be, err := newLocal(ctx, "--store", storeURI, log)
+	if err != nil {
+		stopEmu()
+		return nil, nil, 0, err
+	}
+	return be, stopEmu, 200 * time.Millisecond, nil
+}
+
+// requestFlags maps ExportRequest fields, which start operations.Spec's
+// messages, to the flags that set them.
+var requestFlags = []struct{ field, flag string }{
+	{"parent:", "--org:"},
+	{"resource:", "--resource:"},
+	{"format:", "--format:"},
+	{"compression:", "--compression:"},
+	{"destination:", "--to:"},
+	{"apigee_url:", "--apigee-url:"},
+	{"csv.delimiter:", "--csv-delimiter:"},
+	{"csv:", "--csv-delimiter/--no-header/--guard-formulas:"},
+	{"max_object_size:", "--max-object-size:"},
+	{"request:", ""},
+}
+
+// flagMessage rewrites a request validation message to name the flag.
+func flagMessage(err error) string {
+	msg := message(err)
+	for _, m := range requestFlags {
+		if rest, ok := strings.CutPrefix(msg, m.field); ok {
+			return strings.TrimSpace(m.flag + rest)
+		}
+	}
+	return msg
+}
+
+// levelNone is above every level: --verbosity none.
+const levelNone = slog.Level(100)
+
+func parseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warning", "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	case "none":
+		return levelNone, nil
+	}
+	return 0, usagef("--verbosity %q: want debug, info, warning, error or none", s)
+}

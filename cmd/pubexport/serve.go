@@ -1,0 +1,274 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"github.com/spf13/cobra"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"pubexport/cmd/pubexport/internal/cloudrun"
+	"pubexport/cmd/pubexport/internal/cmdlog"
+	"pubexport/export/apigee"
+	"pubexport/export/apigee/apigeepb"
+	"pubexport/operations"
+	"pubexport/operations/operationspb"
+	"pubexport/operations/server"
+)
+
+type serveFlags struct {
+	addr, store, auth, tokenFile, audience string
+	dispatch, job, cloudRunEndpoint        string
+	logLevel                               string
+	allowApigeeURLs, allowDestinations     []string
+}
+
+func newServeCmd(a *app) *cobra.Command {
+	f := &serveFlags{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the export API: trigger exports and poll their operations",
+		Long: `Serve runs the export API on one port, for gRPC and REST/JSON clients alike:
+
+  POST   /v1/organizations/{org}/{developers|apps|apiproducts}:export   body: ExportRequest
+  GET    /v1/organizations/{org}/operations[?filter=&pageSize=&pageToken=]
+  GET    /v1/organizations/{org}/operations/{id}
+  POST   /v1/organizations/{org}/operations/{id}:cancel
+  POST   /v1/organizations/{org}/operations/{id}:wait
+  DELETE /v1/organizations/{org}/operations/{id}
+  gRPC:  google.longrunning.Operations and pubexport.v1.ExportService/Export
+
+Operations are kept in --store, shared with every other process that uses it
+(a Cloud Run job, another replica, 'pubexport operations --store'). At start,
+serve resumes exports whose runner died (Manager.Recover). On SIGTERM it stops
+accepting requests, lets running requests finish, and suspends the exports it
+runs so that another process resumes them from their last checkpoint.
+
+With --dispatch cloudrun a triggered export is recorded here and run by an
+execution of the Cloud Run job --job, which gets PUBEXPORT_OPERATION and
+PUBEXPORT_STORE as environment overrides.
+
+Authentication (--auth):
+  none     anyone may call (default on loopback addresses only)
+  tokens   "Authorization: Bearer TOKEN" with a token from --token-file
+  idtoken  a Google ID token for --audience whose email is a principal in
+           --token-file (for Cloud Run services and service accounts)
+The token file grants organizations:
+  {"tokens": [{"token": "a-long-random-secret", "organizations": ["acme"]}],
+   "principals": [{"email": "ci@proj.iam.gserviceaccount.com", "organizations": ["*"]}]}
+
+Logs are JSON lines on stdout in Cloud Logging's format.`,
+		Example: `  # Locally, operations in a folder, no authentication (loopback only)
+  pubexport serve --addr 127.0.0.1:8080 --store file:///tmp/pubexport-ops
+
+  # On Cloud Run (PORT is set there), operations in Cloud Storage, ID tokens
+  pubexport serve --store gs://acme-exports/pubexport-ops --auth idtoken \
+      --audience https://pubexport-abc123-ew.a.run.app --token-file /secrets/grants.json
+
+  # Hand exports to a Cloud Run job instead of running them in the server
+  pubexport serve --store gs://acme-exports/pubexport-ops --auth tokens --token-file grants.json \
+      --dispatch cloudrun --job projects/acme-prod/locations/europe-west1/jobs/pubexport`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), a, f, cmd.Flags().Changed("addr"), cmd.Flags().Changed("auth"))
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen `HOST:PORT`; :$PORT instead when PORT is set and --addr is not (Cloud Run)")
+	fl.StringVar(&f.store, "store", "", "operation store `URI`: gs://BUCKET/PREFIX or file:///DIR (default a folder in the user cache directory)")
+	fl.StringVar(&f.auth, "auth", "none", "authentication: none, tokens or idtoken (required off loopback)")
+	fl.StringVar(&f.tokenFile, "token-file", "", "JSON `FILE` granting organizations to tokens and principals")
+	fl.StringVar(&f.audience, "audience", "", "expected ID token audience `URL` (--auth idtoken), usually the service URL")
+	fl.StringVar(&f.dispatch, "dispatch", "inprocess", "where triggered exports run: inprocess or cloudrun")
+	fl.StringVar(&f.job, "job", "", "Cloud Run job for --dispatch cloudrun: projects/PROJECT/locations/REGION/jobs/JOB")
+	fl.StringVar(&f.cloudRunEndpoint, "cloudrun-endpoint", "", "plaintext HOST:PORT of a Cloud Run Admin API stand-in (tests)")
+	fl.MarkHidden("cloudrun-endpoint")
+	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warning or error")
+	fl.StringArrayVar(&f.allowApigeeURLs, "allow-apigee-url", nil, "an Apigee base `URL` that triggers may name besides "+apigee.DefaultBaseURL+" (repeatable; e.g. an emulator)")
+	fl.StringArrayVar(&f.allowDestinations, "allow-destination", []string{"gs://"}, "a destination `PREFIX` triggers may write under (repeatable): gs:// for any bucket, gs://BUCKET/PREFIX, file:///DIR")
+	return cmd
+}
+
+func serve(ctx context.Context, a *app, f *serveFlags, addrSet, authSet bool) error {
+	level, err := parseLevel(f.logLevel)
+	if err != nil {
+		return usagef("--log-level %q: want debug, info, warning or error", f.logLevel)
+	}
+	log := slog.New(cmdlog.New(a.stdout, cmdlog.Options{Level: level}))
+	addr := f.addr
+	if port := a.getenv("PORT"); port != "" && !addrSet {
+		addr = ":" + port
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usagef("--addr %q: want HOST:PORT, e.g. 127.0.0.1:8080 or :8080", addr)
+	}
+	if !authSet && !isLoopback(host) {
+		return usagef("--auth is required when listening on %s (not loopback): choose tokens or idtoken, or none if something in front (Cloud Run IAM, a proxy) authenticates", addr)
+	}
+	auth, err := serveAuth(f)
+	if err != nil {
+		return err
+	}
+	if f.dispatch != "inprocess" && f.dispatch != "cloudrun" {
+		return usagef("--dispatch %q: want inprocess or cloudrun", f.dispatch)
+	}
+	if f.dispatch == "cloudrun" {
+		if err := cloudrun.CheckJob(f.job); err != nil {
+			return usageError{err}
+		}
+	} else if f.job != "" {
+		return usagef("--job applies only to --dispatch cloudrun")
+	}
+	storeURI := f.store
+	if storeURI == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			return usagef("--store is required: no user cache directory (%v)", err)
+		}
+		storeURI = filepath.Join(dir, "pubexport", "operations")
+	}
+
+	sig, stopSignals := a.signals()
+	defer stopSignals()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case s := <-sig:
+			log.Info("shutting down: draining requests and suspending running exports", "signal", s.String())
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	be, err := newLocal(ctx, "--store", storeURI, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := be.Close(); err != nil {
+			log.Error("suspending exports", "error", err)
+		}
+	}()
+	if err := be.m.Recover(ctx); err != nil {
+		return fmt.Errorf("recovering interrupted exports from %s: %w", storeURI, err)
+	}
+
+	var ops server.Operations = be.m
+	if f.dispatch == "cloudrun" {
+		d, err := newDispatcher(ctx, f, storeURI)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		ops = &dispatching{Manager: be.m, d: d, log: log}
+		if strings.HasPrefix(storeURI, "/") || strings.HasPrefix(storeURI, "file:") {
+			log.Warn("--store is a local folder: a Cloud Run job cannot read it; use gs://BUCKET/PREFIX", "store", storeURI)
+		}
+	}
+
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	ops = guarded{Operations: ops, policy: triggerPolicy{apigeeURLs: f.allowApigeeURLs, destinations: f.allowDestinations}}
+	log.Info("pubexport serve listening", "url", "http://"+l.Addr().String(), "store", storeURI, "auth", f.auth, "dispatch", f.dispatch)
+	srv := server.New(ops, server.Options{Auth: auth, Logger: log})
+	return srv.Serve(ctx, l)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func serveAuth(f *serveFlags) (*server.Auth, error) {
+	switch f.auth {
+	case "none":
+		if f.tokenFile != "" || f.audience != "" {
+			return nil, usagef("--token-file and --audience need --auth tokens or idtoken")
+		}
+		return server.NoAuth(), nil
+	case "tokens", "idtoken":
+		if f.tokenFile == "" {
+			return nil, usagef("--auth %s needs --token-file", f.auth)
+		}
+		tf, err := server.LoadTokenFile(f.tokenFile)
+		if err != nil {
+			return nil, usagef("--token-file: %s", message(err))
+		}
+		if f.auth == "tokens" {
+			a, err := server.TokenAuth(tf)
+			if err != nil {
+				return nil, usagef("--token-file: %s", message(err))
+			}
+			return a, nil
+		}
+		if f.audience == "" {
+			return nil, usagef("--auth idtoken needs --audience (the URL clients mint ID tokens for)")
+		}
+		a, err := server.IDTokenAuth(tf, f.audience, nil)
+		if err != nil {
+			return nil, usagef("--token-file: %s", message(err))
+		}
+		return a, nil
+	}
+	return nil, usagef("--auth %q: want none, tokens or idtoken", f.auth)
+}
+
+func newDispatcher(ctx context.Context, f *serveFlags, storeURI string) (*cloudrun.Dispatcher, error) {
+	var opts []option.ClientOption
+	if f.cloudRunEndpoint != "" {
+		opts = append(opts,
+			option.WithEndpoint(f.cloudRunEndpoint),
+			option.WithoutAuthentication(),
+			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	}
+	return cloudrun.New(ctx, f.job, map[string]string{"PUBEXPORT_STORE": storeURI}, opts...)
+}
+
+// dispatching is the server's view of the manager with --dispatch cloudrun:
+// Start records the operation and starts a Cloud Run job execution for it,
+// and everything else is the manager's.
+type dispatching struct {
+	*operations.Manager
+	d   *cloudrun.Dispatcher
+	log *slog.Logger
+}
+
+func (x *dispatching) Start(ctx context.Context, req *operationspb.ExportRequest) (*longrunningpb.Operation, error) {
+	op, err := x.Create(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if op.GetDone() || metadataOf(op).GetState() != apigeepb.OperationMetadata_NOT_STARTED {
+		// A retried trigger (same request_id) of an export already
+		// handed out: one execution per operation is enough.
+		return op, nil
+	}
+	ex, err := x.d.Dispatch(ctx, op.GetName())
+	if err != nil {
+		// Nobody will run it: end it now, visibly, instead of leaving a
+		// NOT_STARTED operation behind.
+		if cerr := x.Cancel(context.WithoutCancel(ctx), op.GetName()); cerr != nil {
+			x.log.Error("cancelling an undispatched operation", "operation", op.GetName(), "error", cerr)
+		}
+		return nil, status.Errorf(codes.Unavailable, "export %s was recorded but could not be handed to Cloud Run: %s; try again", op.GetName(), message(err))
+	}
+	x.log.Info("export dispatched to Cloud Run", "operation", op.GetName(), "execution", ex.Name, "runOperation", ex.Operation)
+	return op, nil
+}
