@@ -34,7 +34,9 @@ type config struct {
 	wallLatency                            time.Duration
 
 	// rss: peak memory of an exporter child at two organization sizes.
-	rssSmall, rssLarge int
+	// rssMid sits between them: past a Parquet row group (100k rows) the
+	// exporter's memory should not grow, so large against mid shows it.
+	rssSmall, rssMid, rssLarge int
 	// rssLargeBudget is the time the large runs may take together; formats
 	// that would pass it are skipped (json and parquet run first).
 	rssLargeBudget time.Duration
@@ -66,6 +68,7 @@ func fullConfig() config {
 		wallProducts:    5_000,
 		wallLatency:     20 * time.Millisecond,
 		rssSmall:        10_000,
+		rssMid:          100_000,
 		rssLarge:        1_000_000,
 		rssLargeBudget:  150 * time.Second,
 		encodeRecords:   20_000,
@@ -88,6 +91,7 @@ func quickConfig() config {
 		wallProducts:    200,
 		wallLatency:     2 * time.Millisecond,
 		rssSmall:        300,
+		rssMid:          600,
 		rssLarge:        1_000,
 		rssLargeBudget:  30 * time.Second,
 		rssParallel:     4,

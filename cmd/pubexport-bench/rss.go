@@ -29,17 +29,22 @@ var rssFormats = []formats.Format{formats.JSON, formats.Parquet, formats.NDJSON,
 // harness.
 func benchRSS(ctx context.Context, h *harness) error {
 	h.rep.Note("rss: value = the exporter child's own peak RSS (VmHWM at exit); ru_maxrss of the child is in the note and the JSON, but Linux folds the parent's RSS at fork into it.")
-	small, err := h.rssRuns(ctx, h.cfg.rssSmall, 0, nil)
+	small, err := h.rssRuns(ctx, h.cfg.rssSmall, 0, nil, 0)
 	if err != nil {
 		return err
 	}
-	_, err = h.rssRuns(ctx, h.cfg.rssLarge, h.cfg.rssLargeBudget, small)
+	mid, err := h.rssRuns(ctx, h.cfg.rssMid, 0, small, h.cfg.rssSmall)
+	if err != nil {
+		return err
+	}
+	_, err = h.rssRuns(ctx, h.cfg.rssLarge, h.cfg.rssLargeBudget, mid, h.cfg.rssMid)
 	return err
 }
 
 // rssRuns exports n developers in each format, within budget when it is
-// positive, and reports each child's peak RSS against small's.
-func (h *harness) rssRuns(ctx context.Context, n int, budget time.Duration, small map[formats.Format]childRun) (map[formats.Format]childRun, error) {
+// positive, and reports each child's peak RSS against ref's (the runs at
+// refSize developers).
+func (h *harness) rssRuns(ctx context.Context, n int, budget time.Duration, ref map[formats.Format]childRun, refSize int) (map[formats.Format]childRun, error) {
 	emu, err := h.startEmulator(ctx, n, 0, 0, 0)
 	if err != nil {
 		return nil, err
@@ -62,9 +67,9 @@ func (h *harness) rssRuns(ctx context.Context, n int, budget time.Duration, smal
 				float64(res.MaxRSSKiB)/1024),
 			Extra: map[string]float64{"ruMaxrssKiB": float64(res.MaxRSSKiB), "vmHWMKiB": float64(res.PeakKiB), "seconds": res.Wall.Seconds()},
 		}
-		if s, ok := small[f]; ok {
+		if s, ok := ref[f]; ok {
 			row.Reference = float64(s.Peak())
-			row.ReferenceName = "at " + count(h.cfg.rssSmall)
+			row.ReferenceName = "at " + count(refSize)
 		}
 		if len(runs) == 1 && h.cfg.rssParallel <= 1 {
 			row.Note += "; the first run also warmed the emulator"
