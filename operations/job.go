@@ -64,6 +64,7 @@ type job struct {
 	saved      uint64 // the version the store holds
 	lastSave   time.Time
 	stopped    bool // errLost: write nothing more
+	downloads  downloads
 }
 
 func newJob(m *Manager, name string) *job {
@@ -216,7 +217,14 @@ func (j *job) export() (*export.Result, error) {
 		Logger:          m.log.With("operation", j.name),
 		Now:             m.now,
 	}
-	return r.Run(j.ctx, spec)
+	res, err := r.Run(j.ctx, spec)
+	if err == nil {
+		d := m.sign(j.ctx, bucket, res, j.name) // while the bucket is open
+		j.mu.Lock()
+		j.downloads = d
+		j.mu.Unlock()
+	}
+	return res, err
 }
 
 func (j *job) progress(p export.Progress) {
@@ -362,7 +370,9 @@ func (j *job) finish(res *export.Result, err error) {
 		applyProgress(j.md, j.resource, p, j.secrets)
 		p.Total = -1
 		setState(j.md, finished, describe(j.resource, p))
-		if a, perr := anypb.New(response(res)); perr == nil {
+		resp := response(res)
+		j.downloads.apply(resp, j.md)
+		if a, perr := anypb.New(resp); perr == nil {
 			j.op.Result = &longrunningpb.Operation_Response{Response: a}
 		} else {
 			j.op.Result = &longrunningpb.Operation_Error{Error: status.Convert(perr).Proto()}

@@ -58,6 +58,16 @@ type Config struct {
 	// CheckpointEvery is the pages between checkpoints
 	// (export.DefaultCheckpointEvery when zero).
 	CheckpointEvery int
+	// SignedURLExpiry is how long the download URLs in a finished export's
+	// response stay valid, for destinations that can sign them (Cloud
+	// Storage with a service account: a key file, or on Cloud Run the
+	// attached account with roles/iam.serviceAccountTokenCreator on
+	// itself). Zero means sink.MaxSignedURLExpiry (7 days, the most a V4
+	// signature allows); a negative value turns signing off. A URL lets
+	// anyone who sees the operation download the objects without access
+	// to the bucket, secrets included when the export has them; after it
+	// expires, `gcloud storage sign-url` makes another.
+	SignedURLExpiry time.Duration
 	Logger          *slog.Logger
 	Now             func() time.Time
 }
@@ -74,6 +84,8 @@ type Manager struct {
 	every  int
 	log    *slog.Logger
 	now    func() time.Time
+
+	signExpiry time.Duration // of download URLs; negative: do not sign
 
 	mu     sync.Mutex
 	jobs   map[string]*job // operations this process runs, by name
@@ -102,6 +114,12 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	}
 	if m.lease <= 0 {
 		m.lease = DefaultLeaseDuration
+	}
+	switch m.signExpiry = cfg.SignedURLExpiry; {
+	case m.signExpiry == 0:
+		m.signExpiry = sink.MaxSignedURLExpiry
+	case m.signExpiry > sink.MaxSignedURLExpiry:
+		return nil, status.Errorf(codes.InvalidArgument, "operations: Config.SignedURLExpiry %v is longer than %v, the most a V4 signed URL allows; use 0 for the most", cfg.SignedURLExpiry, sink.MaxSignedURLExpiry)
 	}
 	if m.holder == "" {
 		m.holder = defaultHolder()

@@ -33,6 +33,7 @@ type gcsBucket struct {
 	prefix    string // "" or ends in "/"
 	chunkSize int
 	retry     []storage.RetryOption
+	anonymous bool // our client has no credentials, so it cannot sign
 }
 
 func openGCS(ctx context.Context, d dest, cfg config) (Bucket, error) {
@@ -53,6 +54,7 @@ func openGCS(ctx context.Context, d dest, cfg config) (Bucket, error) {
 			return nil, newError(codes.Unauthenticated, err, "creating a Cloud Storage client for gs://%s: no usable credentials; %s", d.bucket, loginHint)
 		}
 		b.client, b.ownClient = c, true
+		b.anonymous = anonymous(cfg.clientOptions)
 	}
 	b.bucket = b.client.Bucket(d.bucket).Retryer(b.retry...)
 	return b, nil
