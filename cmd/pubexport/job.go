@@ -95,7 +95,7 @@ func runJob(ctx context.Context, a *app) error {
 		for _, r := range cfg.Mine() {
 			req := jobRequest(cfg, r, dest)
 			if _, err := operations.Spec(req); err != nil {
-				return usagef("invalid export settings: %s", message(err))
+				return usagef("%s", renameField(message(err), requestVars))
 			}
 			reqs = append(reqs, req)
 		}

@@ -41,20 +41,38 @@ func (p triggerPolicy) check(req *operationspb.ExportRequest) error {
 	}
 	dest := normalizeDestination(req.GetDestination())
 	for _, a := range p.destinations {
-		if dest == strings.TrimSuffix(a, "/") || strings.HasPrefix(dest, strings.TrimSuffix(a, "/")+"/") || strings.HasSuffix(a, "://") && strings.HasPrefix(dest, a) {
+		if strings.HasSuffix(a, "://") {
+			if strings.HasPrefix(dest, a) {
+				return nil // a whole scheme: gs:// for any bucket
+			}
+			continue
+		}
+		a = normalizeDestination(a)
+		if dest == a || strings.HasPrefix(dest, a+"/") {
 			return nil
 		}
 	}
 	return status.Errorf(codes.PermissionDenied, "destination: this server writes only under %s; start it with --allow-destination to allow %q", allowedList("", p.destinations), req.GetDestination())
 }
 
-// normalizeDestination writes a plain folder path as the file:// URL that
-// sink.Open makes of it, so that prefixes compare like with like.
+// normalizeDestination writes a folder (a plain path or a file:// URL) as
+// the clean file:// URL of the folder sink.Open will write to, so that
+// prefixes compare like with like and "..", "." or their percent-encodings
+// cannot climb out of an allowed folder. Cloud Storage destinations are
+// compared as given: object names have no "..", and sink refuses them.
 func normalizeDestination(d string) string {
-	if strings.Contains(d, "://") {
-		return strings.TrimSuffix(d, "/")
+	p := d
+	if scheme, _, ok := strings.Cut(d, "://"); ok {
+		if scheme != "file" {
+			return strings.TrimSuffix(d, "/")
+		}
+		u, err := url.Parse(d)
+		if err != nil {
+			return d // sink refuses it too; it will match no prefix
+		}
+		p = u.Path
 	}
-	abs, err := filepath.Abs(d)
+	abs, err := filepath.Abs(p) // cleans the path as well
 	if err != nil {
 		return d
 	}

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/api/option"
 
 	"pubexport/cmd/pubexport/internal/bytesize"
+	"pubexport/cmd/pubexport/internal/jobenv"
 	"pubexport/cmd/pubexport/internal/opsclient"
 	"pubexport/cmd/pubexport/internal/progress"
 	"pubexport/export/apigee"
@@ -380,10 +381,27 @@ var requestFlags = []struct{ field, flag string }{
 	{"request:", ""},
 }
 
+// requestVars maps the same fields to the job's environment variables.
+var requestVars = []struct{ field, flag string }{
+	{"parent:", jobenv.Org + ":"},
+	{"resource:", jobenv.Resources + ":"},
+	{"format:", jobenv.Format + ":"},
+	{"compression:", jobenv.Compression + ":"},
+	{"destination:", jobenv.Destination + ":"},
+	{"apigee_url:", jobenv.ApigeeURL + ":"},
+	{"csv.delimiter:", jobenv.CSVDelimiter + ":"},
+	{"csv:", jobenv.CSVDelimiter + "/" + jobenv.CSVNoHeader + "/" + jobenv.CSVGuard + ":"},
+	{"max_object_size:", jobenv.MaxObjectSize + ":"},
+	{"request:", ""},
+}
+
 // flagMessage rewrites a request validation message to name the flag.
-func flagMessage(err error) string {
-	msg := message(err)
-	for _, m := range requestFlags {
+func flagMessage(err error) string { return renameField(message(err), requestFlags) }
+
+// renameField replaces the request field that starts msg with the name the
+// user set it by.
+func renameField(msg string, names []struct{ field, flag string }) string {
+	for _, m := range names {
 		if rest, ok := strings.CutPrefix(msg, m.field); ok {
 			return strings.TrimSpace(m.flag + rest)
 		}
