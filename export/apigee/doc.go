@@ -1,5 +1,6 @@
 // Package apigee reads Apigee publishing data (developers, apps, API
-// products) from the Apigee management API, one page at a time.
+// products) from the Apigee management API, one page at a time, asking for
+// the next page while the current one is decoded and used.
 //
 // It exists because the API's list methods are easy to page wrongly: the
 // key-paged lists (developers, apiproducts) repeat the startKey record at the

@@ -36,6 +36,8 @@ type fakeAPI struct {
 	// exclusiveStartKey makes follow-up pages start after the startKey
 	// (a server that does not repeat it).
 	exclusiveStartKey bool
+	// marshal writes list responses, protojson.Marshal when nil.
+	marshal func(proto.Message) []byte
 }
 
 func newFakeAPI(t *testing.T, data map[Resource][]proto.Message) *fakeAPI {
@@ -179,6 +181,10 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if f.marshal != nil {
+		w.Write(f.marshal(out))
+		return
+	}
 	writeProto(w, out)
 }
 

@@ -41,5 +41,12 @@ func (s *keySet) add(key string) bool {
 	return true
 }
 
+// has reports whether key was recorded, without recording it.
+func (s *keySet) has(key string) bool {
+	h := maphash.String(s.seed, key)
+	_, found := slices.BinarySearch(s.buckets[h>>52], h)
+	return found
+}
+
 // len is the number of keys recorded.
 func (s *keySet) len() int { return s.n }

@@ -28,8 +28,9 @@ type Page struct {
 }
 
 // Lister walks one resource of one organization, a page per Next. It holds
-// one page at a time, plus 8 bytes per key delivered for deduplication. A
-// Lister is not safe for concurrent use.
+// the page being decoded and the next page, which it asks for before Next
+// returns (see ahead.go), plus 8 bytes per key delivered for deduplication.
+// A Lister is not safe for concurrent use.
 type Lister struct {
 	c   *Client
 	org string
@@ -40,9 +41,14 @@ type Lister struct {
 	tokens   map[string]bool // apps page tokens followed in the current pass
 	returned int             // pages returned
 	fetched  int             // requests made, for messages
+	ahead    *ahead          // the request for the page at cur, made early
 	probed   bool            // apps: the other pass's total has been asked for
 	totals   map[string]int64
 	err      error // sticky: a failed listing stays failed
+
+	noAhead      bool // tests: one request after another, none ahead
+	started      int  // tests: requests started, including those dropped
+	mispredicted int  // tests: requests ahead for a page the listing did not go to
 }
 
 // List starts listing r of org at from (the zero Cursor for the start).
@@ -59,6 +65,11 @@ func (c *Client) List(org string, r Resource, from Cursor) *Lister {
 // Pages that bring nothing new are not returned, except that the first
 // Next returns a page even for an empty list (so that callers learn the
 // total). Errors carry gRPC codes; after an error Next returns it again.
+//
+// Before it returns a page, Next asks for the page after it (in the
+// background, under ctx), so that its round trip overlaps the caller's work;
+// that request's error, if any, comes from the Next call for its page.
+// Cancelling ctx ends it; see Close for callers that stop early.
 func (l *Lister) Next(ctx context.Context) (*Page, error) {
 	if l.err != nil {
 		return nil, l.err
@@ -84,8 +95,15 @@ func (l *Lister) Next(ctx context.Context) (*Page, error) {
 			err = l.keyPage(ctx, p)
 		}
 		if err != nil {
+			l.dropAhead()
 			l.err = err
 			return nil, err
+		}
+		if a := l.ahead; a != nil && a.cur != l.cur {
+			// peekPage and the decoder disagree: a bug, but not one that
+			// loses records, because only l.cur decides what comes next.
+			l.mispredicted++
+			l.dropAhead()
 		}
 		if len(p.Records) > 0 {
 			break
@@ -111,11 +129,7 @@ func (l *Lister) Next(ctx context.Context) (*Page, error) {
 func (l *Lister) keyPage(ctx context.Context, p *Page) error {
 	n := l.c.pageSize
 	startKey := l.cur.StartKey
-	q := url.Values{"expand": {"true"}, "count": {strconv.Itoa(n)}}
-	if startKey != "" {
-		q.Set("startKey", startKey)
-	}
-	data, u, err := l.fetch(ctx, q)
+	data, u, num, err := l.fetch(ctx, l.cur, func(s string) (Cursor, bool) { return l.keyAhead(s, startKey, n) })
 	if err != nil {
 		return err
 	}
@@ -137,7 +151,7 @@ func (l *Lister) keyPage(ctx context.Context, p *Page) error {
 	case startKey != "" && last == startKey:
 		return newError(codes.Internal, nil,
 			"listing %s of organization %q: page %d (GET %s) is full but ends with its startKey %q: the listing does not advance; this is an API fault, please report it",
-			l.r, l.org, l.fetched, u, startKey)
+			l.r, l.org, num, u, startKey)
 	case startKey != "" && added == 0:
 		// A follow-up page that adds nothing new ends the list, even when
 		// it is full: the server is repeating itself.
@@ -145,7 +159,7 @@ func (l *Lister) keyPage(ctx context.Context, p *Page) error {
 	case last == "":
 		return newError(codes.DataLoss, nil,
 			"listing %s of organization %q: page %d (GET %s) ends with a %s without %s, so paging cannot continue",
-			l.r, l.org, l.fetched, u, l.r.noun(), l.r.keyName())
+			l.r, l.org, num, u, l.r.noun(), l.r.keyName())
 	default:
 		l.cur = Cursor{StartKey: last}
 	}
@@ -163,11 +177,7 @@ func (l *Lister) appsPage(ctx context.Context, p *Page) error {
 		}
 	}
 	token := l.cur.PageToken
-	q := appsQuery(pass, l.c.pageSize)
-	if token != "" {
-		q.Set("pageToken", token)
-	}
-	data, u, err := l.fetch(ctx, q)
+	data, u, num, err := l.fetch(ctx, l.cur, func(s string) (Cursor, bool) { return l.tokenAhead(s, pass, token) })
 	if err != nil {
 		return err
 	}
@@ -182,7 +192,7 @@ func (l *Lister) appsPage(ctx context.Context, p *Page) error {
 	case next != "" && (next == token || l.tokens[next]):
 		return newError(codes.Internal, nil,
 			"listing apps of organization %q: page %d (GET %s) returned nextPageToken %q, which was followed already: the listing does not advance; this is an API fault, please report it",
-			l.org, l.fetched, u, next)
+			l.org, num, u, next)
 	case next != "":
 		l.tokens[next] = true
 		l.cur = Cursor{Status: pass, PageToken: next}
@@ -207,7 +217,14 @@ func (l *Lister) probe(ctx context.Context, pass string) error {
 	if pass == statusRevoked {
 		other = statusApproved
 	}
-	data, _, err := l.fetch(ctx, appsQuery(other, 1))
+	u := l.listURL(appsQuery(other, 1))
+	l.fetched++
+	l.started++
+	body, err := l.c.get(ctx, u)
+	if err != nil {
+		return l.requestError(err, false, l.fetched)
+	}
+	data, err := l.decode(string(body), u, l.fetched)
 	if err != nil {
 		return err
 	}
@@ -255,36 +272,73 @@ func (l *Lister) add(p *Page, items []proto.Message) int {
 	return added
 }
 
-// fetch requests one page and decodes it.
-func (l *Lister) fetch(ctx context.Context, q url.Values) (*pageData, string, error) {
-	u := l.c.orgURL(l.org) + "/" + string(l.r) + "?" + q.Encode()
-	l.fetched++
-	body, err := l.c.get(ctx, u)
-	if err != nil {
-		follow := q.Get("startKey") != "" || q.Get("pageToken") != ""
-		if s, ok := httpStatus(err); ok && s == http.StatusNotFound && follow {
-			// The record a follow-up page starts from was deleted (or the
-			// token expired) while the export ran: key paging cannot
-			// continue from a key that no longer exists.
-			return nil, u, newError(codes.Aborted, err,
-				"listing %s of organization %q: page %d could not be read because the organization changed during the export (%v); run the export again",
-				l.r, l.org, l.fetched, err)
+// pageURL is the URL of the page at cur.
+func (l *Lister) pageURL(cur Cursor) string {
+	if l.r == Apps {
+		q := appsQuery(cur.pass(), l.c.pageSize)
+		if cur.PageToken != "" {
+			q.Set("pageToken", cur.PageToken)
 		}
-		var ce *codedError
-		if errors.As(err, &ce) {
-			return nil, u, newError(ce.st.Code(), err, "listing %s of organization %q, page %d: %v", l.r, l.org, l.fetched, err)
-		}
-		return nil, u, err
+		return l.listURL(q)
 	}
-	data, err := decodePage(l.r, body)
+	q := url.Values{"expand": {"true"}, "count": {strconv.Itoa(l.c.pageSize)}}
+	if cur.StartKey != "" {
+		q.Set("startKey", cur.StartKey)
+	}
+	return l.listURL(q)
+}
+
+func (l *Lister) listURL(q url.Values) string {
+	return l.c.orgURL(l.org) + "/" + string(l.r) + "?" + q.Encode()
+}
+
+// fetch gets the page at cur and decodes it; num is the request's number
+// in the listing, for messages. Before decoding, it asks next for where
+// the page leads and, when that is known, requests that page ahead.
+func (l *Lister) fetch(ctx context.Context, cur Cursor, next func(string) (Cursor, bool)) (data *pageData, u string, num int, err error) {
+	body, u, num, err := l.request(ctx, cur)
+	if err != nil {
+		return nil, u, num, l.requestError(err, cur.StartKey != "" || cur.PageToken != "", num)
+	}
+	text := string(body)
+	if !l.noAhead {
+		if c, ok := next(text); ok {
+			l.requestAhead(ctx, c)
+		}
+	}
+	data, err = l.decode(text, u, num)
+	return data, u, num, err
+}
+
+// requestError gives a failed request of page num its message; follow
+// says it asked for a follow-up page.
+func (l *Lister) requestError(err error, follow bool, num int) error {
+	if s, ok := httpStatus(err); ok && s == http.StatusNotFound && follow {
+		// The record a follow-up page starts from was deleted (or the
+		// token expired) while the export ran: key paging cannot
+		// continue from a key that no longer exists.
+		return newError(codes.Aborted, err,
+			"listing %s of organization %q: page %d could not be read because the organization changed during the export (%v); run the export again",
+			l.r, l.org, num, err)
+	}
+	var ce *codedError
+	if errors.As(err, &ce) {
+		return newError(ce.st.Code(), err, "listing %s of organization %q, page %d: %v", l.r, l.org, num, err)
+	}
+	return err
+}
+
+// decode decodes page num, the answer to u.
+func (l *Lister) decode(text, u string, num int) (*pageData, error) {
+	data, err := decodeText(l.r, text)
 	if err != nil {
 		var se *SyntaxError
 		if errors.As(err, &se) {
-			return nil, u, newError(codes.DataLoss, err,
+			return nil, newError(codes.DataLoss, err,
 				"listing %s of organization %q: page %d (GET %s) is not a valid %s list: malformed JSON at byte offset %d of %d: %s",
-				l.r, l.org, l.fetched, u, l.r, se.Offset, len(body), se.Msg)
+				l.r, l.org, num, u, l.r, se.Offset, len(text), se.Msg)
 		}
-		return nil, u, newError(codes.DataLoss, err, "listing %s of organization %q: page %d (GET %s): %v", l.r, l.org, l.fetched, u, err)
+		return nil, newError(codes.DataLoss, err, "listing %s of organization %q: page %d (GET %s): %v", l.r, l.org, num, u, err)
 	}
-	return data, u, nil
+	return data, nil
 }

@@ -300,19 +300,31 @@ func TestListNothingNewEnds(t *testing.T) {
 }
 
 // TestListStartKeyDeleted: the record a follow-up page starts from was
-// deleted during the export: ABORTED, saying to rerun.
+// deleted during the export: ABORTED, saying to rerun, from the Next call
+// for that page (not earlier).
 func TestListStartKeyDeleted(t *testing.T) {
 	recs := genRecords(Developers, 10, 4)
 	f := newFakeAPI(t, map[Resource][]proto.Message{Developers: recs})
+	// The record is deleted after page 1 is served and before the request
+	// for page 2 is: the Lister asks for page 2 before Next returns page
+	// 1, so deleting it between the two Next calls would be too late.
+	f.intercept = func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if k := r.URL.Query().Get("startKey"); k != "" {
+			f.remove(Developers, k)
+		}
+		return false
+	}
 	l := f.client(t, WithPageSize(4)).List("acme", Developers, Cursor{})
 	p, err := l.Next(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.remove(Developers, p.Next.StartKey)
+	if p.Next.StartKey != Developers.Key(recs[3]) {
+		t.Fatalf("page 1 continues from %q, want %q", p.Next.StartKey, Developers.Key(recs[3]))
+	}
 	_, err = l.Next(context.Background())
-	if c := status.Code(err); c != codes.Aborted || !strings.Contains(err.Error(), "changed during the export") || !strings.Contains(err.Error(), "run the export again") {
-		t.Fatalf("got %v (%v), want ABORTED asking for a rerun", c, err)
+	if c := status.Code(err); c != codes.Aborted || !strings.Contains(err.Error(), "changed during the export") || !strings.Contains(err.Error(), "run the export again") || !strings.Contains(err.Error(), "page 2") {
+		t.Fatalf("got %v (%v), want ABORTED for page 2 asking for a rerun", c, err)
 	}
 	if _, again := l.Next(context.Background()); again == nil || status.Code(again) != codes.Aborted {
 		t.Fatalf("a failed listing must keep failing, got %v", again)

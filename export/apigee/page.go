@@ -34,8 +34,14 @@ type pageData struct {
 // decodePage decodes one list response of r. The body is copied once into a
 // string that the records' strings point into (see decode.go).
 func decodePage(r Resource, body []byte) (*pageData, error) {
+	return decodeText(r, string(body))
+}
+
+// decodeText decodes the list response of r in s; the records' strings
+// point into s.
+func decodeText(r Resource, s string) (*pageData, error) {
 	m, take := r.page()
-	unknown, err := decodeMessage(string(body), m.ProtoReflect(), pagePlans[r])
+	unknown, err := decodeMessage(s, m.ProtoReflect(), pagePlans[r])
 	if err != nil {
 		return nil, err
 	}

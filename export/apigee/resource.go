@@ -105,6 +105,18 @@ func (r Resource) keyName() string {
 	return "name"
 }
 
+// keyProtoName is the proto name of the key field (the decoder also
+// accepts its JSON name, keyName).
+func (r Resource) keyProtoName() string {
+	switch r {
+	case Developers:
+		return "email"
+	case Apps:
+		return "app_id"
+	}
+	return "name"
+}
+
 // page returns an empty list response of r (the JSON wrapper of one page)
 // and a function that takes its records out.
 func (r Resource) page() (proto.Message, func(proto.Message) []proto.Message) {

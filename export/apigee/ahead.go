@@ -1,0 +1,159 @@
+package apigee
+
+import (
+	"context"
+	"strings"
+)
+
+// Asking for the next page early.
+//
+// Fetching a page and decoding it are serial by nature, but the request for
+// page N+1 needs only page N's cursor, which peekPage reads from page N's
+// bytes long before page N is decoded and handed on. So a Lister asks for
+// the next page as soon as it knows where the listing goes, and its round
+// trip overlaps the decoding of the current page and whatever the caller
+// does with it. It asks only for the page the listing would ask for next
+// anyway, and only when the rules of keyPage and appsPage make that certain
+// from the raw page: a page that ends the listing, fails it or leaves its
+// cursor where it was is never followed by a request ahead, so the requests
+// are exactly those of a listing that waits, in the same order.
+//
+// At most one request is ahead: with the page being decoded, a Lister holds
+// at most two raw pages. The request runs under the context of the Next
+// call that made it, so cancelling that context ends it.
+
+// ahead is a request made before Next asked for its page.
+type ahead struct {
+	cur    Cursor // the page it asks for
+	url    string
+	number int // the request's number in the listing, for messages
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the request has ended; then:
+	body   []byte
+	err    error
+	ended  bool // the request's context had ended when it returned
+}
+
+// stop cancels the request and waits for it to end.
+func (a *ahead) stop() {
+	a.cancel()
+	<-a.done
+}
+
+// requestAhead asks for the page at cur in the background.
+func (l *Lister) requestAhead(ctx context.Context, cur Cursor) {
+	l.fetched++
+	l.started++
+	actx, cancel := context.WithCancel(ctx)
+	a := &ahead{cur: cur, url: l.pageURL(cur), number: l.fetched, cancel: cancel, done: make(chan struct{})}
+	l.ahead = a
+	c := l.c
+	go func() {
+		defer close(a.done)
+		a.body, a.err = c.get(actx, a.url)
+		a.ended = actx.Err() != nil
+	}()
+}
+
+// request returns the body of the page at cur, from the request made ahead
+// for it if there is one, and the request's URL and number.
+func (l *Lister) request(ctx context.Context, cur Cursor) (body []byte, u string, number int, err error) {
+	a := l.ahead
+	if a == nil || a.cur != cur {
+		l.dropAhead()
+		u = l.pageURL(cur)
+		l.fetched++
+		l.started++
+		body, err = l.c.get(ctx, u)
+		return body, u, l.fetched, err
+	}
+	l.ahead = nil
+	if ctx.Err() == nil {
+		select {
+		case <-a.done:
+		case <-ctx.Done():
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		a.stop()
+		return nil, a.url, a.number, contextError(err, "GET "+a.url)
+	}
+	a.cancel()
+	if a.err != nil && a.ended {
+		// The context of the Next call that made the request ended, and
+		// this call's has not: ask again, under this one.
+		l.started++
+		body, err = l.c.get(ctx, a.url)
+		return body, a.url, a.number, err
+	}
+	return a.body, a.url, a.number, a.err
+}
+
+// dropAhead stops the request made ahead, if any, and waits for it to end.
+// Its number goes to the next request, as if it had not been made.
+func (l *Lister) dropAhead() {
+	if a := l.ahead; a != nil {
+		l.ahead = nil
+		a.stop()
+		l.fetched--
+	}
+}
+
+// Close stops the request for the next page that Next made ahead, if any,
+// and waits for it to end. That request runs under the context passed to
+// the Next call that made it, so a caller that cancels that context, or
+// calls Next until io.EOF or an error, needs no Close; it is for a caller
+// that stops early and keeps its context. Next may be called after Close: it
+// asks for the page again.
+func (l *Lister) Close() { l.dropAhead() }
+
+// keyAhead is the cursor that keyPage will set after the page in s, which
+// it asked for with startKey and a count of n, when the page's raw text
+// makes that certain: the page is full, its last record's key is known and
+// is not startKey, and the page brings a record not delivered before.
+// Anything else (a short page, a page that would fail or end the listing, a
+// page peekPage cannot read) gets no request ahead.
+func (l *Lister) keyAhead(s, startKey string, n int) (Cursor, bool) {
+	pk, ok := peekPage(l.r, s, true)
+	if !ok || len(pk.keys) == 0 || len(pk.keys) < n {
+		return Cursor{}, false
+	}
+	last := pk.keys[len(pk.keys)-1]
+	if last == "" || last == startKey {
+		return Cursor{}, false
+	}
+	if startKey != "" {
+		items := pk.keys
+		if items[0] == startKey {
+			items = items[1:]
+		}
+		fresh := false
+		for i := len(items) - 1; i >= 0 && !fresh; i-- { // a new record is usually last
+			fresh = items[i] == "" || !l.seen.has(items[i])
+		}
+		if !fresh {
+			return Cursor{}, false
+		}
+	}
+	return Cursor{StartKey: strings.Clone(last)}, true
+}
+
+// tokenAhead is the cursor that appsPage will set after the page in s,
+// which it asked for in pass with token: the nextPageToken, or the start of
+// the revoked pass after the last approved page. A token already followed
+// (an error) and the end of the listing get no request ahead.
+func (l *Lister) tokenAhead(s, pass, token string) (Cursor, bool) {
+	pk, ok := peekPage(Apps, s, false)
+	if !ok {
+		return Cursor{}, false
+	}
+	switch next := pk.nextToken; {
+	case next != "" && (next == token || l.tokens[next]):
+		return Cursor{}, false
+	case next != "":
+		return Cursor{Status: pass, PageToken: strings.Clone(next)}, true
+	case pass == statusApproved:
+		return Cursor{Status: statusRevoked}, true
+	}
+	return Cursor{}, false
+}
