@@ -9,9 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"pubexport/export"
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/sink"
 	"pubexport/export/sink/gcstest"
 	"pubexport/formats"
 )
@@ -121,4 +125,110 @@ func TestConcurrentExportsShareAPrefix(t *testing.T) {
 	if gotFinals != len(finals) || manifests < len(jobs)-1 {
 		t.Fatalf("%d finals and %d manifests, want %d and at least %d", gotFinals, manifests, len(finals), len(jobs)-1)
 	}
+}
+
+// hookBucket is a destination that lets a test act when the export reaches
+// a given call; everything else is the real bucket's.
+type hookBucket struct {
+	sink.Bucket
+	onNewWriter func(name string)
+	deleteErr   func(name string) error
+}
+
+func (b hookBucket) NewWriter(ctx context.Context, name string, a sink.Attrs) (sink.Writer, error) {
+	if b.onNewWriter != nil {
+		b.onNewWriter(name)
+	}
+	return b.Bucket.NewWriter(ctx, name, a)
+}
+
+func (b hookBucket) Delete(ctx context.Context, name string) error {
+	if b.deleteErr != nil {
+		if err := b.deleteErr(name); err != nil {
+			return err
+		}
+	}
+	return b.Bucket.Delete(ctx, name)
+}
+
+// TestResumeAfterLastPublish stops a run after its last object is published
+// but before the manifest is written (a SIGTERM or a crash at the worst
+// moment): the run resumed from its last checkpoint must still finish, with
+// the object a clean run writes.
+func TestResumeAfterLastPublish(t *testing.T) {
+	e := newEnv(t, emulator.GenerateSpec{Developers: 3500, Seed: 23}, emulator.Options{})
+	cleanDir := t.TempDir()
+	spec := e.spec(apigee.Developers, formats.JSON, "file://"+cleanDir)
+	clean, err := e.run(context.Background(), openLocal(t, cleanDir), spec, func(r *export.Runner) { r.CheckpointEvery = 2 })
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	spec.Destination = "file://" + dir
+	local := openLocal(t, dir)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	var last *export.Checkpoint
+	_, err = e.run(ctx, hookBucket{Bucket: local, onNewWriter: func(name string) {
+		if strings.HasSuffix(name, "/manifest") {
+			cancel(export.ErrSuspend)
+		}
+	}}, spec, func(r *export.Runner) {
+		r.CheckpointEvery = 2
+		r.StagingID = "op-last"
+		r.OnCheckpoint = func(_ context.Context, cp *export.Checkpoint) error {
+			last = cp
+			return nil
+		}
+	})
+	if status.Code(err) != codes.Aborted || last == nil {
+		t.Fatalf("suspended run: %v (checkpoint %v), want ABORTED after a checkpoint", err, last != nil)
+	}
+	resumed, err := e.run(context.Background(), local, spec, func(r *export.Runner) {
+		r.CheckpointEvery = 2
+		r.StagingID = "op-last"
+		r.Resume = last
+	})
+	if err != nil {
+		t.Fatalf("resuming after the last publish: %v", err)
+	}
+	if resumed.Objects[0].Name != clean.Objects[0].Name {
+		t.Fatalf("resumed %s, clean %s", resumed.Objects[0].Name, clean.Objects[0].Name)
+	}
+	if hasStaging(t, dir) {
+		t.Fatal("staging left behind")
+	}
+}
+
+// TestStagingDeleteFailureIsNotAnExportFailure: once an object is
+// published, failing to delete its staging parts costs storage, not
+// correctness; the export goes on and finishes.
+func TestStagingDeleteFailureIsNotAnExportFailure(t *testing.T) {
+	e := newEnv(t, emulator.GenerateSpec{Apps: 3001, Developers: 10, Seed: 24}, emulator.Options{})
+	dir := t.TempDir()
+	spec := e.spec(apigee.Apps, formats.NDJSON, "file://"+dir)
+	spec.MaxObjectSize = export.MinObjectSize
+	var refused atomic.Int32
+	res, err := e.run(context.Background(), hookBucket{Bucket: openLocal(t, dir), deleteErr: func(name string) error {
+		if strings.Contains(name, "-part-") && refused.Add(1) <= 2 {
+			return status.Error(codes.Unavailable, "injected: deleting staging failed")
+		}
+		return nil
+	}}, spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Objects) < 2 || refused.Load() < 2 {
+		t.Fatalf("%d objects, %d refused deletes: the test did not split or did not inject", len(res.Objects), refused.Load())
+	}
+}
+
+// hasStaging reports whether dir holds staging objects.
+func hasStaging(t *testing.T, dir string) bool {
+	for _, f := range files(t, dir) {
+		if strings.HasPrefix(f, export.StagingPrefix) {
+			return true
+		}
+	}
+	return false
 }

@@ -13,12 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"pubexport/export/apigee"
 	"pubexport/export/sink"
 	"pubexport/formats"
 )
-
-// DefaultApigeeURL is the Apigee management API a spec without ApigeeURL reads.
-const DefaultApigeeURL = "https://apigee.googleapis.com"
 
 // ManifestPrefix starts the name of every manifest object.
 const ManifestPrefix = "ExportManifest_"
@@ -45,7 +43,7 @@ type Manifest struct {
 func (x *run) manifest(res *Result) Manifest {
 	base := x.spec.ApigeeURL
 	if base == "" {
-		base = DefaultApigeeURL
+		base = apigee.DefaultBaseURL
 	}
 	return Manifest{
 		Organization:    x.spec.Org,

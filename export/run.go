@@ -215,8 +215,9 @@ func (x *run) run(ctx context.Context) (*Result, error) {
 		x.log.Info("resuming", "page", x.cp.Pages, "records", x.cp.Records, "object", x.cp.ObjectIndex)
 	}
 
-	// The fetcher runs one page ahead of the encoder: a bounded channel, so
-	// that at most two pages wait while one is encoded and uploaded.
+	// The fetcher runs ahead of the encoder through a bounded channel: at
+	// most two decoded pages wait in it, one more waits to be sent, and one
+	// is being encoded and uploaded, so memory is bounded by a few pages.
 	fctx, stop := context.WithCancel(ctx)
 	pages := x.r.Source.Pages(x.spec.Org, x.spec.Resource, x.cp.Cursor)
 	ch := make(chan fetched, 2)
@@ -241,6 +242,9 @@ func (x *run) run(ctx context.Context) (*Result, error) {
 	}()
 
 	for f := range ch {
+		if err := ctx.Err(); err != nil {
+			return nil, err // cancelled or suspended: write and checkpoint nothing more
+		}
 		if errors.Is(f.err, io.EOF) {
 			break
 		}
@@ -358,15 +362,24 @@ func (x *run) publishObject(ctx context.Context, more bool) error {
 	if err := o.closePart(); err != nil {
 		return err
 	}
-	src := o.parts[0]
+	src, info := o.parts[0], o.lastInfo
 	composed := len(o.parts) > 1
 	if composed {
 		src = x.stagingName(fmt.Sprintf("object-%04d", o.index))
-		if _, err := x.r.Bucket.Compose(ctx, src, o.parts, sink.Attrs{}); err != nil {
+		var err error
+		if info, err = x.r.Bucket.Compose(ctx, src, o.parts, sink.Attrs{}); err != nil {
 			return fmt.Errorf("composing %d staging parts: %w", len(o.parts), err)
 		}
 	}
 	sha, crc := o.dg.sum()
+	// Check the staged bytes before they get a name that promises them: a
+	// wrong object published under its hash would stay there, found as
+	// "already exported" by every rerun. (A single part closed by the
+	// process this run resumed has no info here; Publish's answer is checked
+	// below.)
+	if info.Name == src && (info.Size != o.dg.size || (info.CRC32C != 0 && info.CRC32C != crc)) {
+		return status.Errorf(codes.DataLoss, "staged object %s holds %d bytes (CRC32C %08x), the export wrote %d (CRC32C %08x); nothing was published, run the export again", src, info.Size, info.CRC32C, o.dg.size, crc)
+	}
 	name := "ExportFinal_" + sha + x.spec.Format.Extension(x.spec.Compression)
 	attrs := x.attrsFinal
 	attrs.Metadata = map[string]string{
@@ -380,7 +393,7 @@ func (x *run) publishObject(ctx context.Context, more bool) error {
 		return fmt.Errorf("publishing %s: %w", name, err)
 	}
 	if info.Size != o.dg.size || (info.CRC32C != 0 && info.CRC32C != crc) {
-		return status.Errorf(codes.DataLoss, "published %s holds %d bytes (CRC32C %08x), the export wrote %d (CRC32C %08x)", name, info.Size, info.CRC32C, o.dg.size, crc)
+		return status.Errorf(codes.DataLoss, "%s holds %d bytes (CRC32C %08x), the export wrote %d (CRC32C %08x): an object of that name with other content was already there; delete %s and run the export again", x.r.Bucket.URI(name), info.Size, info.CRC32C, o.dg.size, crc, x.r.Bucket.URI(name))
 	}
 	x.cp.Published = append(x.cp.Published, Object{
 		Name: name, URI: x.r.Bucket.URI(name), Size: o.dg.size, Records: o.records,
@@ -388,27 +401,33 @@ func (x *run) publishObject(ctx context.Context, more bool) error {
 	})
 	x.cp.Bytes += o.dg.size
 	x.log.Info("published", "object", x.r.Bucket.URI(name), "records", o.records, "bytes", o.dg.size, "existed", !created)
-
+	x.progress()
+	if !more {
+		// The last object's staging stays until the manifest is written
+		// (finish removes the whole staging folder): a run stopped in
+		// between resumes from its last checkpoint, which names these parts.
+		return nil
+	}
+	if err := x.openObject(ctx); err != nil {
+		return err
+	}
+	// Record the cut before the staging goes: a crash in between resumes
+	// after the published object rather than from parts now deleted.
+	if err := x.saveCheckpoint(ctx); err != nil {
+		return err
+	}
 	staging := o.parts
 	if composed {
 		staging = append(staging, src)
 	}
-	if more {
-		if err := x.openObject(ctx); err != nil {
-			return err
-		}
-		// Record the cut before the staging goes: a crash in between resumes
-		// after the published object rather than from parts now deleted.
-		if err := x.saveCheckpoint(ctx); err != nil {
-			return err
-		}
-	}
 	for _, name := range staging {
 		if err := x.r.Bucket.Delete(ctx, name); err != nil {
-			return fmt.Errorf("deleting staging object %s: %w", name, err)
+			// The object is published and checkpointed; a leftover part
+			// costs storage, not correctness, and finish removes the
+			// staging folder again.
+			x.log.Warn("could not delete a staging object", "object", name, "error", err)
 		}
 	}
-	x.progress()
 	return nil
 }
 
@@ -469,62 +488,4 @@ func (x *run) openObject(ctx context.Context) error {
 	o.enc = enc
 	x.obj = o
 	return nil
-}
-
-// object is the export object being written: an encoder whose bytes go,
-// hashed, into a sequence of staging parts.
-type object struct {
-	// ctx is the run's context, kept because io.Writer has no room for one;
-	// it lives exactly as long as the run.
-	ctx      context.Context
-	bucket   sink.Bucket
-	index    int
-	enc      formats.Encoder
-	dg       *digest
-	records  int64
-	parts    []string // closed staging parts, in order
-	part     sink.Writer
-	partName string
-	namePart func(n int) string
-}
-
-// Write sends encoded bytes to the open staging part, opening one first if
-// the last was closed at a checkpoint.
-func (o *object) Write(p []byte) (int, error) {
-	if o.part == nil {
-		name := o.namePart(len(o.parts))
-		w, err := o.bucket.NewWriter(o.ctx, name, sink.Attrs{ContentType: "application/octet-stream"})
-		if err != nil {
-			return 0, fmt.Errorf("creating staging object %s: %w", name, err)
-		}
-		o.part, o.partName = w, name
-	}
-	n, err := o.part.Write(p)
-	o.dg.Write(p[:n])
-	if err != nil {
-		return n, fmt.Errorf("writing staging object %s: %w", o.partName, err)
-	}
-	return n, nil
-}
-
-func (o *object) closePart() error {
-	if o.part == nil {
-		return nil
-	}
-	w := o.part
-	o.part = nil
-	if _, err := w.Close(); err != nil {
-		return fmt.Errorf("completing staging object %s: %w", o.partName, err)
-	}
-	o.parts = append(o.parts, o.partName)
-	return nil
-}
-
-// abort discards the open part, if any; closed parts stay for a resume or
-// for Cleanup.
-func (o *object) abort() {
-	if o.part != nil {
-		o.part.Abort()
-		o.part = nil
-	}
 }
