@@ -13,8 +13,6 @@ import (
 	"pubexport/formats/parquet"
 )
 
-type protoMessage = proto.Message
-
 // Options configure NewEncoder.
 type Options struct {
 	// Compression of the object; see ParseCompression for the defaults.

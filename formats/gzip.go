@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/klauspost/compress/gzip"
+	"google.golang.org/protobuf/proto"
 )
 
 // gzipLevel is fixed so that the same records always compress to the same
@@ -73,7 +74,7 @@ type gzipEncoder struct {
 	stream *gzipStream
 }
 
-func (e *gzipEncoder) Encode(m protoMessage) error { return e.inner.Encode(m) }
+func (e *gzipEncoder) Encode(m proto.Message) error { return e.inner.Encode(m) }
 
 func (e *gzipEncoder) Flush() error {
 	if err := e.inner.Flush(); err != nil {
