@@ -77,7 +77,7 @@ type Encoder struct {
 	schema *parquet.Schema
 	fields []*node
 	opts   []parquet.WriterOption
-	w      *parquet.Writer // created by the first Encode or Close
+	w      *parquet.GenericWriter[any] // created by the first Encode or Close
 
 	maxRows, maxBytes int64
 	rows, bytes       int64 // in the current row group
@@ -132,9 +132,9 @@ func (e *Encoder) Schema() *parquet.Schema { return e.schema }
 // writer creates the parquet writer lazily: parquet-go writes the magic
 // bytes as soon as it has a writer, and encoders write nothing before the
 // first Encode or Close.
-func (e *Encoder) writer() *parquet.Writer {
+func (e *Encoder) writer() *parquet.GenericWriter[any] {
 	if e.w == nil {
-		e.w = parquet.NewWriter(e.out, e.opts...)
+		e.w = parquet.NewGenericWriter[any](e.out, e.opts...)
 	}
 	return e.w
 }
