@@ -20,9 +20,12 @@ import (
 // Scope is the OAuth scope every Apigee management method needs.
 const Scope = "https://www.googleapis.com/auth/cloud-platform"
 
-// maxBody bounds one response: a page of 1000 apps with credentials is a few
-// MB, so anything near this is not an Apigee page.
-const maxBody = 256 << 20
+// maxBody bounds the body of one response. The largest answer the client
+// asks for, a page of 1000 apps with their credentials, is a few MB, so a
+// body past 32 MiB is not an Apigee page (a wrong base URL, a proxy's error
+// page, a runaway server). Reading stops at the limit and the request is not
+// retried: every attempt would read (and hold) the same 32 MiB again.
+const maxBody = 32 << 20
 
 // Client calls the Apigee management API. It is safe for concurrent use.
 type Client struct {
@@ -36,6 +39,15 @@ type Client struct {
 // $APIGEE_API_URL). Unless WithoutAuthentication is given it authenticates
 // with Application Default Credentials and fails with UNAUTHENTICATED when
 // there are none, before any export work starts.
+//
+// Credentials are only ever sent over https: for an http:// base URL (the
+// emulator, a local proxy; the scheme in any case, so HTTP:// too) the client
+// sends no credentials at all, as with WithoutAuthentication, because an
+// access token in clear text can be read and replayed by anyone on the path.
+// The client does not follow redirects either, since the token would go
+// with the redirected request to whatever host the Location names; the
+// Apigee API does not redirect, so a 3xx answer fails with
+// FAILED_PRECONDITION.
 func NewClient(ctx context.Context, opts ...Option) (*Client, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
@@ -60,7 +72,11 @@ func NewClient(ctx context.Context, opts ...Option) (*Client, error) {
 	if transport == nil {
 		transport = http.DefaultTransport
 	}
-	if !o.noAuth {
+	// No redirects: the transport below adds the token to every request,
+	// including one to another host.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	// url.Parse lowercases the scheme, so "HTTP://" is http here.
+	if !o.noAuth && u.Scheme == "https" {
 		creds, err := google.FindDefaultCredentials(ctx, Scope)
 		if err != nil {
 			return nil, newError(codes.Unauthenticated, err, "no Application Default Credentials for the Apigee API: run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS (%v)", err)
@@ -129,20 +145,24 @@ func httpStatus(err error) (int, bool) {
 func (c *Client) get(ctx context.Context, u string) ([]byte, error) {
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, newError(codes.InvalidArgument, err, "building request %s: %v", u, err)
+		return nil, newError(codes.InvalidArgument, err, "building request %s: %v", redactURL(u), err)
 	}
+	u = req.URL.Redacted() // for messages: never a password in the base URL
 	req.Header.Set("Accept", "application/json")
 	var body []byte
 	attempts := 0
 	req.SetResponseHandler(func(resp *http.Response) error {
 		attempts++
+		defer resp.Body.Close()
+		if resp.ContentLength > maxBody {
+			return &tooLargeError{limit: maxBody}
+		}
 		b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-		resp.Body.Close()
 		if err != nil {
 			return fmt.Errorf("reading the response: %w", err)
 		}
 		if len(b) > maxBody {
-			return fmt.Errorf("response larger than %d bytes", maxBody)
+			return &tooLargeError{limit: maxBody}
 		}
 		body = b
 		resp.Body = io.NopCloser(bytes.NewReader(b))
@@ -159,12 +179,21 @@ func (c *Client) get(ctx context.Context, u string) ([]byte, error) {
 	if errors.As(err, &tokenErr) {
 		return nil, newError(codes.Unauthenticated, err, "GET %s: getting an access token: %v%s", u, err, hint(codes.Unauthenticated))
 	}
+	var tooLarge *tooLargeError
+	if errors.As(err, &tooLarge) {
+		return nil, newError(codes.FailedPrecondition, err,
+			"GET %s: the response is larger than %d MiB, the most this client reads (a page of 1000 Apigee records is a few MB): the API URL does not look like the Apigee management API; check --apigee-url or APIGEE_API_URL and any proxy in front of it",
+			u, tooLarge.limit>>20)
+	}
 	if err != nil && resp == nil {
 		return nil, newError(codes.Unavailable, err, "GET %s: no answer after %d attempts: %v%s", u, c.attempts, err, hint(codes.Unavailable))
 	}
 	if err != nil && resp.StatusCode == http.StatusOK {
 		// Retries exhausted while reading 200 bodies.
 		return nil, newError(codes.Unavailable, err, "GET %s: %v after %d attempts", u, err, c.attempts)
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return nil, &statusError{status: resp.StatusCode, err: redirectError(u, resp)}
 	}
 	if resp.StatusCode != http.StatusOK {
 		if body == nil {
@@ -178,4 +207,39 @@ func (c *Client) get(ctx context.Context, u string) ([]byte, error) {
 		return nil, &statusError{status: resp.StatusCode, err: responseError(http.MethodGet, u, resp.StatusCode, n, body)}
 	}
 	return body, nil
+}
+
+// tooLargeError is a response body past maxBody. checkRetry does not retry
+// it: the next attempt would most likely be as large.
+type tooLargeError struct{ limit int64 }
+
+func (e *tooLargeError) Error() string {
+	return fmt.Sprintf("response body larger than %d bytes", e.limit)
+}
+
+// redirectError is the error for a 3xx answer, which the client does not
+// follow (see NewClient). FAILED_PRECONDITION, not UNAVAILABLE: the Apigee
+// API never redirects, so the answer comes from something else at the base
+// URL (a proxy, a load balancer moving http to https, a wrong host), and
+// trying again later would meet the same redirect; the configuration has to
+// change.
+func redirectError(u string, resp *http.Response) error {
+	to := "no Location"
+	if loc, err := resp.Location(); err == nil {
+		// Where it points, without query or fragment, which might hold
+		// something of the redirecting server's.
+		to = (&url.URL{Scheme: loc.Scheme, Host: loc.Host, Path: loc.Path}).String()
+	}
+	return newError(codes.FailedPrecondition, nil,
+		"GET %s: HTTP %d redirect to %s: the Apigee API does not redirect, so the client does not follow it (the request carries credentials); check --apigee-url or APIGEE_API_URL and any proxy in front of it (use https:// when the redirect is from http to https)",
+		u, resp.StatusCode, to)
+}
+
+// redactURL is u without a password, for messages.
+func redactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return p.Redacted()
 }

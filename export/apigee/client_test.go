@@ -9,8 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -225,33 +227,46 @@ func TestNewClientBaseURL(t *testing.T) {
 
 func TestNewClientWithoutCredentials(t *testing.T) {
 	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", filepath.Join(t.TempDir(), "missing.json"))
-	_, err := NewClient(context.Background(), WithBaseURL("http://127.0.0.1:1"))
+	_, err := NewClient(context.Background(), WithBaseURL("https://127.0.0.1:1"))
 	if status.Code(err) != codes.Unauthenticated || !strings.Contains(err.Error(), "application-default login") {
 		t.Fatalf("got %v, want UNAUTHENTICATED with a hint", err)
 	}
+	// An http:// API gets no credentials, so it needs none.
+	if _, err := NewClient(context.Background(), WithBaseURL("http://127.0.0.1:1")); err != nil {
+		t.Fatalf("http:// base URL without credentials: %v", err)
+	}
 }
 
-// TestAuthentication: with credentials, requests carry the access token
-// that the credentials' token endpoint issued.
-func TestAuthentication(t *testing.T) {
+// fakeADC makes Application Default Credentials whose token endpoint is a
+// local server issuing "tok-123", so that the client authenticates for real.
+func fakeADC(t *testing.T) {
+	t.Helper()
 	tokens := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `{"access_token":"tok-123","token_type":"Bearer","expires_in":3600}`)
 	}))
-	defer tokens.Close()
+	t.Cleanup(tokens.Close)
 	creds := fmt.Sprintf(`{"type":"authorized_user","client_id":"id","client_secret":"secret","refresh_token":"refresh","token_uri":%q}`, tokens.URL)
 	path := filepath.Join(t.TempDir(), "adc.json")
 	if err := os.WriteFile(path, []byte(creds), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", path)
+}
+
+// TestAuthentication: with credentials, requests to an https API carry the
+// access token that the credentials' token endpoint issued.
+func TestAuthentication(t *testing.T) {
+	fakeADC(t)
 	f := newFakeAPI(t, nil)
 	var auth string
 	f.intercept = func(w http.ResponseWriter, r *http.Request, n int) bool {
 		auth = r.Header.Get("Authorization")
 		return false
 	}
-	c, err := NewClient(context.Background(), WithBaseURL(f.srv.URL))
+	srv := httptest.NewTLSServer(f)
+	defer srv.Close()
+	c, err := NewClient(context.Background(), WithBaseURL(srv.URL), WithHTTPClient(srv.Client()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,6 +275,172 @@ func TestAuthentication(t *testing.T) {
 	}
 	if auth != "Bearer tok-123" {
 		t.Fatalf("Authorization %q, want the issued token", auth)
+	}
+}
+
+// TestNoCredentialsOverHTTP: with working credentials, an http:// API, in
+// any letter case and from WithBaseURL or APIGEE_API_URL, gets requests
+// without an Authorization header: a token must not travel in clear text.
+func TestNoCredentialsOverHTTP(t *testing.T) {
+	fakeADC(t)
+	f := newFakeAPI(t, nil)
+	host := strings.TrimPrefix(f.srv.URL, "http://")
+	for _, c := range []struct {
+		name string
+		opt  []Option
+		env  string
+	}{
+		{"HTTP:// upper case", []Option{WithBaseURL("HTTP://" + host)}, ""},
+		{"Http:// mixed case", []Option{WithBaseURL("Http://" + host)}, ""},
+		{"http://", []Option{WithBaseURL("http://" + host)}, ""},
+		{"APIGEE_API_URL", nil, "http://" + host},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("APIGEE_API_URL", c.env)
+			var auth []string
+			f.intercept = func(w http.ResponseWriter, r *http.Request, n int) bool {
+				auth = append(auth, r.Header.Get("Authorization"))
+				return false
+			}
+			cl, err := NewClient(context.Background(), c.opt...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cl.CheckOrganization(context.Background(), "acme"); err != nil {
+				t.Fatal(err)
+			}
+			if len(auth) != 1 || auth[0] != "" {
+				t.Fatalf("Authorization headers %q, want one request without", auth)
+			}
+		})
+	}
+}
+
+// TestRedirectNotFollowed: an https API answering 302 to another server
+// fails with a clear FAILED_PRECONDITION, and the other server sees no
+// request (oauth2.Transport would put the token on it).
+func TestRedirectNotFollowed(t *testing.T) {
+	fakeADC(t)
+	var mu sync.Mutex
+	var elsewhere []string // Authorization headers the other host received
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		elsewhere = append(elsewhere, r.Header.Get("Authorization"))
+		mu.Unlock()
+		fmt.Fprint(w, `{"name":"acme"}`)
+	}))
+	defer other.Close()
+	var auth []string
+	api := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		auth = append(auth, r.Header.Get("Authorization"))
+		mu.Unlock()
+		http.Redirect(w, r, other.URL+r.URL.Path+"?redirect-secret=xyz", http.StatusFound)
+	}))
+	defer api.Close()
+	c, err := NewClient(context.Background(), WithBaseURL(api.URL), WithHTTPClient(api.Client()),
+		WithRetry(4, time.Millisecond, 5*time.Millisecond), WithRateLimit(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.CheckOrganization(context.Background(), "acme")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(elsewhere) != 0 {
+		t.Fatalf("the redirect was followed: the other host got %d requests, Authorization %q", len(elsewhere), elsewhere)
+	}
+	if len(auth) != 1 || auth[0] != "Bearer tok-123" {
+		t.Fatalf("the API got Authorization %q, want one request with the token", auth)
+	}
+	if status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("got %v (%v), want FAILED_PRECONDITION", status.Code(err), err)
+	}
+	msg := err.Error()
+	for _, want := range []string{"HTTP 302 redirect to " + other.URL + "/v1/organizations/acme", "does not redirect", "--apigee-url"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q does not mention %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "redirect-secret") || strings.Contains(msg, "tok-123") {
+		t.Errorf("error %q repeats the Location's query or the token", msg)
+	}
+}
+
+// TestOversizedResponse: a body past maxBody fails at once (one request, no
+// retries) with FAILED_PRECONDITION naming the URL and the limit, whether
+// the server announces its length or streams it. The server writes its
+// body in chunks until the client stops reading.
+func TestOversizedResponse(t *testing.T) {
+	for _, announce := range []bool{false, true} {
+		t.Run(fmt.Sprintf("Content-Length=%v", announce), func(t *testing.T) {
+			f := newFakeAPI(t, nil)
+			chunk := []byte(strings.Repeat(" ", 64<<10))
+			const size = maxBody + 1<<20
+			f.intercept = func(w http.ResponseWriter, r *http.Request, n int) bool {
+				if announce {
+					w.Header().Set("Content-Length", fmt.Sprint(size))
+				}
+				w.Header().Set("Content-Type", "application/json")
+				for sent := 0; sent < size; sent += len(chunk) {
+					if _, err := w.Write(chunk); err != nil {
+						break // the client hung up
+					}
+				}
+				return true
+			}
+			err := listErr(f.client(t).List("acme", Developers, Cursor{}))
+			if n := len(f.log()); n != 1 {
+				t.Fatalf("%d requests, want 1 (an oversized body is not retried)", n)
+			}
+			if status.Code(err) != codes.FailedPrecondition {
+				t.Fatalf("got %v (%v), want FAILED_PRECONDITION", status.Code(err), err)
+			}
+			msg := err.Error()
+			for _, want := range []string{"GET " + f.srv.URL + "/v1/organizations/acme/developers?", "larger than 32 MiB", "--apigee-url"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error %q does not mention %q", msg, want)
+				}
+			}
+			if strings.Contains(msg, "attempts") {
+				t.Errorf("error %q speaks of attempts: it was not retried", msg)
+			}
+		})
+	}
+}
+
+// TestOversizedNotRetried: checkRetry stops at an oversized body, and only
+// there among read errors.
+func TestOversizedNotRetried(t *testing.T) {
+	ctx := context.Background()
+	if retry, _ := checkRetry(ctx, nil, fmt.Errorf("reading: %w", &tooLargeError{limit: maxBody})); retry {
+		t.Error("an oversized body is retried")
+	}
+	if retry, _ := checkRetry(ctx, nil, errors.New("connection reset")); !retry {
+		t.Error("a connection reset is not retried")
+	}
+}
+
+// TestAPIMessageTruncated: the API's error.message is cut to
+// maxAPIMessage bytes (at a character boundary), like a raw body.
+func TestAPIMessageTruncated(t *testing.T) {
+	long := strings.Repeat("é", 1000) + "TAIL"
+	for _, body := range []string{
+		fmt.Sprintf(`{"error":{"code":400,"message":%q,"status":"INVALID_ARGUMENT"}}`, long),
+		long,
+	} {
+		msg, _ := apiMessage([]byte(body))
+		if len(msg) > maxAPIMessage+len("...") || !strings.HasSuffix(msg, "...") || strings.Contains(msg, "TAIL") || !utf8.ValidString(msg) {
+			t.Errorf("apiMessage of a %d-byte message: %d bytes, ending %q", len(long), len(msg), msg[max(0, len(msg)-12):])
+		}
+	}
+	f := newFakeAPI(t, nil)
+	f.intercept = func(w http.ResponseWriter, r *http.Request, n int) bool {
+		googleErr(w, 400, "INVALID_ARGUMENT", strings.Repeat("x", 5000)+"TAIL")
+		return true
+	}
+	err := listErr(f.client(t).List("acme", Developers, Cursor{}))
+	if status.Code(err) != codes.InvalidArgument || strings.Contains(err.Error(), "TAIL") || len(err.Error()) > 1000 {
+		t.Fatalf("got %v with a %d-byte message, want INVALID_ARGUMENT cut short", status.Code(err), len(err.Error()))
 	}
 }
 

@@ -3,6 +3,7 @@ package apigee
 import (
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"unsafe"
 
@@ -146,16 +147,46 @@ func compileInto(md protoreflect.MessageDescriptor, done map[protoreflect.FullNa
 }
 
 // SyntaxError is a page that is not the JSON it should be. Offset is the
-// byte offset in the page where decoding stopped.
+// byte offset in the page where decoding stopped; Path is the field it was
+// in, such as app[3].credentials[0].consumerSecret, when it was in one (an
+// unknown field shows as "(unknown field)"). Neither Msg nor Path ever
+// quotes the page's text, which may be a secret: they name the kind of
+// token found and the field by its name in the schema.
 type SyntaxError struct {
 	Offset int
+	Path   string
 	Msg    string
 	// stricter marks input that protojson accepts and this decoder
 	// deliberately refuses (see the package notes above).
 	stricter bool
 }
 
-func (e *SyntaxError) Error() string { return fmt.Sprintf("at byte %d: %s", e.Offset, e.Msg) }
+func (e *SyntaxError) Error() string {
+	if e.Path != "" {
+		return fmt.Sprintf("at byte %d in %s: %s", e.Offset, e.Path, e.Msg)
+	}
+	return fmt.Sprintf("at byte %d: %s", e.Offset, e.Msg)
+}
+
+// within records, as err returns through the decoder, that it happened inside
+// seg: a field name, or an index such as "[3]". Only failed decodes pay for
+// a path.
+func within(err error, seg string) error {
+	se, ok := err.(*SyntaxError)
+	if !ok {
+		return err
+	}
+	if se.Path == "" || se.Path[0] == '[' {
+		se.Path = seg + se.Path
+	} else {
+		se.Path = seg + "." + se.Path
+	}
+	return err
+}
+
+// unknownField stands in the path for a field the schema does not have;
+// its name comes from the page and is not repeated.
+const unknownField = "(unknown field)"
 
 // decoder is the state of decoding one JSON document.
 type decoder struct {
@@ -179,7 +210,7 @@ func decodeMessage(s string, m protoreflect.Message, p *msgPlan) (unknown int, e
 	}
 	d.ws()
 	if d.i < len(d.s) {
-		return d.unknown, d.errorf(d.i, "unexpected %s after the top-level object", d.near(d.i))
+		return d.unknown, d.errorf(d.i, "found %s after the top-level object", d.tokenAt(d.i))
 	}
 	return d.unknown, nil
 }
@@ -211,7 +242,7 @@ func (d *decoder) message(m protoreflect.Message, ptr unsafe.Pointer, p *msgPlan
 			return d.eof()
 		}
 		if d.s[at] != '"' {
-			return d.errorf(at, "want a field name, found %s", d.near(at))
+			return d.errorf(at, "want a field name, found %s", d.tokenAt(at))
 		}
 		name, err := d.str()
 		if err != nil {
@@ -237,7 +268,7 @@ func (d *decoder) message(m protoreflect.Message, ptr unsafe.Pointer, p *msgPlan
 			// so that an export can say it saw some.
 			d.unknown++
 			if err := d.skip(budget); err != nil {
-				return err
+				return within(err, unknownField)
 			}
 		case seen.testAndSet(f.slot):
 			return d.errorf(at, "duplicate field %q", name)
@@ -245,14 +276,14 @@ func (d *decoder) message(m protoreflect.Message, ptr unsafe.Pointer, p *msgPlan
 			// null means "not set" (protojson does the same).
 		case f.list:
 			if err := d.list(m, ptr, f, budget); err != nil {
-				return err
+				return within(err, f.json)
 			}
 		default:
 			if f.oneof >= 0 && seen.testAndSet(f.oneof) {
 				return d.errorf(at, "field %q: oneof %s is already set", name, f.fd.ContainingOneof().Name())
 			}
 			if err := d.singular(m, ptr, f, budget); err != nil {
-				return err
+				return within(err, f.json)
 			}
 		}
 		d.ws()
@@ -267,7 +298,7 @@ func (d *decoder) message(m protoreflect.Message, ptr unsafe.Pointer, p *msgPlan
 			d.i++
 			return nil
 		default:
-			return d.errorf(d.i, `want "," or "}" after a field, found %s`, d.near(d.i))
+			return d.errorf(d.i, `want "," or "}" after a field, found %s`, d.tokenAt(d.i))
 		}
 	}
 }
@@ -306,12 +337,12 @@ func (d *decoder) list(m protoreflect.Message, ptr unsafe.Pointer, f *fieldPlan,
 	if ptr == nil {
 		l = m.Mutable(f.fd).List()
 	}
-	for {
+	for n := 0; ; n++ {
 		switch {
 		case ptr != nil && f.kind == protoreflect.MessageKind:
 			e := reflect.New(f.msg.goType).UnsafePointer()
 			if err := d.message(nil, e, f.msg, budget); err != nil {
-				return err
+				return within(err, index(n))
 			}
 			// []*T has the layout of []unsafe.Pointer.
 			sl := (*[]unsafe.Pointer)(unsafe.Add(ptr, f.off))
@@ -319,7 +350,7 @@ func (d *decoder) list(m protoreflect.Message, ptr unsafe.Pointer, f *fieldPlan,
 		case ptr != nil:
 			v, ok, err := d.scalar(f)
 			if err != nil {
-				return err
+				return within(err, index(n))
 			}
 			if ok {
 				d.setDirect(unsafe.Add(ptr, f.off), f, v)
@@ -327,13 +358,13 @@ func (d *decoder) list(m protoreflect.Message, ptr unsafe.Pointer, f *fieldPlan,
 		case f.kind == protoreflect.MessageKind:
 			e := l.NewElement()
 			if err := d.message(e.Message(), nil, f.msg, budget); err != nil {
-				return err
+				return within(err, index(n))
 			}
 			l.Append(e)
 		default:
 			v, ok, err := d.scalar(f)
 			if err != nil {
-				return err
+				return within(err, index(n))
 			}
 			if ok {
 				l.Append(v)
@@ -351,10 +382,12 @@ func (d *decoder) list(m protoreflect.Message, ptr unsafe.Pointer, f *fieldPlan,
 			d.i++
 			return nil
 		default:
-			return d.errorf(d.i, `want "," or "]" in an array, found %s`, d.near(d.i))
+			return d.errorf(d.i, `want "," or "]" in an array, found %s`, d.tokenAt(d.i))
 		}
 	}
 }
+
+func index(n int) string { return "[" + strconv.Itoa(n) + "]" }
 
 // scalar decodes a non-message value of field f. ok is false for an
 // unknown enum name, which is ignored like an unknown field.
@@ -424,7 +457,7 @@ func (d *decoder) scalar(f *fieldPlan) (v protoreflect.Value, ok bool, err error
 	if err := d.skip(recursionLimit); err != nil {
 		return v, false, err
 	}
-	return v, false, d.errorf(at, "invalid value for %v field %s: %s", f.kind, f.fd.JSONName(), d.near(at))
+	return v, false, d.errorf(at, "invalid %v value: found %s", f.kind, d.tokenAt(at))
 }
 
 // integer decodes an integer given as a JSON number or as a string holding

@@ -492,3 +492,47 @@ func TestDecodeBenchmarkPage(t *testing.T) {
 		t.Fatal("the benchmark page decodes differently")
 	}
 }
+
+// TestDecodeErrorsHideContent: errors for malformed pages never quote the
+// page (a consumerSecret would travel into logs, operation records and the
+// polling API); they say where (byte offset, field path) and what kind of
+// token was found. Every page below is malformed near a secret.
+func TestDecodeErrorsHideContent(t *testing.T) {
+	const secret = "s3cr3t"
+	cases := []struct {
+		in, path string
+	}{
+		{`{"app":[{"credentials":[{"consumerSecret":"s3cr3t\q"}]}]}`, "app[0].credentials[0].consumerSecret"},
+		{`{"app":[{"credentials":[{"consumerSecret":"s3cr3t\u12s3cr3t"}]}]}`, "app[0].credentials[0].consumerSecret"},
+		{`{"app":[{"credentials":[{"consumerSecret":"s3cr3t\ud83ds3cr3t"}]}]}`, "app[0].credentials[0].consumerSecret"},
+		{"{\"app\":[{\"credentials\":[{\"consumerSecret\":\"s3cr3t\x01s3cr3t\"}]}]}", "app[0].credentials[0].consumerSecret"},
+		{"{\"app\":[{\"credentials\":[{\"consumerSecret\":\"s3cr3t\xffs3cr3t\"}]}]}", "app[0].credentials[0].consumerSecret"},
+		{`{"app":[{},{"credentials":[{},{"consumerSecret":s3cr3t}]}]}`, "app[1].credentials[1].consumerSecret"},
+		{`{"app":[{"credentials":[{"consumerSecret":12s3cr3t}]}]}`, "app[0].credentials[0].consumerSecret"},
+		{`{"app":[{"credentials":[{"consumerKey":"k" "s3cr3t"}]}]}`, "app[0].credentials[0]"},
+		{`{"app":[{"credentials":[{"consumerKey" "s3cr3t"}]}]}`, "app[0].credentials[0]"},
+		{`{"app":[{"credentials":[{"consumerSecret":"x"} "s3cr3t"]}]}`, "app[0].credentials"},
+		{`{"app":[{"credentials":[{"issuedAt":"s3cr3t"}]}]}`, "app[0].credentials[0].issuedAt"},
+		{`{"app":[{"newField":{"a":"s3cr3t\q"}}]}`, "app[0].(unknown field)"},
+		{`{"app":[{"s3cr3t":s3cr3t}]}`, "app[0].(unknown field)"},
+		{`{"app":[]} "s3cr3t"`, ""},
+	}
+	for _, c := range cases {
+		_, err := decodePage(Apps, []byte(c.in))
+		se, ok := err.(*SyntaxError)
+		if !ok {
+			t.Errorf("%s: got %v, want a *SyntaxError", c.in, err)
+			continue
+		}
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("%s: error %q quotes the page", c.in, err)
+		}
+		t.Log(err)
+		if se.Path != c.path {
+			t.Errorf("%s: path %q, want %q (%v)", c.in, se.Path, c.path, err)
+		}
+		if se.Offset <= 0 || se.Offset > len(c.in) {
+			t.Errorf("%s: offset %d outside the page", c.in, se.Offset)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -47,18 +48,33 @@ type googleError struct {
 	} `json:"error"`
 }
 
+// maxAPIMessage bounds how much of an error response goes into an error:
+// error messages travel into operation records, logs and the polling API,
+// so an answer that echoes a request or a page (or is not an API error at
+// all) must not put kilobytes of it there.
+const maxAPIMessage = 300
+
 // apiMessage is the human part of an error response: Google's
-// error.message when the body has that shape, else the body's start.
+// error.message when the body has that shape, else the body's start; either
+// cut to maxAPIMessage bytes.
 func apiMessage(body []byte) (msg, st string) {
 	var g googleError
 	if json.Unmarshal(body, &g) == nil && g.Error.Message != "" {
-		return g.Error.Message, g.Error.Status
+		return truncate(strings.TrimSpace(g.Error.Message), maxAPIMessage), g.Error.Status
 	}
-	s := strings.TrimSpace(string(body))
-	if len(s) > 300 {
-		s = s[:300] + "..."
+	return truncate(strings.TrimSpace(string(body)), maxAPIMessage), ""
+}
+
+// truncate cuts s to at most n bytes, at a UTF-8 boundary, and marks the
+// cut with "...".
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return s, ""
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }
 
 // httpCode maps an HTTP status to the gRPC code Google's own gateways use.

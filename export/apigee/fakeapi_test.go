@@ -38,6 +38,10 @@ type fakeAPI struct {
 	exclusiveStartKey bool
 	// marshal writes list responses, protojson.Marshal when nil.
 	marshal func(proto.Message) []byte
+	// unexpanded serves developers in the expand=false shape,
+	// {"developer":[{"email":...}]}, even though expand=true was asked
+	// for, as the API reference says the real API may with count/startKey.
+	unexpanded bool
 }
 
 func newFakeAPI(t *testing.T, data map[Resource][]proto.Message) *fakeAPI {
@@ -141,6 +145,9 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		page := recs[start:min(start+count, len(recs))]
+		if f.unexpanded && res == Developers {
+			page = emailsOnly(page)
+		}
 		out = wrap(res, page)
 	case Apps:
 		status := q.Get("status")
@@ -189,3 +196,12 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func protojsonMarshal(m proto.Message) ([]byte, error) { return protojson.Marshal(m) }
+
+// emailsOnly is devs as the expand=false developers list has them.
+func emailsOnly(devs []proto.Message) []proto.Message {
+	out := make([]proto.Message, len(devs))
+	for i, m := range devs {
+		out[i] = &apigeepb.Developer{Email: m.(*apigeepb.Developer).Email}
+	}
+	return out
+}

@@ -29,7 +29,7 @@ func (d *decoder) expect(c byte, what string) error {
 		return d.eof()
 	}
 	if d.s[d.i] != c {
-		return d.errorf(d.i, "want %s, found %s", what, d.near(d.i))
+		return d.errorf(d.i, "want %s, found %s", what, d.tokenAt(d.i))
 	}
 	d.i++
 	return nil
@@ -73,11 +73,11 @@ func (d *decoder) str() (string, error) {
 		case c == '\\':
 			return d.strEscaped(start, j)
 		case c < 0x20:
-			return "", d.errorf(j, "invalid character %q in string", c)
+			return "", d.errorf(j, "unescaped control character in a string")
 		default:
 			r, n := utf8.DecodeRuneInString(d.s[j:])
 			if r == utf8.RuneError && n == 1 {
-				return "", d.errorf(j, "invalid UTF-8 in string")
+				return "", d.errorf(j, "invalid UTF-8 in a string")
 			}
 			j += n
 		}
@@ -126,7 +126,7 @@ func (d *decoder) strEscaped(start, j int) (string, error) {
 					if j+6 > len(d.s) {
 						return "", d.eof()
 					}
-					return "", d.errorf(j, "invalid escape %q in string", d.s[j:j+6])
+					return "", d.errorf(j, `invalid \u escape in a string: want 4 hex digits`)
 				}
 				j += 6
 				if utf16.IsSurrogate(r) {
@@ -137,23 +137,23 @@ func (d *decoder) strEscaped(start, j int) (string, error) {
 					r2, ok := hex4(d.s, j+2)
 					r = utf16.DecodeRune(r, r2)
 					if d.s[j] != '\\' || d.s[j+1] != 'u' || !ok || r == utf8.RuneError {
-						return "", d.errorf(j, "invalid surrogate escape %q in string", d.s[j:j+6])
+						return "", d.errorf(j, `invalid \u escape in a string: a surrogate without its pair`)
 					}
 					j += 6
 				}
 				out = utf8.AppendRune(out, r)
 			default:
-				return "", d.errorf(j, "invalid escape %q in string", d.s[j:j+2])
+				return "", d.errorf(j, `invalid escape in a string: a backslash must be followed by one of " \ / b f n r t u`)
 			}
 		case c < 0x20:
-			return "", d.errorf(j, "invalid character %q in string", c)
+			return "", d.errorf(j, "unescaped control character in a string")
 		case c < utf8.RuneSelf:
 			out = append(out, c)
 			j++
 		default:
 			r, n := utf8.DecodeRuneInString(d.s[j:])
 			if r == utf8.RuneError && n == 1 {
-				return "", d.errorf(j, "invalid UTF-8 in string")
+				return "", d.errorf(j, "invalid UTF-8 in a string")
 			}
 			out = append(out, d.s[j:j+n]...)
 			j += n
@@ -207,7 +207,7 @@ func scanNumber(s string, i int) (int, *SyntaxError) {
 		for j++; j < len(s) && isDigit(s[j]); j++ {
 		}
 	default:
-		return 0, &SyntaxError{Offset: i, Msg: fmt.Sprintf("invalid number %s", quoteNear(s, i))}
+		return 0, &SyntaxError{Offset: i, Msg: "invalid number"}
 	}
 	if j+1 < len(s) && s[j] == '.' && isDigit(s[j+1]) {
 		for j += 2; j < len(s) && isDigit(s[j]); j++ {
@@ -219,14 +219,14 @@ func scanNumber(s string, i int) (int, *SyntaxError) {
 			k++
 		}
 		if k >= len(s) || !isDigit(s[k]) {
-			return 0, &SyntaxError{Offset: i, Msg: fmt.Sprintf("invalid number %s: exponent without digits", quoteNear(s, i)), stricter: true}
+			return 0, &SyntaxError{Offset: i, Msg: "invalid number: exponent without digits", stricter: true}
 		}
 		for ; k < len(s) && isDigit(s[k]); k++ {
 		}
 		j = k
 	}
 	if j < len(s) && isNotDelim(s[j]) {
-		return 0, &SyntaxError{Offset: i, Msg: fmt.Sprintf("invalid number %s", quoteNear(s, i))}
+		return 0, &SyntaxError{Offset: i, Msg: "invalid number: a letter, digit or one of -+._ follows it"}
 	}
 	return j, nil
 }
@@ -380,7 +380,7 @@ func (d *decoder) skipValue(open, budget int) error {
 				return d.eof()
 			}
 			if d.s[d.i] != '"' {
-				return d.errorf(d.i, "want a field name, found %s", d.near(d.i))
+				return d.errorf(d.i, "want a field name, found %s", d.tokenAt(d.i))
 			}
 			if _, err := d.str(); err != nil {
 				return err
@@ -405,7 +405,7 @@ func (d *decoder) skipValue(open, budget int) error {
 				d.i++
 				return nil
 			default:
-				return d.errorf(d.i, `want "," or "}" after a field, found %s`, d.near(d.i))
+				return d.errorf(d.i, `want "," or "}" after a field, found %s`, d.tokenAt(d.i))
 			}
 		}
 	case c == '[':
@@ -434,7 +434,7 @@ func (d *decoder) skipValue(open, budget int) error {
 				d.i++
 				return nil
 			default:
-				return d.errorf(d.i, `want "," or "]" in an array, found %s`, d.near(d.i))
+				return d.errorf(d.i, `want "," or "]" in an array, found %s`, d.tokenAt(d.i))
 			}
 		}
 	case c == '-' || isDigit(c):
@@ -447,7 +447,7 @@ func (d *decoder) skipValue(open, budget int) error {
 	case d.literal("null"), d.literal("true"), d.literal("false"):
 		return nil
 	}
-	return d.errorf(d.i, "invalid value %s", d.near(d.i))
+	return d.errorf(d.i, "invalid value: found %s", d.tokenAt(d.i))
 }
 
 func (d *decoder) errorf(at int, format string, args ...any) *SyntaxError {
@@ -458,15 +458,34 @@ func (d *decoder) eof() *SyntaxError {
 	return &SyntaxError{Offset: len(d.s), Msg: "unexpected end of JSON"}
 }
 
-// near quotes the text at s[at:] for an error message.
-func (d *decoder) near(at int) string { return quoteNear(d.s, at) }
-
-func quoteNear(s string, at int) string {
-	if at >= len(s) {
+// tokenAt names what is at s[at:] for an error message, without quoting the
+// page: a page can hold consumer secrets, and errors travel into logs,
+// operation records and the polling API. JSON punctuation is shown (it is
+// syntax, not content); anything else only by its kind.
+func (d *decoder) tokenAt(at int) string {
+	if at >= len(d.s) {
 		return "end of JSON"
 	}
-	end := min(at+16, len(s))
-	return strconv.Quote(s[at:end])
+	switch c := d.s[at]; {
+	case c == '"':
+		return "a string"
+	case c == '-' || isDigit(c):
+		return "a number"
+	case c == '{', c == '}', c == '[', c == ']', c == ':', c == ',':
+		return "'" + string(rune(c)) + "'"
+	case c < 0x20 || c == 0x7f:
+		return "a control character"
+	case c >= utf8.RuneSelf:
+		return "a non-ASCII character"
+	case ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || c == '_':
+		for _, lit := range [...]string{"null", "true", "false"} {
+			if end := at + len(lit); end <= len(d.s) && d.s[at:end] == lit && (end == len(d.s) || !isNotDelim(d.s[end])) {
+				return lit
+			}
+		}
+		return "a bare word"
+	}
+	return "an unexpected character"
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }

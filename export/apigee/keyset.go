@@ -21,7 +21,6 @@ const keyBuckets = 1 << 12
 type keySet struct {
 	seed    maphash.Seed
 	buckets [keyBuckets][]uint64 // each sorted ascending
-	n       int
 }
 
 func newKeySet() *keySet {
@@ -37,7 +36,6 @@ func (s *keySet) add(key string) bool {
 		return false
 	}
 	*b = slices.Insert(*b, i, h)
-	s.n++
 	return true
 }
 
@@ -47,6 +45,3 @@ func (s *keySet) has(key string) bool {
 	_, found := slices.BinarySearch(s.buckets[h>>52], h)
 	return found
 }
-
-// len is the number of keys recorded.
-func (s *keySet) len() int { return s.n }

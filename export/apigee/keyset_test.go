@@ -7,7 +7,8 @@ import (
 )
 
 // TestKeySet adds keys enough to fill every bucket, each key twice, and
-// checks that every key is new exactly once and the buckets stay sorted.
+// checks that every key is new exactly once, is found afterwards, and that
+// the buckets stay sorted and hold one hash per key.
 func TestKeySet(t *testing.T) {
 	s := newKeySet()
 	const n = 50*keyBuckets + 123
@@ -19,8 +20,13 @@ func TestKeySet(t *testing.T) {
 			}
 		}
 	}
-	if s.len() != n {
-		t.Fatalf("len %d, want %d", s.len(), n)
+	for i := range n {
+		if k := fmt.Sprintf("dev-%d@example.com", i); !s.has(k) {
+			t.Fatalf("has(%q) = false after add", k)
+		}
+	}
+	if s.has("never-added@example.com") {
+		t.Fatal("has reports a key that was never added")
 	}
 	total := 0
 	for i, b := range s.buckets {

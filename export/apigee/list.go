@@ -133,6 +133,9 @@ func (l *Lister) keyPage(ctx context.Context, p *Page) error {
 	if err != nil {
 		return err
 	}
+	if err := l.checkExpanded(data.records, num, u); err != nil {
+		return err
+	}
 	items := data.records
 	p.Unknown += data.unknown
 	if startKey != "" && len(items) > 0 && l.r.Key(items[0]) == startKey {
@@ -334,9 +337,15 @@ func (l *Lister) decode(text, u string, num int) (*pageData, error) {
 	if err != nil {
 		var se *SyntaxError
 		if errors.As(err, &se) {
+			// se names the field and the kind of token, never the page's
+			// text: the page may hold secrets.
+			where := ""
+			if se.Path != "" {
+				where = " in " + se.Path
+			}
 			return nil, newError(codes.DataLoss, err,
-				"listing %s of organization %q: page %d (GET %s) is not a valid %s list: malformed JSON at byte offset %d of %d: %s",
-				l.r, l.org, num, u, l.r, se.Offset, len(text), se.Msg)
+				"listing %s of organization %q: page %d (GET %s) is not a valid %s list: malformed JSON at byte offset %d of %d%s: %s",
+				l.r, l.org, num, u, l.r, se.Offset, len(text), where, se.Msg)
 		}
 		return nil, newError(codes.DataLoss, err, "listing %s of organization %q: page %d (GET %s): %v", l.r, l.org, num, u, err)
 	}

@@ -412,3 +412,28 @@ func writeProto(w http.ResponseWriter, m proto.Message) {
 	}
 	w.Write(b)
 }
+
+// TestListMalformedSecret: through the whole listing, a page with a
+// malformed secret fails with DATA_LOSS that names the field, not its value.
+func TestListMalformedSecret(t *testing.T) {
+	f := newFakeAPI(t, nil)
+	body := `{"app":[{"credentials":[{"consumerSecret":"s3cr3t\q"}]}]}`
+	f.intercept = func(w http.ResponseWriter, r *http.Request, n int) bool {
+		io.WriteString(w, body)
+		return true
+	}
+	err := listErr(f.client(t).List("acme", Apps, Cursor{}))
+	if status.Code(err) != codes.DataLoss {
+		t.Fatalf("got %v (%v), want DATA_LOSS", status.Code(err), err)
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "s3cr3t") {
+		t.Fatalf("error %q quotes the secret", msg)
+	}
+	at := strings.Index(body, `\q`)
+	for _, want := range []string{"in app[0].credentials[0].consumerSecret", "byte offset " + strconv.Itoa(at), "invalid escape"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q does not mention %q", msg, want)
+		}
+	}
+}

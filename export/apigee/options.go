@@ -46,6 +46,7 @@ func defaultOptions() options {
 // WithBaseURL points the client at another API host, such as the emulator
 // (http://127.0.0.1:PORT) or a proxy. Without it NewClient uses the
 // APIGEE_API_URL environment variable, else DefaultBaseURL.
+// An http:// URL gets no credentials (see NewClient).
 func WithBaseURL(u string) Option { return func(o *options) { o.baseURL = u } }
 
 // WithoutAuthentication sends requests without credentials: for the emulator,
@@ -53,7 +54,8 @@ func WithBaseURL(u string) Option { return func(o *options) { o.baseURL = u } }
 func WithoutAuthentication() Option { return func(o *options) { o.noAuth = true } }
 
 // WithHTTPClient sets the client whose transport carries the requests; the
-// client adds authentication and rate limiting on top of its transport.
+// client adds authentication and rate limiting on top of its transport, and
+// replaces its CheckRedirect so that redirects are never followed.
 func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
 
 // WithRetry sets how often a request answered 429 or 5xx (or not answered)

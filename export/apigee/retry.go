@@ -20,7 +20,7 @@ import (
 const maxRetryAfter = 5 * time.Minute
 
 // newRetryClient wraps hc in go-retryablehttp: it retries 429, 5xx (but 501)
-// and transport errors up to attempts tries in all, waits between them
+// and transport errors (but an oversized body) up to attempts tries in all, waits between them
 // with the backoff below, and stops at once when the request's context ends
 // (during a wait too).
 func newRetryClient(hc *http.Client, attempts int, minBackoff, maxBackoff time.Duration) *retryablehttp.Client {
@@ -47,6 +47,12 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 		// (connection refused or reset, truncated body) may pass next time.
 		var tokenErr *oauth2.RetrieveError
 		if errors.As(err, &tokenErr) && tokenErr.Response != nil && tokenErr.Response.StatusCode < 500 {
+			return false, err
+		}
+		// An oversized body would be as large again, and each attempt
+		// reads up to maxBody of it.
+		var tooLarge *tooLargeError
+		if errors.As(err, &tooLarge) {
 			return false, err
 		}
 		return true, nil
