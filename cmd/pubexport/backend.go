@@ -7,14 +7,12 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/storage"
 
 	"pubexport/cmd/pubexport/internal/opsclient"
-	"pubexport/export"
-	"pubexport/export/apigee"
-	"pubexport/export/sink"
 	"pubexport/operations"
 	"pubexport/operations/operationspb"
 	"pubexport/operations/store"
@@ -37,6 +35,8 @@ var _ backend = (*opsclient.Client)(nil)
 // local is a backend running exports in this process.
 type local struct {
 	m       *operations.Manager
+	st      store.Store
+	lease   time.Duration // the manager's lease duration
 	cleanup []func() error
 }
 
@@ -69,6 +69,11 @@ func (l *local) List(ctx context.Context, parent, filter string, limit int) ([]*
 }
 
 func (l *local) Cancel(ctx context.Context, name string) error { return l.m.Cancel(ctx, name) }
+
+// Suspend stops the exports this process runs at their last checkpoint,
+// keeping them resumable (`pubexport operations resume`), and waits until
+// they are saved. The manager accepts no more work.
+func (l *local) Suspend() error { return l.m.Close() }
 
 // Close suspends exports still running (none after a watched run) and
 // releases the store.
@@ -122,45 +127,48 @@ func storeFor(dest string) string {
 }
 
 // newLocal builds the in-process backend on the store at storeURI.
-func newLocal(ctx context.Context, flag, storeURI string, log *slog.Logger) (*local, error) {
+func newLocal(ctx context.Context, a *app, flag, storeURI string, log *slog.Logger) (*local, error) {
+	lease, err := leaseFromEnv(a.getenv)
+	if err != nil {
+		return nil, err
+	}
 	st, closeStore, err := openStore(ctx, flag, storeURI)
 	if err != nil {
 		return nil, err
 	}
-	m, err := newManager(ctx, st, log, "")
+	m, err := newManager(ctx, st, log, "", lease)
 	if err != nil {
 		closeStore()
 		return nil, err
 	}
-	return &local{m: m, cleanup: []func() error{closeStore}}, nil
+	return &local{m: m, st: st, lease: lease, cleanup: []func() error{closeStore}}, nil
 }
 
 // newManager is the operations manager every command uses: the store, the
-// logger, openExport, and a lease holder name ("" for a random one).
-func newManager(ctx context.Context, st store.Store, log *slog.Logger, holder string) (*operations.Manager, error) {
-	return operations.New(ctx, operations.Config{Store: st, Logger: log, Open: openExport, Holder: holder})
+// logger, a lease holder name ("" for a random one) and the lease duration.
+// Sources and destinations are the manager's default: the Apigee API, which
+// sends credentials only to an https:// base URL (so the emulator and the
+// offline sample run need none), and sink.Open.
+func newManager(ctx context.Context, st store.Store, log *slog.Logger, holder string, lease time.Duration) (*operations.Manager, error) {
+	return operations.New(ctx, operations.Config{Store: st, Logger: log, Holder: holder, LeaseDuration: lease})
 }
 
-// openExport opens an export's source and destination: the Apigee API at
-// req.apigee_url (or the real one) and sink.Open(req.destination). An
-// http:// API (the emulator, a local proxy) gets no Google credentials: a
-// token must not travel in clear text, and the offline sample run must work
-// on a machine that has none.
-func openExport(ctx context.Context, req *operationspb.ExportRequest) (export.Source, sink.Bucket, error) {
-	var opts []apigee.Option
-	if u := req.GetApigeeUrl(); u != "" {
-		opts = append(opts, apigee.WithBaseURL(u))
-		if strings.HasPrefix(u, "http://") {
-			opts = append(opts, apigee.WithoutAuthentication())
-		}
+// leaseVar overrides operations.DefaultLeaseDuration. It is for tests only
+// (and deliberately left out of every --help): a short lease lets a test see
+// a dead runner's lease lapse, and serve's Recover ticker fire, in a second.
+// A lease shorter than a few round trips to the store would let a live
+// runner lose its exports.
+const leaseVar = "PUBEXPORT_LEASE"
+
+// leaseFromEnv is the lease duration every manager of this process uses.
+func leaseFromEnv(getenv func(string) string) (time.Duration, error) {
+	v := strings.TrimSpace(getenv(leaseVar))
+	if v == "" {
+		return operations.DefaultLeaseDuration, nil
 	}
-	c, err := apigee.NewClient(ctx, opts...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("connecting to Apigee: %w", err)
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, usagef("%s=%q: want a positive Go duration such as 30s (this variable is for tests)", leaseVar, v)
 	}
-	b, err := sink.Open(ctx, req.GetDestination())
-	if err != nil {
-		return nil, nil, fmt.Errorf("opening the destination: %w", err)
-	}
-	return export.FromClient(c), b, nil
+	return d, nil
 }

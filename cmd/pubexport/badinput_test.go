@@ -156,7 +156,6 @@ func stuckPage(r *http.Request) []byte {
 }
 
 func badCases() []badCase {
-	const trig = "/v1/organizations/acme/developers:export"
 	dest := "file://{dest}"
 	return []badCase{
 		// ---- CLI flags: refused before anything starts (exit 2) ----

@@ -13,7 +13,7 @@ func TestHelpTeaches(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{
 		{}, {"run"}, {"serve"}, {"job"}, {"operations"},
-		{"operations", "get"}, {"operations", "list"}, {"operations", "wait"}, {"operations", "cancel"},
+		{"operations", "get"}, {"operations", "list"}, {"operations", "wait"}, {"operations", "cancel"}, {"operations", "resume"},
 	} {
 		ta := newTestApp(nil)
 		if code := ta.run(t.Context(), append(args, "--help")...); code != 0 {
@@ -38,6 +38,17 @@ func TestHelpTeaches(t *testing.T) {
 		if !strings.Contains(ta.stdout.String(), flag) {
 			t.Errorf("run --help lacks %s", flag)
 		}
+	}
+}
+
+// TestListHelpOrder: operations are listed newest first (their ids are
+// time-ordered and List returns them in reverse), and the help says so.
+func TestListHelpOrder(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(nil)
+	ta.run(t.Context(), "operations", "--help")
+	if !strings.Contains(ta.stdout.String(), "newest first") || strings.Contains(ta.stdout.String(), "oldest first") {
+		t.Errorf("operations --help:\n%s", ta.stdout)
 	}
 }
 

@@ -30,7 +30,23 @@ const (
 	exitFailed      = 1   // an export or a call failed
 	exitUsage       = 2   // bad flags, arguments or environment
 	exitInterrupted = 130 // Ctrl-C (128 + SIGINT), as shells report it
+	exitTerminated  = 143 // SIGTERM (128 + SIGTERM): exports suspended, resumable
 )
+
+// signalExit is the exit status after stopping for sig: 128 + its number,
+// as shells report a process a signal ended (SIGINT 130, SIGTERM 143,
+// SIGHUP 129).
+func signalExit(sig os.Signal) int {
+	if s, ok := sig.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return exitInterrupted
+}
+
+// cancels reports whether sig asks to give the exports up (Ctrl-C) rather
+// than to stop this process and keep them resumable (SIGTERM, SIGHUP: a
+// shutdown, a closed terminal or SSH session).
+func cancels(sig os.Signal) bool { return sig == os.Interrupt }
 
 // app is the process a command runs in. main fills it from the operating
 // system; tests fill it with buffers, an environment map and their own
@@ -41,7 +57,9 @@ type app struct {
 	// terminal is true when stderr is a terminal: progress is drawn as bars
 	// there and written as log lines otherwise.
 	terminal bool
-	// signals delivers SIGINT and SIGTERM; stop undoes the subscription.
+	// signals delivers SIGINT, SIGTERM and SIGHUP; stop undoes the
+	// subscription. Commands subscribe before they start anything a signal
+	// must stop.
 	signals func() (ch <-chan os.Signal, stop func())
 	// hardExit ends the process at a second Ctrl-C (os.Exit in main).
 	hardExit func(code int)
@@ -55,7 +73,7 @@ func main() {
 		terminal: term.IsTerminal(int(os.Stderr.Fd())),
 		signals: func() (<-chan os.Signal, func()) {
 			ch := make(chan os.Signal, 2)
-			signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+			signal.Notify(ch, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 			return ch, func() { signal.Stop(ch) }
 		},
 		hardExit: os.Exit,

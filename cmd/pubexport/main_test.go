@@ -46,6 +46,8 @@ type testApp struct {
 	sig            chan os.Signal
 	mu             sync.Mutex
 	hardExits      []int
+	// onSubscribe, when set, runs as the command subscribes to signals.
+	onSubscribe func()
 }
 
 func newTestApp(env map[string]string) *testApp {
@@ -58,6 +60,9 @@ func newTestApp(env map[string]string) *testApp {
 		stderr: ta.stderr,
 		getenv: func(k string) string { return ta.env[k] },
 		signals: func() (<-chan os.Signal, func()) {
+			if ta.onSubscribe != nil {
+				ta.onSubscribe()
+			}
 			return ta.sig, func() {}
 		},
 		hardExit: func(code int) {
@@ -67,6 +72,12 @@ func newTestApp(env map[string]string) *testApp {
 		},
 	}
 	return ta
+}
+
+func (ta *testApp) exits() []int {
+	ta.mu.Lock()
+	defer ta.mu.Unlock()
+	return append([]int(nil), ta.hardExits...)
 }
 
 func (ta *testApp) run(ctx context.Context, args ...string) int {

@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"pubexport/cmd/pubexport/internal/opsclient"
 	"pubexport/cmd/pubexport/internal/progress"
@@ -23,7 +27,7 @@ func newOperationsCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "operations",
 		Aliases: []string{"ops"},
-		Short:   "Get, list, wait for and cancel export operations",
+		Short:   "Get, list, wait for, cancel and resume export operations",
 		Long: `Operations reads and controls export operations, either through a
 'pubexport serve' API (--server, with the official google.longrunning REST
 client for http(s):// and the gRPC client for grpc(s)://) or directly in an
@@ -36,7 +40,8 @@ An operation name looks like organizations/acme/operations/0190e3c4-....`,
   pubexport operations wait organizations/acme/operations/ID --server grpc://127.0.0.1:8080
   pubexport operations cancel organizations/acme/operations/ID --server https://pubexport-abc.a.run.app \
       --token "$(gcloud auth print-identity-token)"
-  pubexport operations list --org acme --store ./exports/.pubexport/operations`,
+  pubexport operations list --org acme --store ./exports/.pubexport/operations
+  pubexport operations resume organizations/acme/operations/ID --store ./exports/.pubexport/operations`,
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.server, "server", "", "'pubexport serve' API `URL`: http://, https://, grpc:// or grpcs:// (default $PUBEXPORT_SERVER)")
@@ -48,6 +53,7 @@ An operation name looks like organizations/acme/operations/0190e3c4-....`,
 		newOpsListCmd(a, f),
 		newOpsWaitCmd(a, f),
 		newOpsCancelCmd(a, f),
+		newOpsResumeCmd(a, f),
 	)
 	return cmd
 }
@@ -75,7 +81,7 @@ func (f *opsFlags) open(ctx context.Context, a *app) (backend, time.Duration, er
 		}
 		return c, 500 * time.Millisecond, nil
 	case f.store != "":
-		be, err := newLocal(ctx, "--store", f.store, slog.New(slog.DiscardHandler))
+		be, err := newLocal(ctx, a, "--store", f.store, slog.New(slog.DiscardHandler))
 		if err != nil {
 			return nil, 0, err
 		}
@@ -129,7 +135,7 @@ func newOpsListCmd(a *app, f *opsFlags) *cobra.Command {
 	var limit int
 	cmd := &cobra.Command{
 		Use:   "list --org ORG",
-		Short: "List an organization's operations, oldest first",
+		Short: "List an organization's operations, newest first",
 		Example: `  pubexport operations list --org acme --server http://127.0.0.1:8080
   pubexport operations list --org acme --server http://127.0.0.1:8080 --filter done=false
   pubexport operations list --org acme --store ./exports/.pubexport/operations --output json`,
@@ -174,7 +180,8 @@ func newOpsWaitCmd(a *app, f *opsFlags) *cobra.Command {
 		Long: `Wait polls the operation with GetOperation and shows its progress (a bar on a
 terminal, log lines otherwise) until it is done, then prints its objects and
 manifest like 'run' does. It exits 1 with the operation's error if the export
-failed. Ctrl-C cancels the operation; a second Ctrl-C exits at once.`,
+failed. Ctrl-C cancels the operation; a second Ctrl-C exits at once. SIGTERM
+and SIGHUP only stop the watching (exit status 143 and 129).`,
 		Example: `  pubexport operations wait organizations/acme/operations/ID --server http://127.0.0.1:8080
   pubexport operations wait organizations/acme/operations/ID --server http://127.0.0.1:8080 --output json`,
 		Args: exactlyOneName("operation NAME"),
@@ -183,6 +190,8 @@ failed. Ctrl-C cancels the operation; a second Ctrl-C exits at once.`,
 				return err
 			}
 			ctx := cmd.Context()
+			sig, stopSignals := a.signals()
+			defer stopSignals()
 			be, interval, err := f.open(ctx, a)
 			if err != nil {
 				return err
@@ -197,7 +206,8 @@ failed. Ctrl-C cancels the operation; a second Ctrl-C exits at once.`,
 			if op.GetDone() {
 				w.task.Finish(snapshotOf(op), shortFailure(op))
 			}
-			interrupted, werr := watch(ctx, a, be, []*watched{w}, interval, disp.Writer())
+			wr := &watcher{a: a, be: be, items: []*watched{w}, interval: interval, msgs: disp.Writer(), sig: sig}
+			stopped, werr := wr.run(ctx, nil)
 			disp.Wait()
 			if werr != nil {
 				return werr
@@ -206,7 +216,7 @@ failed. Ctrl-C cancels the operation; a second Ctrl-C exits at once.`,
 			if output == "" {
 				output = "text"
 			}
-			return finish(a, output, []*watched{w}, interrupted)
+			return finish(a, output, []*watched{w}, stopped, "")
 		},
 	}
 }
@@ -241,4 +251,136 @@ func newOpsCancelCmd(a *app, f *opsFlags) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func newOpsResumeCmd(a *app, f *opsFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "resume NAME --store URI",
+		Short: "Run or resume a recorded operation here, from its last checkpoint",
+		Long: `Resume runs a recorded operation in this process until it ends, showing its
+progress like 'run' does: a NOT_STARTED operation starts, and one whose runner
+stopped (a 'run' that got SIGTERM or was killed with kill -9, a job task that
+timed out) continues from its last checkpoint. Parquet exports, which have
+none, start over. It needs the operation store (--store), the one the export
+was recorded in: by default DESTINATION/.pubexport/operations for 'run'.
+
+When another process still holds the operation's lease, resume waits for it
+to lapse (a killed process's lease lapses within 30 seconds), up to two lease
+durations; a process that keeps renewing it is alive and running the export,
+and resume leaves it alone (FAILED_PRECONDITION): 'operations wait' follows it.
+
+A done operation is printed and left as it is. Ctrl-C cancels the export,
+SIGTERM and SIGHUP suspend it again; a second signal exits at once.`,
+		Example: `  # Continue an export whose 'pubexport run' was killed
+  pubexport operations list --org acme --store ./exports/.pubexport/operations --filter done=false
+  pubexport operations resume organizations/acme/operations/ID --store ./exports/.pubexport/operations
+
+  # Run an export that 'serve --dispatch cloudrun' recorded, here instead of in a job
+  pubexport operations resume organizations/acme/operations/ID --store gs://acme-exports/pubexport-ops`,
+		Args: exactlyOneName("operation NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOpName(args[0]); err != nil {
+				return err
+			}
+			if f.server != "" || f.store == "" {
+				return usagef("resume runs the export in this process: give --store (the operation store), not --server")
+			}
+			return resumeOperation(cmd.Context(), a, f, args[0])
+		},
+	}
+}
+
+// resumeOperation is `operations resume`: Manager.Run in this process,
+// watched like `run`.
+func resumeOperation(ctx context.Context, a *app, f *opsFlags, name string) error {
+	sig, stopSignals := a.signals()
+	defer stopSignals()
+	disp := progress.New(a.stderr, progress.Options{Terminal: a.terminal})
+	msgs := disp.Writer()
+	log := slog.New(slog.NewTextHandler(msgs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	be, err := newLocal(ctx, a, "--store", f.store, log)
+	if err != nil {
+		disp.Wait()
+		return err
+	}
+	defer be.Close()
+	output := f.output
+	if output == "" {
+		output = "text"
+	}
+
+	op, err := be.Get(ctx, name)
+	if err != nil {
+		disp.Wait()
+		return err
+	}
+	w := &watched{op: op, task: disp.Add(labelOf(op))}
+	if op.GetDone() {
+		fmt.Fprintf(msgs, "%s is already done: nothing to resume.\n", name)
+		w.task.Finish(snapshotOf(op), shortFailure(op))
+		disp.Wait()
+		return finish(a, output, []*watched{w}, nil, "")
+	}
+
+	// A killed runner's lease must lapse before anyone may take over.
+	stop := make(chan struct{})
+	var pending os.Signal
+	waited := make(chan struct{})
+	var holder string
+	var werr error
+	go func() {
+		defer close(waited)
+		rec, _, err := be.st.Get(ctx, name)
+		if err == nil && rec.GetLeaseHolder() != "" && rec.GetLeaseExpires().AsTime().After(time.Now()) {
+			fmt.Fprintf(msgs, "Waiting for the lease of %s to lapse (until %s)...\n", rec.GetLeaseHolder(), rec.GetLeaseExpires().AsTime().Local().Format(time.TimeOnly))
+		}
+		holder, werr = awaitLease(ctx, be.st, name, time.Now().Add(2*be.lease), stop)
+	}()
+	select {
+	case <-waited:
+	case pending = <-sig:
+		close(stop)
+		<-waited
+	}
+	if pending != nil {
+		w.task.Finish(snapshotOf(op), errors.New("not resumed"))
+		disp.Wait()
+		return &exitError{code: signalExit(pending), err: fmt.Errorf("stopped by %s before %s was resumed", pending, name)}
+	}
+	if werr == nil && holder != "" {
+		werr = status.Errorf(codes.FailedPrecondition, "%s is being run by %s, which keeps renewing its lease: it is alive; follow it with 'pubexport operations wait %s --store %s', or cancel it", name, holder, name, f.store)
+	}
+	if werr != nil {
+		w.task.Finish(snapshotOf(op), errors.New("not resumed"))
+		disp.Wait()
+		return werr
+	}
+
+	fmt.Fprintf(msgs, "Resuming %s export %s\n", labelOf(op), name)
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	var runErr error
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		// Not ctx: signals reach the export through the watcher (Cancel,
+		// or the manager's Close, which keeps the checkpoint).
+		if _, err := be.m.Run(context.WithoutCancel(ctx), name); err != nil {
+			runErr = err
+			stopWatch()
+		}
+	}()
+	wr := &watcher{a: a, be: be, items: []*watched{w}, interval: 200 * time.Millisecond, msgs: msgs, sig: sig}
+	stopped, err := wr.run(wctx, nil)
+	disp.Wait()
+	if stopped == nil || cancels(stopped) {
+		<-ran // Run returns as soon as the export has ended
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if err != nil {
+		return err
+	}
+	return finish(a, output, []*watched{w}, stopped, "pubexport operations resume %s --store "+f.store)
 }

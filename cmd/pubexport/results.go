@@ -118,6 +118,10 @@ func stateOf(op *longrunningpb.Operation) string {
 // objects to download and the manifest that describes them.
 func printResult(w io.Writer, op *longrunningpb.Operation) {
 	label := labelOf(op)
+	if !op.GetDone() {
+		fmt.Fprintf(w, "%s: %s, not finished (%s)\n", label, stateOf(op), op.GetName())
+		return
+	}
 	if err := failure(op); err != nil {
 		fmt.Fprintf(w, "%s: %s (%s)\n", label, stateOf(op), op.GetName())
 		return

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -58,7 +59,11 @@ serves the bundled sample organization "acme" from a built-in Apigee emulator
 and writes to ./exports.
 
 Ctrl-C cancels the exports cleanly (the operations end CANCELLED and their
-staging objects are removed); a second Ctrl-C exits at once.
+staging objects are removed; exit status 130). SIGTERM and SIGHUP (a
+shutdown, a closed terminal) suspend them instead, at their last checkpoint
+(exit status 143 and 129): 'pubexport operations resume NAME --store URI'
+continues them, and it prints that command for each. A second signal exits
+at once; after a crash or kill -9, resume works the same way.
 
 Sizes accept plain bytes or units: 64MiB, 1GB (powers of 1000), 1GiB.`,
 		Example: `  # Offline: the bundled sample organization, all resources, JSON, to ./exports
@@ -249,6 +254,10 @@ func runExports(ctx context.Context, a *app, f *runFlags) error {
 	if err != nil {
 		return err
 	}
+	// Subscribe before anything starts: a Ctrl-C from now on cancels
+	// cleanly instead of killing the process with exports half started.
+	sig, stopSignals := a.signals()
+	defer stopSignals()
 	disp := progress.New(a.stderr, progress.Options{Terminal: a.terminal})
 	msgs := disp.Writer()
 	if p.offline {
@@ -258,16 +267,25 @@ func runExports(ctx context.Context, a *app, f *runFlags) error {
 			sampleOrg(), p.dest, p.reqs[0].GetFormat())
 	}
 
-	be, stopEmu, interval, err := openRunBackend(ctx, a, f, p, msgs)
+	rb, err := openRunBackend(ctx, a, f, p, msgs)
 	if err != nil {
 		disp.Wait()
 		return err
 	}
-	defer stopEmu()
+	defer rb.stop()
+	be := rb.be
 	defer be.Close()
 
 	items := make([]*watched, 0, len(p.reqs))
+	var pending os.Signal
 	for _, req := range p.reqs {
+		select {
+		case pending = <-sig: // stop starting exports; the watch handles it
+		default:
+		}
+		if pending != nil {
+			break
+		}
 		op, err := be.Export(ctx, req)
 		if err != nil {
 			for _, w := range items {
@@ -280,16 +298,23 @@ func runExports(ctx context.Context, a *app, f *runFlags) error {
 		fmt.Fprintf(msgs, "Started %s export %s\n", req.GetResource(), op.GetName())
 		items = append(items, &watched{op: op, task: disp.Add(req.GetResource())})
 	}
-	interrupted, werr := watch(ctx, a, be, items, interval, msgs)
+	if pending != nil && len(items) == 0 {
+		disp.Wait()
+		return &exitError{code: signalExit(pending), err: fmt.Errorf("stopped by %s before any export started", pending)}
+	}
+	w := &watcher{a: a, be: be, items: items, interval: rb.interval, msgs: msgs, sig: sig}
+	stopped, werr := w.run(ctx, pending)
 	disp.Wait()
 	if werr != nil {
 		return werr
 	}
-	return finish(a, f.output, items, interrupted)
+	return finish(a, f.output, items, stopped, rb.resume)
 }
 
-// finish prints the results and chooses the exit code.
-func finish(a *app, output string, items []*watched, interrupted bool) error {
+// finish prints the results and chooses the exit code. stopped is the
+// signal that stopped the exports, if any; resume is the command that
+// continues a suspended operation, with %s for its name.
+func finish(a *app, output string, items []*watched, stopped os.Signal, resume string) error {
 	ops := make([]*longrunningpb.Operation, len(items))
 	for i, w := range items {
 		ops[i] = w.op
@@ -304,7 +329,7 @@ func finish(a *app, output string, items []*watched, interrupted bool) error {
 		}
 	}
 	var failed []error
-	cancelled := 0
+	cancelled, unfinished := 0, 0
 	for _, op := range ops {
 		if err := opError(op); err != nil {
 			failed = append(failed, err)
@@ -312,9 +337,18 @@ func finish(a *app, output string, items []*watched, interrupted bool) error {
 		if stateOf(op) == "CANCELLED" {
 			cancelled++
 		}
+		if !op.GetDone() {
+			unfinished++
+			if stopped != nil && !cancels(stopped) && resume != "" {
+				fmt.Fprintf(a.stderr, "To continue %s: %s\n", labelOf(op), fmt.Sprintf(resume, op.GetName()))
+			}
+		}
 	}
-	if interrupted {
-		return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted: %d of %d exports cancelled", cancelled, len(ops))}
+	switch {
+	case stopped != nil && cancels(stopped):
+		return &exitError{code: signalExit(stopped), err: fmt.Errorf("interrupted: %d of %d exports cancelled", cancelled, len(ops))}
+	case stopped != nil:
+		return &exitError{code: signalExit(stopped), err: fmt.Errorf("stopped by %s: %d of %d exports not finished", stopped, unfinished, len(ops))}
 	}
 	for i, err := range failed {
 		if i < len(failed)-1 {
@@ -327,9 +361,19 @@ func finish(a *app, output string, items []*watched, interrupted bool) error {
 	return nil
 }
 
+// runBackend is what a run talks to.
+type runBackend struct {
+	be       backend
+	stop     func() // stops the built-in emulator, if any
+	interval time.Duration
+	// resume is the command that continues an unfinished operation (%s is
+	// its name).
+	resume string
+}
+
 // openRunBackend starts what a run needs: the emulator when offline, and
 // either the in-process operations manager or a client of --server.
-func openRunBackend(ctx context.Context, a *app, f *runFlags, p *plan, msgs io.Writer) (backend, func(), time.Duration, error) {
+func openRunBackend(ctx context.Context, a *app, f *runFlags, p *plan, msgs io.Writer) (*runBackend, error) {
 	if f.server != "" {
 		token := f.token
 		if token == "" {
@@ -337,15 +381,16 @@ func openRunBackend(ctx context.Context, a *app, f *runFlags, p *plan, msgs io.W
 		}
 		c, err := opsclient.Dial(ctx, f.server, token)
 		if err != nil {
-			return nil, nil, 0, usageError{err}
+			return nil, usageError{err}
 		}
-		return c, func() {}, 500 * time.Millisecond, nil
+		return &runBackend{be: c, stop: func() {}, interval: 500 * time.Millisecond,
+			resume: "pubexport operations wait %s --server " + f.server}, nil
 	}
 	stopEmu := func() {}
 	if p.offline {
 		emu, err := emulator.Start(emulator.Sample(), emulator.Options{})
 		if err != nil {
-			return nil, nil, 0, fmt.Errorf("starting the built-in Apigee emulator: %w", err)
+			return nil, fmt.Errorf("starting the built-in Apigee emulator: %w", err)
 		}
 		stopEmu = emu.Close
 		for _, req := range p.reqs {
@@ -358,12 +403,17 @@ func openRunBackend(ctx context.Context, a *app, f *runFlags, p *plan, msgs io.W
 	if storeURI == "" {
 		storeURI = storeFor(p.reqs[0].GetDestination())
 	}
-	be, err := newLocal(ctx, "--store", storeURI, log)
+	be, err := newLocal(ctx, a, "--store", storeURI, log)
 	if err != nil {
 		stopEmu()
-		return nil, nil, 0, err
+		return nil, err
 	}
-	return be, stopEmu, 200 * time.Millisecond, nil
+	resume := "pubexport operations resume %s --store " + storeURI
+	if p.offline {
+		// The built-in emulator is gone with this process.
+		resume = ""
+	}
+	return &runBackend{be: be, stop: stopEmu, interval: 200 * time.Millisecond, resume: resume}, nil
 }
 
 // requestFlags maps ExportRequest fields, which start operations.Spec's

@@ -4,12 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
@@ -24,6 +28,7 @@ import (
 	"pubexport/operations"
 	"pubexport/operations/operationspb"
 	"pubexport/operations/server"
+	"pubexport/operations/store"
 )
 
 type serveFlags struct {
@@ -49,10 +54,12 @@ func newServeCmd(a *app) *cobra.Command {
   gRPC:  google.longrunning.Operations and pubexport.v1.ExportService/Export
 
 Operations are kept in --store, shared with every other process that uses it
-(a Cloud Run job, another replica, 'pubexport operations --store'). At start,
-serve resumes exports whose runner died (Manager.Recover). On SIGTERM it stops
-accepting requests, lets running requests finish, and suspends the exports it
-runs so that another process resumes them from their last checkpoint.
+(a Cloud Run job, another replica, 'pubexport operations --store'). At start
+and then about every 30 seconds (one lease duration), serve resumes exports
+whose runner died (Manager.Recover); an operation it cannot read is logged and
+skipped. On SIGTERM it stops accepting requests and, at the same time,
+suspends the exports it runs at their last checkpoint (so that another
+process resumes them) while running requests finish.
 
 With --dispatch cloudrun a triggered export is recorded here and run by an
 execution of the Cloud Run job --job, which gets PUBEXPORT_OPERATION and
@@ -143,27 +150,52 @@ func serve(ctx context.Context, a *app, f *serveFlags, addrSet, authSet bool) er
 	defer stopSignals()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+
+	be, err := newLocal(ctx, a, "--store", storeURI, log)
+	if err != nil {
+		return err
+	}
+	// Shutting down: the exports are suspended (checkpoints saved, leases
+	// released) at the same time as the HTTP requests drain, not after:
+	// Cloud Run kills the instance 10 s after SIGTERM, which is also how
+	// long a drain may take.
+	var suspendOnce sync.Once
+	suspended := make(chan struct{})
+	suspend := func() {
+		suspendOnce.Do(func() {
+			defer close(suspended)
+			if err := be.Suspend(); err != nil {
+				log.Error("suspending exports", "error", err)
+			}
+		})
+	}
+	defer func() {
+		suspend()
+		<-suspended
+		if err := be.Close(); err != nil {
+			log.Error("closing the operation store", "error", err)
+		}
+	}()
 	go func() {
 		select {
 		case s := <-sig:
 			log.Info("shutting down: draining requests and suspending running exports", "signal", s.String())
 			cancel()
+			suspend()
 		case <-ctx.Done():
 		}
 	}()
 
-	be, err := newLocal(ctx, "--store", storeURI, log)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := be.Close(); err != nil {
-			log.Error("suspending exports", "error", err)
-		}
+	// Recover now and then, not only at start: a runner that dies later
+	// (another replica, a job task, a killed CLI) leaves its operations
+	// IN_PROGRESS until some process looks. An operation Recover cannot
+	// read is logged and skipped; it must not keep the API down.
+	recovered := make(chan struct{})
+	go func() {
+		defer close(recovered)
+		recoverLoop(ctx, be.m, be.lease, log)
 	}()
-	if err := be.m.Recover(ctx); err != nil {
-		return fmt.Errorf("recovering interrupted exports from %s: %w", storeURI, err)
-	}
+	defer func() { cancel(); <-recovered }()
 
 	var ops server.Operations = be.m
 	if f.dispatch == "cloudrun" {
@@ -172,7 +204,7 @@ func serve(ctx context.Context, a *app, f *serveFlags, addrSet, authSet bool) er
 			return err
 		}
 		defer d.Close()
-		ops = &dispatching{Manager: be.m, d: d, log: log}
+		ops = &dispatching{Manager: be.m, st: be.st, d: d, log: log}
 		if strings.HasPrefix(storeURI, "/") || strings.HasPrefix(storeURI, "file:") {
 			log.Warn("--store is a local folder: a Cloud Run job cannot read it; use gs://BUCKET/PREFIX", "store", storeURI)
 		}
@@ -186,6 +218,31 @@ func serve(ctx context.Context, a *app, f *serveFlags, addrSet, authSet bool) er
 	log.Info("pubexport serve listening", "url", "http://"+l.Addr().String(), "store", storeURI, "auth", f.auth, "dispatch", f.dispatch)
 	srv := server.New(ops, server.Options{Auth: auth, Logger: log})
 	return srv.Serve(ctx, l)
+}
+
+// recoverer is what recoverLoop needs of an operations.Manager.
+type recoverer interface {
+	Recover(ctx context.Context) error
+}
+
+// recoverLoop runs Recover at once and then about every lease duration,
+// jittered (75% to 125%) so that replicas started together do not all list
+// the store at the same moment, until ctx ends. Errors are logged: an
+// unreadable record or a store hiccup is no reason to stop serving.
+func recoverLoop(ctx context.Context, m recoverer, lease time.Duration, log *slog.Logger) {
+	for {
+		if err := m.Recover(ctx); err != nil && ctx.Err() == nil {
+			log.Error("recovering interrupted exports (will try again)", "error", err)
+		}
+		next := lease*3/4 + rand.N(lease/2+1)
+		t := time.NewTimer(next)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func isLoopback(host string) bool {
@@ -246,9 +303,15 @@ func newDispatcher(ctx context.Context, f *serveFlags, storeURI string) (*cloudr
 // and everything else is the manager's.
 type dispatching struct {
 	*operations.Manager
+	st  store.Store
 	d   *cloudrun.Dispatcher
 	log *slog.Logger
 }
+
+// dispatchKey names, among the store's request claims, the claim of the
+// right to dispatch operation name. The NUL keeps it apart from every
+// client request_id (those are UUIDs).
+func dispatchKey(name string) string { return "dispatch\x00" + name }
 
 func (x *dispatching) Start(ctx context.Context, req *operationspb.ExportRequest) (*longrunningpb.Operation, error) {
 	op, err := x.Create(ctx, req)
@@ -256,8 +319,25 @@ func (x *dispatching) Start(ctx context.Context, req *operationspb.ExportRequest
 		return nil, err
 	}
 	if op.GetDone() || metadataOf(op).GetState() != apigeepb.OperationMetadata_NOT_STARTED {
-		// A retried trigger (same request_id) of an export already
-		// handed out: one execution per operation is enough.
+		return op, nil // run, or being run
+	}
+	// A retried trigger (same request_id) gets the same NOT_STARTED
+	// operation, possibly while the first trigger is still dispatching it
+	// (a slow RunJob is what makes clients retry). One execution per
+	// operation: the store's create-if-absent decides which caller
+	// dispatches, the same way it decides which operation a request_id
+	// names. The claim's value is unique to this call.
+	parent, _, err := store.SplitName(op.GetName())
+	if err != nil {
+		return nil, err
+	}
+	me := op.GetName() + "#" + uuid.NewString()
+	owner, err := x.st.ClaimRequest(ctx, parent, dispatchKey(op.GetName()), me)
+	if err != nil {
+		return nil, fmt.Errorf("recording the dispatch of %s: %w", op.GetName(), err)
+	}
+	if owner != me {
+		x.log.Info("export already dispatched by an earlier trigger", "operation", op.GetName())
 		return op, nil
 	}
 	ex, err := x.d.Dispatch(ctx, op.GetName())
@@ -271,4 +351,26 @@ func (x *dispatching) Start(ctx context.Context, req *operationspb.ExportRequest
 	}
 	x.log.Info("export dispatched to Cloud Run", "operation", op.GetName(), "execution", ex.Name, "runOperation", ex.Operation)
 	return op, nil
+}
+
+// Delete removes the operation and then its dispatch claim.
+func (x *dispatching) Delete(ctx context.Context, name string) error {
+	if err := x.Manager.Delete(ctx, name); err != nil {
+		return err
+	}
+	parent, _, err := store.SplitName(name)
+	if err != nil {
+		return nil
+	}
+	// Claiming returns the current owner (or makes this call the owner),
+	// which is what releasing needs.
+	key := dispatchKey(name)
+	owner, err := x.st.ClaimRequest(ctx, parent, key, name+"#deleted")
+	if err == nil {
+		err = x.st.ReleaseRequest(ctx, parent, key, owner)
+	}
+	if err != nil {
+		x.log.Warn("could not remove the dispatch record of a deleted operation", "operation", name, "error", err)
+	}
+	return nil
 }

@@ -30,7 +30,13 @@ import (
 // with SIGTERM at the end of the test.
 func startServe(t *testing.T, args ...string) (string, *testApp) {
 	t.Helper()
-	ta := newTestApp(nil)
+	return startServeEnv(t, nil, args...)
+}
+
+// startServeEnv is startServe with an environment.
+func startServeEnv(t *testing.T, env map[string]string, args ...string) (string, *testApp) {
+	t.Helper()
+	ta := newTestApp(env)
 	done := make(chan int, 1)
 	go func() {
 		done <- ta.run(context.WithoutCancel(t.Context()), append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"sync"
 	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
@@ -24,71 +26,149 @@ type watched struct {
 // the server or a network blip is ridden out, a server gone for good is not.
 const maxPollErrors = 10
 
-// watch polls every operation with Get until all are done, feeding the
-// display. The first SIGINT/SIGTERM cancels the operations (they end
-// CANCELLED and their staging is removed) and keeps watching until they
-// say so; the second exits at once. It reports whether it was interrupted.
-func watch(ctx context.Context, a *app, be backend, items []*watched, interval time.Duration, msgs io.Writer) (interrupted bool, err error) {
-	sig, stop := a.signals()
-	defer stop()
+// suspender is a backend that runs exports in this process and can stop
+// them at their last checkpoint, keeping them resumable (local).
+type suspender interface {
+	Suspend() error
+}
+
+// watcher polls operations until they are done, feeding the display, and
+// turns signals into what a person at a terminal expects:
+//
+//   - Ctrl-C (SIGINT) cancels the operations: they end CANCELLED and their
+//     staging objects are removed; the watch goes on until they say so.
+//   - SIGTERM and SIGHUP (a shutdown, a closed terminal) suspend the exports
+//     this process runs at their last checkpoint, so that `pubexport
+//     operations resume` continues them; exports run elsewhere (a server)
+//     are left running and only the watching stops.
+//   - A second signal of any kind exits at once.
+//
+// Cancelling and suspending run in goroutines so that the second signal is
+// heard while they are under way.
+type watcher struct {
+	a        *app
+	be       backend
+	items    []*watched
+	interval time.Duration
+	msgs     io.Writer
+	// sig is the command's subscription, taken before it started anything.
+	sig <-chan os.Signal
+}
+
+// run watches until every operation is done, or the exports are suspended,
+// or a second signal. pending is a signal the command received before the
+// watch began (nil for none). It returns the first signal that stopped the
+// exports (nil for none).
+func (w *watcher) run(ctx context.Context, pending os.Signal) (stopped os.Signal, err error) {
+	suspended := make(chan struct{}) // closed once Suspend returned
+	isSuspended := false
 	defer func() {
 		// A display waits for every task: end those left running.
-		for _, w := range items {
-			if !w.op.GetDone() {
-				w.task.Finish(snapshotOf(w.op), errors.New("still running; no longer watched"))
+		why := "still running; no longer watched"
+		if isSuspended {
+			why = "suspended at its last checkpoint; resumable"
+		}
+		for _, it := range w.items {
+			if !it.op.GetDone() {
+				it.task.Finish(snapshotOf(it.op), errors.New(why))
 			}
 		}
 	}()
-	ticker := time.NewTicker(interval)
+	var wg sync.WaitGroup
+	abandoned := false // a second signal: do not wait for anything
+	defer func() {
+		if !abandoned {
+			wg.Wait() // cancels still under way end before the command does
+		}
+	}()
+
+	// handle reacts to a signal; it returns true when the watch must end now.
+	handle := func(s os.Signal) (bool, error) {
+		if stopped != nil {
+			fmt.Fprintln(w.msgs, "Signalled again: exiting without waiting for the exports to stop.")
+			abandoned = true
+			w.a.hardExit(signalExit(s))
+			return true, &exitError{code: signalExit(s)}
+		}
+		stopped = s
+		if cancels(s) {
+			fmt.Fprintln(w.msgs, "Interrupted: cancelling the export (press Ctrl-C again to exit at once).")
+			for _, it := range w.items {
+				if it.op.GetDone() {
+					continue
+				}
+				name := it.op.GetName()
+				wg.Go(func() {
+					if err := w.be.Cancel(context.WithoutCancel(ctx), name); err != nil {
+						fmt.Fprintf(w.msgs, "Could not cancel %s: %s\n", name, message(err))
+					}
+				})
+			}
+			return false, nil
+		}
+		sp, ok := w.be.(suspender)
+		if !ok {
+			fmt.Fprintf(w.msgs, "Stopping (%s): no longer watching; the exports go on where they run.\n", s)
+			return true, nil
+		}
+		fmt.Fprintf(w.msgs, "Stopping (%s): suspending the exports at their last checkpoint (signal again to exit at once).\n", s)
+		wg.Go(func() {
+			defer close(suspended)
+			if err := sp.Suspend(); err != nil {
+				fmt.Fprintf(w.msgs, "Could not suspend every export: %s\n", message(err))
+			}
+		})
+		return false, nil
+	}
+	if pending != nil {
+		if end, err := handle(pending); end {
+			return stopped, err
+		}
+	}
+
+	ticker := time.NewTicker(w.interval)
 	defer ticker.Stop()
 	errs := 0
 	for {
 		pending := 0
-		for _, w := range items {
-			if w.op.GetDone() {
+		for _, it := range w.items {
+			if it.op.GetDone() {
 				continue
 			}
-			op, err := be.Get(ctx, w.op.GetName())
+			op, err := w.be.Get(ctx, it.op.GetName())
 			if err != nil {
 				if c := status.Code(err); c == codes.NotFound || c == codes.PermissionDenied || c == codes.Unauthenticated || ctx.Err() != nil {
-					return interrupted, fmt.Errorf("watching %s: %w", w.op.GetName(), err)
+					return stopped, fmt.Errorf("watching %s: %w", it.op.GetName(), err)
 				}
 				if errs++; errs >= maxPollErrors {
-					return interrupted, fmt.Errorf("watching %s: %d failed polls in a row, the last: %w", w.op.GetName(), errs, err)
+					return stopped, fmt.Errorf("watching %s: %d failed polls in a row, the last: %w", it.op.GetName(), errs, err)
 				}
 				pending++
 				continue
 			}
 			errs = 0
-			w.op = op
+			it.op = op
 			if op.GetDone() {
-				w.task.Finish(snapshotOf(op), shortFailure(op))
+				it.task.Finish(snapshotOf(op), shortFailure(op))
 				continue
 			}
-			w.task.Update(snapshotOf(op))
+			it.task.Update(snapshotOf(op))
 			pending++
 		}
-		if pending == 0 {
-			return interrupted, nil
+		if pending == 0 || isSuspended {
+			return stopped, nil
 		}
 		select {
 		case <-ctx.Done():
-			return interrupted, ctx.Err()
-		case <-sig:
-			if interrupted {
-				fmt.Fprintln(msgs, "Interrupted again: exiting without waiting for the cancellation.")
-				a.hardExit(exitInterrupted)
-				return true, &exitError{code: exitInterrupted}
+			return stopped, ctx.Err()
+		case s := <-w.sig:
+			if end, err := handle(s); end {
+				return stopped, err
 			}
-			interrupted = true
-			fmt.Fprintln(msgs, "Interrupted: cancelling the export (press Ctrl-C again to exit at once).")
-			for _, w := range items {
-				if !w.op.GetDone() {
-					if err := be.Cancel(ctx, w.op.GetName()); err != nil {
-						fmt.Fprintf(msgs, "Could not cancel %s: %s\n", w.op.GetName(), message(err))
-					}
-				}
-			}
+		case <-suspended:
+			// Poll once more for the state the exports were saved in.
+			isSuspended = true
+			suspended = nil
 		case <-ticker.C:
 		}
 	}

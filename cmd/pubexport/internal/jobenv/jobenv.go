@@ -71,7 +71,7 @@ var Vars = []Var{
 	{LogProgress, "30s", "how often a running export logs its counters (a Go duration; 0 turns it off)"},
 	{TaskIndex, "0", "set by Cloud Run: this task's index; task i exports resources i, i+n, ... of the list"},
 	{TaskCount, "1", "set by Cloud Run: number of tasks in the execution"},
-	{TaskAttempt, "0", "set by Cloud Run: retry number; a retry resumes its task's operations"},
+	{TaskAttempt, "0", "set by Cloud Run: retry number; a retry resumes its task's operations, or starts them again after a transient failure"},
 	{Execution, "", "set by Cloud Run: the execution name; with it, operation request ids are derived from it so a retried task finds its operations"},
 }
 
@@ -242,12 +242,21 @@ var requestIDSpace = uuid.MustParse("8f1f4e0c-5b7a-4d43-9c39-7a4c1f2b9d61")
 // every attempt of the task, so that a retried task gets back the operation
 // the failed attempt started (and resumes it) instead of starting over. It is
 // empty outside Cloud Run, where every run is a new export.
-func (c *Config) RequestID(r apigee.Resource) string {
+//
+// restart numbers the exports of r in this execution: 0 for the first, n
+// for the one a retry starts after export n-1 ended in a transient failure
+// (UNAVAILABLE, ABORTED, ...), which resuming cannot fix. Restart 0 keeps the
+// derivation of earlier releases, so retries of their executions still find
+// their operations.
+func (c *Config) RequestID(r apigee.Resource, restart int) string {
 	if c.Execution == "" {
 		return ""
 	}
-	key := strings.Join([]string{c.Execution, c.Org, string(r), c.Destination}, "\x00")
-	return uuid.NewSHA1(requestIDSpace, []byte(key)).String()
+	parts := []string{c.Execution, c.Org, string(r), c.Destination}
+	if restart > 0 {
+		parts = append(parts, "restart", strconv.Itoa(restart))
+	}
+	return uuid.NewSHA1(requestIDSpace, []byte(strings.Join(parts, "\x00"))).String()
 }
 
 // parser collects the first error so that Parse reads like a table.

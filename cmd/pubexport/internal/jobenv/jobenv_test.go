@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/uuid"
 	"time"
 
 	"pubexport/export/apigee"
@@ -24,8 +26,8 @@ func TestParseDefaults(t *testing.T) {
 		c.TaskCount != 1 || c.TaskIndex != 0 || c.IncludeSecrets || c.MaxObjectSize != 0 || c.LogProgress != 30*time.Second {
 		t.Errorf("defaults = %+v", c)
 	}
-	if c.RequestID(apigee.Apps) != "" {
-		t.Errorf("request id outside Cloud Run: %q", c.RequestID(apigee.Apps))
+	if c.RequestID(apigee.Apps, 0) != "" {
+		t.Errorf("request id outside Cloud Run: %q", c.RequestID(apigee.Apps, 0))
 	}
 }
 
@@ -123,17 +125,32 @@ func TestRequestIDStablePerExecution(t *testing.T) {
 	a := Config{Org: "acme", Destination: "gs://b/p", Execution: "exports-x7k2p"}
 	b := a
 	b.TaskAttempt = 2 // a retry of the same task
-	if a.RequestID(apigee.Apps) == "" || a.RequestID(apigee.Apps) != b.RequestID(apigee.Apps) {
-		t.Errorf("retry gets another request id: %q vs %q", a.RequestID(apigee.Apps), b.RequestID(apigee.Apps))
+	if a.RequestID(apigee.Apps, 0) == "" || a.RequestID(apigee.Apps, 0) != b.RequestID(apigee.Apps, 0) {
+		t.Errorf("retry gets another request id: %q vs %q", a.RequestID(apigee.Apps, 0), b.RequestID(apigee.Apps, 0))
 	}
-	if a.RequestID(apigee.Apps) == a.RequestID(apigee.Developers) {
+	if a.RequestID(apigee.Apps, 0) == a.RequestID(apigee.Developers, 0) {
 		t.Error("two resources share a request id")
 	}
 	other := a
 	other.Execution = "exports-9zz1q"
-	if a.RequestID(apigee.Apps) == other.RequestID(apigee.Apps) {
+	if a.RequestID(apigee.Apps, 0) == other.RequestID(apigee.Apps, 0) {
 		t.Error("two executions share a request id")
 	}
+	// A restart after a transient failure is a new export, stable too; the
+	// first keeps the derivation of earlier releases.
+	if a.RequestID(apigee.Apps, 1) == a.RequestID(apigee.Apps, 0) || a.RequestID(apigee.Apps, 1) == a.RequestID(apigee.Apps, 2) ||
+		a.RequestID(apigee.Apps, 1) != b.RequestID(apigee.Apps, 1) {
+		t.Errorf("restart ids: %q %q %q", a.RequestID(apigee.Apps, 0), a.RequestID(apigee.Apps, 1), a.RequestID(apigee.Apps, 2))
+	}
+	if got := a.RequestID(apigee.Apps, 0); got != legacyRequestID(a, apigee.Apps) {
+		t.Errorf("restart 0 changed its derivation: %q", got)
+	}
+}
+
+// legacyRequestID is RequestID as released before restarts existed.
+func legacyRequestID(c Config, r apigee.Resource) string {
+	key := strings.Join([]string{c.Execution, c.Org, string(r), c.Destination}, "\x00")
+	return uuid.NewSHA1(requestIDSpace, []byte(key)).String()
 }
 
 func TestVarsDocumented(t *testing.T) {

@@ -250,18 +250,21 @@ func plural(n int64, word string) string {
 	return fmt.Sprintf("%d %ss", n, word)
 }
 
-// Bytes formats a byte count with binary units (1.5 KiB, 64.0 MiB).
+// Bytes formats a byte count in decimal units (1.5 kB, 64.0 MB), the units
+// of the operation's own progress description and of storage consoles, so
+// that the bar and `operations get` show the same figure for the same bytes.
 func Bytes(n int64) string {
-	const unit = 1024
-	if n < unit {
+	if n < 1000 {
 		return fmt.Sprintf("%d B", n)
 	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
+	f := float64(n)
+	for _, unit := range []string{"kB", "MB", "GB", "TB", "PB"} {
+		f /= 1000
+		if f < 999.95 || unit == "PB" {
+			return fmt.Sprintf("%.1f %s", f, unit)
+		}
 	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return fmt.Sprintf("%d B", n) // not reached
 }
 
 // switchFiller draws a bar once the total is known and a spinner before:

@@ -48,10 +48,10 @@ func TestLines(t *testing.T) {
 	d.Wait()
 
 	want := []string{
-		"developers: 100 records, 1 page, 2.0 KiB, 100 records/s",
-		"developers: 300 records, 3 pages, 3.0 MiB, 150 records/s",
+		"developers: 100 records, 1 page, 2.0 kB, 100 records/s",
+		"developers: 300 records, 3 pages, 3.1 MB, 150 records/s",
 		"apps: 50 records, 1 page, 100 B, 25 records/s, 25% of 200",
-		"developers: done, 300 records, 3 pages, 3.0 MiB, 1 object, 150 records/s",
+		"developers: done, 300 records, 3 pages, 3.1 MB, 1 object, 150 records/s",
 		"apps: failed: PERMISSION_DENIED: no access, 60 records, 2 pages, 120 B, 30 records/s, 30% of 200",
 	}
 	got := strings.Split(strings.TrimSpace(buf.String()), "\n")
@@ -86,7 +86,7 @@ func TestBars(t *testing.T) {
 }
 
 func TestBytes(t *testing.T) {
-	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 64 << 20: "64.0 MiB", 3 << 30: "3.0 GiB"} {
+	for n, want := range map[int64]string{0: "0 B", 999: "999 B", 1000: "1.0 kB", 1500: "1.5 kB", 64 << 20: "67.1 MB", 6_100_000: "6.1 MB", 999_960: "1.0 MB", 3e9: "3.0 GB"} {
 		if got := Bytes(n); got != want {
 			t.Errorf("Bytes(%d) = %q, want %q", n, got, want)
 		}
