@@ -15,8 +15,10 @@
 // duration, and writes progress at most once a second, always with a
 // generation check so that two processes never overwrite each other. If the
 // process dies the lease lapses; Recover in any process then resumes the
-// export from its last checkpoint (or restarts a Parquet export, or fails
-// the operation visibly when neither is possible). Run resumes a checkpointed
-// operation explicitly, which is how a killed CLI run or a retried Cloud Run
-// job task continues.
+// export from its last checkpoint, or starts it over when it has none (a
+// Parquet export, or one that stopped early), and fails it visibly with
+// ABORTED only after it was started too many times. A runner whose store
+// writes keep failing suspends itself before its lease can lapse, so that
+// two processes never run one export. Run resumes an operation explicitly,
+// which is how a killed CLI run or a retried Cloud Run job task continues.
 package operations

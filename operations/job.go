@@ -31,8 +31,10 @@ var errLost = errors.New("the operation is no longer run by this process")
 // process cancelled its operation: the staging goes, like any cancel.
 var errCancelledElsewhere = status.Error(codes.Canceled, "export cancelled by another process")
 
-// saveTimeout bounds one write of a record.
-const saveTimeout = 30 * time.Second
+// maxSaveTimeout bounds one write of a record. A write may take at most a
+// sixth of the lease (see Manager.saveTimeout): one hung write must not
+// outlive the lease it is meant to renew.
+const maxSaveTimeout = 30 * time.Second
 
 // job is one operation this process runs: the live operation that Get
 // returns, the lease, and the writes that keep the record in step.
@@ -58,13 +60,16 @@ type job struct {
 	secrets    bool
 	checkpoint []byte
 	holding    bool // the record names us as lease holder
-	expires    time.Time
-	gen        int64
-	version    uint64 // bumped by every change of the state above
-	saved      uint64 // the version the store holds
-	lastSave   time.Time
-	stopped    bool // errLost: write nothing more
-	downloads  downloads
+	// expires is when our lease lapses according to the last record the
+	// store accepted: only a successful write moves it. Another process
+	// may take the operation over once it has passed.
+	expires   time.Time
+	gen       int64
+	version   uint64 // bumped by every change of the state above
+	saved     uint64 // the version the store holds
+	lastSave  time.Time
+	stopped   bool // errLost: write nothing more
+	downloads downloads
 }
 
 func newJob(m *Manager, name string) *job {
@@ -117,8 +122,9 @@ func (j *job) acquire(ctx context.Context) (*longrunningpb.Operation, error) {
 	j.resource = apigee.Resource(rec.GetRequest().GetResource())
 	j.secrets = rec.GetRequest().GetIncludeSecrets()
 	j.checkpoint = rec.GetCheckpoint()
-	j.holding, j.expires = true, now.Add(m.lease)
-	next, err := j.record(now)
+	j.holding = true
+	expires := now.Add(m.lease)
+	next, err := j.record(now, expires)
 	j.mu.Unlock()
 	if err != nil {
 		return nil, err
@@ -131,14 +137,15 @@ func (j *job) acquire(ctx context.Context) (*longrunningpb.Operation, error) {
 		return nil, fmt.Errorf("taking the lease of %s: %w", j.name, err)
 	}
 	j.mu.Lock()
-	j.gen, j.lastSave, j.saved = newGen, now, j.version
+	j.gen, j.lastSave, j.saved, j.expires = newGen, now, j.version, expires
 	j.mu.Unlock()
 	j.acquired = true
 	return nil, nil
 }
 
-// record is the record for the current state; j.mu is held.
-func (j *job) record(now time.Time) (*operationspb.OperationRecord, error) {
+// record is the record for the current state, with the lease (while we
+// hold it) until expires; j.mu is held.
+func (j *job) record(now, expires time.Time) (*operationspb.OperationRecord, error) {
 	rec := proto.Clone(j.base).(*operationspb.OperationRecord)
 	a, _, err := pack(j.op, j.md)
 	if err != nil {
@@ -147,7 +154,7 @@ func (j *job) record(now time.Time) (*operationspb.OperationRecord, error) {
 	rec.Operation = a
 	rec.LeaseHolder, rec.LeaseExpires = "", nil
 	if j.holding {
-		rec.LeaseHolder, rec.LeaseExpires = j.m.holder, timestamppb.New(j.expires)
+		rec.LeaseHolder, rec.LeaseExpires = j.m.holder, timestamppb.New(expires)
 	}
 	rec.Checkpoint = j.checkpoint
 	rec.UpdateTime = timestamppb.New(now)
@@ -245,16 +252,57 @@ func (j *job) saveCheckpoint(_ context.Context, cp *export.Checkpoint) error {
 	j.checkpoint = b
 	j.version++
 	j.mu.Unlock()
-	return j.save(false)
+	for {
+		err := j.save(false)
+		if err == nil || errors.Is(err, errLost) {
+			return err
+		}
+		// The store failed. Try again while the lease leaves time for it;
+		// then suspend rather than fail: a failed run would remove staging
+		// objects that the checkpoint in the store still refers to.
+		j.m.log.Warn("could not save a checkpoint", "operation", j.name, "error", err)
+		if !j.leaseLeft() {
+			cause := fmt.Errorf("could not save a checkpoint before the lease ran out (%v): %w", err, export.ErrSuspend)
+			j.stop(cause, false)
+			return cause
+		}
+		select {
+		case <-j.ctx.Done():
+			return context.Cause(j.ctx)
+		case <-time.After(j.m.renewPeriod()):
+		}
+	}
 }
 
+// leaseLeft reports whether the lease the store last accepted leaves room
+// for one more write and a renewal period after it. When it does not, the
+// export must stop: another process may take the operation over as soon
+// as the lease lapses, and both would write the same staging objects.
+func (j *job) leaseLeft() bool {
+	m := j.m
+	j.mu.Lock()
+	expires := j.expires
+	j.mu.Unlock()
+	return m.now().Add(m.saveTimeout() + m.renewPeriod()).Before(expires)
+}
+
+// saveTimeout bounds one write of a record: at most a sixth of the lease,
+// so that a hung write leaves time to give the lease up in order.
+func (m *Manager) saveTimeout() time.Duration { return min(maxSaveTimeout, m.lease/6) }
+
+// renewPeriod is how often keepalive looks at the lease and the progress.
+func (m *Manager) renewPeriod() time.Duration { return min(saveEvery, m.lease/6) }
+
 // keepalive renews the lease every third of its duration and saves
-// progress at most every saveEvery, until stop is closed.
+// progress at most every saveEvery, until stop is closed. When the store
+// keeps failing, it suspends the export while the lease the store holds
+// still has saveTimeout and a period to run: another process may take the
+// operation over once it lapses, and must find this runner stopped.
 func (j *job) keepalive(stop <-chan struct{}) {
 	m := j.m
-	period := min(saveEvery, m.lease/6)
-	t := time.NewTicker(period)
+	t := time.NewTicker(m.renewPeriod())
 	defer t.Stop()
+	var lastErr error
 	for {
 		select {
 		case <-stop:
@@ -264,20 +312,20 @@ func (j *job) keepalive(stop <-chan struct{}) {
 		j.mu.Lock()
 		since := m.now().Sub(j.lastSave)
 		due := since >= m.lease/3 || (j.version != j.saved && since >= saveEvery)
-		expires := j.expires
 		j.mu.Unlock()
-		if !due {
-			continue
+		if due {
+			err := j.save(false)
+			if errors.Is(err, errLost) {
+				return
+			}
+			if err != nil {
+				m.log.Warn("could not save the operation", "operation", j.name, "error", err)
+				lastErr = err
+			}
 		}
-		err := j.save(false)
-		if err == nil || errors.Is(err, errLost) {
-			continue
-		}
-		m.log.Warn("could not save the operation", "operation", j.name, "error", err)
-		if !m.now().Add(2 * period).Before(expires) {
-			// Another process may take over once the lease lapses: stop
-			// writing staging objects before it starts.
-			j.stop(fmt.Errorf("could not renew the lease (%v): %w", err, export.ErrSuspend), false)
+		if !j.leaseLeft() {
+			j.stop(fmt.Errorf("could not renew the lease before it ran out (last error: %v): %w", lastErr, export.ErrSuspend), false)
+			return
 		}
 	}
 }
@@ -287,9 +335,9 @@ func (j *job) keepalive(stop <-chan struct{}) {
 // operation was taken over, ended or removed by someone else, the export
 // is stopped and errLost returned.
 func (j *job) save(release bool) error {
-	ctx, cancel := context.WithTimeout(context.Background(), saveTimeout)
-	defer cancel()
 	m := j.m
+	ctx, cancel := context.WithTimeout(context.Background(), m.saveTimeout())
+	defer cancel()
 	j.saveMu.Lock()
 	defer j.saveMu.Unlock()
 
@@ -301,10 +349,11 @@ func (j *job) save(release bool) error {
 	now := m.now()
 	if release {
 		j.holding = false
-	} else {
-		j.expires = now.Add(m.lease)
 	}
-	rec, err := j.record(now)
+	// The new expiry counts only once the store has it: until then the
+	// lease other processes see is the old one.
+	expires := now.Add(m.lease)
+	rec, err := j.record(now, expires)
 	gen, ver := j.gen, j.version
 	j.mu.Unlock()
 	if err != nil {
@@ -316,6 +365,9 @@ func (j *job) save(release bool) error {
 		if err == nil {
 			j.mu.Lock()
 			j.gen, j.saved, j.lastSave = newGen, ver, now
+			if !release {
+				j.expires = expires
+			}
 			j.mu.Unlock()
 			return nil
 		}

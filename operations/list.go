@@ -3,6 +3,7 @@ package operations
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -30,6 +31,12 @@ const FilterHelp = `a filter is empty or terms joined by AND, each FIELD=VALUE (
 // List returns the operations under parent (organizations/{org}), newest
 // first, that match filter (see FilterHelp), and the token of the next page
 // ("" after the last). Page tokens are opaque and tied to parent and filter.
+//
+// A record that cannot be read (damaged, or one failed read) is skipped and
+// logged rather than failing the page; the signature has no room to report
+// it (ListOperationsResponse.unreachable names collections, not single
+// operations). Only when no record at all can be read, for a reason other
+// than damage, does List fail: the store is down.
 func (m *Manager) List(ctx context.Context, parent, filter string, pageSize int32, pageToken string) ([]*longrunningpb.Operation, string, error) {
 	if err := store.CheckParent(parent, false); err != nil {
 		return nil, "", err
@@ -57,6 +64,8 @@ func (m *Manager) List(ctx context.Context, parent, filter string, pageSize int3
 	}
 	slices.Reverse(names) // ids are time-ordered: newest first
 	var ops []*longrunningpb.Operation
+	var read int       // records read
+	var failed []error // records that could not be
 	for i, name := range names {
 		if after != "" && name >= after {
 			continue
@@ -66,8 +75,19 @@ func (m *Manager) List(ctx context.Context, parent, filter string, pageSize int3
 			continue // deleted since the listing
 		}
 		if err != nil {
-			return nil, "", err
+			if ctx.Err() != nil {
+				return nil, "", status.FromContextError(ctx.Err()).Err()
+			}
+			// One damaged record, or one failed read, must not hide all
+			// the others: skip it, and say so in the log.
+			m.log.Warn("listing operations: skipped a record that cannot be read", "operation", name, "error", err)
+			failed = append(failed, err)
+			if len(failed) > maxUnreadable && read == 0 && !allDataLoss(failed) {
+				return nil, "", fmt.Errorf("listing operations of %s: no record could be read: %w", parent, failed[0])
+			}
+			continue
 		}
+		read++
 		if !match(op) {
 			continue
 		}
@@ -79,7 +99,25 @@ func (m *Manager) List(ctx context.Context, parent, filter string, pageSize int3
 			break
 		}
 	}
+	if read == 0 && len(failed) > 0 && !allDataLoss(failed) {
+		// Nothing could be read, and not because records are damaged: the
+		// store is failing, which an empty page would hide.
+		return nil, "", fmt.Errorf("listing operations of %s: %w", parent, failed[0])
+	}
 	return ops, "", nil
+}
+
+// maxUnreadable is how many unreadable records in a row, with none read,
+// List skips before it concludes that the store itself is failing.
+const maxUnreadable = 20
+
+func allDataLoss(errs []error) bool {
+	for _, err := range errs {
+		if status.Code(err) != codes.DataLoss {
+			return false
+		}
+	}
+	return true
 }
 
 // A page token is the last name returned, with the parent and filter it

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -40,6 +41,17 @@ const saveEvery = time.Second
 // poisoned record) must end instead of looping.
 const maxAttempts = 20
 
+// DefaultNotStartedTimeout is how long a NOT_STARTED operation may wait for
+// its runner before Recover starts it itself. Create's operations are
+// dispatched to a Cloud Run job within seconds; one still waiting after an
+// hour was orphaned (its creator died between recording and starting it,
+// or the dispatch was lost). The margin is generous so that a slow job
+// start is never raced.
+const DefaultNotStartedTimeout = time.Hour
+
+// errClosing is the answer of a Manager that has been closed.
+var errClosing = status.Error(codes.Unavailable, "the operation manager is shutting down; retry against another instance")
+
 // OpenFunc opens the source and the destination of an export request.
 type OpenFunc func(ctx context.Context, req *operationspb.ExportRequest) (export.Source, sink.Bucket, error)
 
@@ -68,8 +80,12 @@ type Config struct {
 	// to the bucket, secrets included when the export has them; after it
 	// expires, `gcloud storage sign-url` makes another.
 	SignedURLExpiry time.Duration
-	Logger          *slog.Logger
-	Now             func() time.Time
+	// NotStartedTimeout is how long a NOT_STARTED operation that nobody
+	// leases may wait before Recover starts it in this process
+	// (DefaultNotStartedTimeout when zero; negative: never).
+	NotStartedTimeout time.Duration
+	Logger            *slog.Logger
+	Now               func() time.Time
 }
 
 // Manager runs exports as long-running operations and answers for them.
@@ -86,6 +102,7 @@ type Manager struct {
 	now    func() time.Time
 
 	signExpiry time.Duration // of download URLs; negative: do not sign
+	notStarted time.Duration // see Config.NotStartedTimeout; negative: never
 
 	mu     sync.Mutex
 	jobs   map[string]*job // operations this process runs, by name
@@ -94,7 +111,8 @@ type Manager struct {
 }
 
 // New returns a Manager. It does not touch the store: call Recover to take
-// over operations whose runner died.
+// over operations whose runner died. ctx is not used (New does no I/O); it
+// is kept so that the signature need not change if New ever does.
 func New(ctx context.Context, cfg Config) (*Manager, error) {
 	if cfg.Store == nil {
 		return nil, status.Error(codes.InvalidArgument, "operations: Config.Store is required")
@@ -108,12 +126,17 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 		log:    cfg.Logger,
 		now:    cfg.Now,
 		jobs:   map[string]*job{},
+
+		notStarted: cfg.NotStartedTimeout,
 	}
 	if m.open == nil {
 		m.open = openDefault
 	}
 	if m.lease <= 0 {
 		m.lease = DefaultLeaseDuration
+	}
+	if m.notStarted == 0 {
+		m.notStarted = DefaultNotStartedTimeout
 	}
 	switch m.signExpiry = cfg.SignedURLExpiry; {
 	case m.signExpiry == 0:
@@ -163,7 +186,8 @@ func openDefault(ctx context.Context, req *operationspb.ExportRequest) (export.S
 // Create validates req and records a NOT_STARTED operation without running
 // it (a Cloud Run job or `pubexport run` will). A request_id already used
 // under the same parent returns the operation it started. Validation errors
-// are returned before anything is written.
+// are returned before anything is written, and so is UNAVAILABLE once the
+// Manager is closed.
 func (m *Manager) Create(ctx context.Context, req *operationspb.ExportRequest) (*longrunningpb.Operation, error) {
 	op, _, err := m.create(ctx, req)
 	return op, err
@@ -171,6 +195,9 @@ func (m *Manager) Create(ctx context.Context, req *operationspb.ExportRequest) (
 
 // create is Create that also says whether the operation is new.
 func (m *Manager) create(ctx context.Context, req *operationspb.ExportRequest) (*longrunningpb.Operation, bool, error) {
+	if m.isClosed() {
+		return nil, false, errClosing // before writing anything nobody would run
+	}
 	spec, err := Spec(req)
 	if err != nil {
 		return nil, false, err
@@ -196,7 +223,11 @@ func (m *Manager) create(ctx context.Context, req *operationspb.ExportRequest) (
 	// always names a record that exists; the loser of a race removes its
 	// own record.
 	if _, err := m.store.Create(ctx, rec); err != nil {
-		return nil, false, fmt.Errorf("recording operation %s: %w", name, err)
+		if status.Code(err) != codes.AlreadyExists || !m.ours(ctx, rec) {
+			return nil, false, fmt.Errorf("recording operation %s: %w", name, err)
+		}
+		// The name is fresh, so the record that exists is our own write
+		// whose answer was lost and whose retry found it (412).
 	}
 	rid := req.GetRequestId()
 	if rid == "" {
@@ -225,6 +256,26 @@ func (m *Manager) create(ctx context.Context, req *operationspb.ExportRequest) (
 	return prev, false, nil
 }
 
+// ours reports whether the stored record named like rec is rec as this
+// manager wrote it: same request, same creation time.
+func (m *Manager) ours(ctx context.Context, rec *operationspb.OperationRecord) bool {
+	name, err := store.RecordName(rec)
+	if err != nil {
+		return false
+	}
+	got, _, err := m.store.Get(ctx, name)
+	if err != nil {
+		return false
+	}
+	return proto.Equal(got.GetRequest(), rec.GetRequest()) && proto.Equal(got.GetCreateTime(), rec.GetCreateTime())
+}
+
+func (m *Manager) isClosed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed
+}
+
 // forget removes a record that was never shown to anyone.
 func (m *Manager) forget(ctx context.Context, name string) {
 	if err := m.store.Delete(context.WithoutCancel(ctx), name); err != nil {
@@ -235,7 +286,9 @@ func (m *Manager) forget(ctx context.Context, name string) {
 // Start creates the operation and runs it in the background in this
 // process; it returns as soon as the operation is IN_PROGRESS. A retried
 // request (same request_id) returns the first operation, starting it only
-// if nobody ever did.
+// if nobody ever did. Once the record is written the export starts even if
+// ctx ends (the client hung up). A closed Manager answers UNAVAILABLE and
+// leaves nothing behind.
 func (m *Manager) Start(ctx context.Context, req *operationspb.ExportRequest) (*longrunningpb.Operation, error) {
 	op, fresh, err := m.create(ctx, req)
 	if err != nil {
@@ -244,7 +297,21 @@ func (m *Manager) Start(ctx context.Context, req *operationspb.ExportRequest) (*
 	if !fresh && op.GetDone() {
 		return op, nil
 	}
+	// The record exists: from here on the caller hanging up must not leave
+	// it half started (IN_PROGRESS with our lease and no job).
+	ctx = context.WithoutCancel(ctx)
 	j, op2, err := m.launch(ctx, op.GetName())
+	if fresh && errors.Is(err, errClosing) {
+		// Close came in between: take back the record nobody will run, so
+		// that a retry elsewhere (same request_id) starts afresh.
+		m.forget(ctx, op.GetName())
+		if rid := req.GetRequestId(); rid != "" {
+			if err := m.store.ReleaseRequest(ctx, req.GetParent(), rid, op.GetName()); err != nil {
+				m.log.Warn("could not release a request id", "operation", op.GetName(), "error", err)
+			}
+		}
+		return nil, err
+	}
 	if !fresh && (status.Code(err) == codes.FailedPrecondition || status.Code(err) == codes.Aborted) {
 		return m.Get(ctx, op.GetName()) // someone else runs it: fine for a retry
 	}
@@ -287,7 +354,7 @@ func (m *Manager) launch(ctx context.Context, name string) (*job, *longrunningpb
 		m.mu.Lock()
 		if m.closed {
 			m.mu.Unlock()
-			return nil, nil, status.Error(codes.Unavailable, "the operation manager is shutting down; retry against another instance")
+			return nil, nil, errClosing
 		}
 		if j := m.jobs[name]; j != nil {
 			m.mu.Unlock()
@@ -366,8 +433,10 @@ func (m *Manager) Get(ctx context.Context, name string) (*longrunningpb.Operatio
 var errCancelled = status.Error(codes.Canceled, "export cancelled by request; its staging objects were removed and nothing was published after the cancellation")
 
 // Cancel stops an export for good: it ends with error CANCELLED and its
-// staging objects are removed. It returns once the operation is done. For
-// an export run by another process the record says so at once, and that
+// staging objects are removed. It returns once the operation is done (with
+// its own result if it finished first). A cancel that meets a suspend (Close,
+// the end of Run's context) still ends the operation CANCELLED. For an
+// export run by another process the record says so at once, and that
 // process stops at its next save: within about a second while the export
 // makes progress, at most LeaseDuration/3 when it is stuck. Cancelling a
 // done operation is a no-op that succeeds, so a retried Cancel is safe
@@ -380,10 +449,12 @@ func (m *Manager) Cancel(ctx context.Context, name string) error {
 		j.stop(errCancelled, false)
 		select {
 		case <-j.done:
-			return nil
 		case <-ctx.Done():
 			return status.FromContextError(ctx.Err()).Err()
 		}
+		// The job ended, but not necessarily cancelled: a suspend (Close,
+		// the end of Run's context) may have come first and left it
+		// IN_PROGRESS, or its last write failed. The record decides.
 	}
 	for {
 		rec, gen, err := m.store.Get(ctx, name)
@@ -416,8 +487,11 @@ func (m *Manager) Cancel(ctx context.Context, name string) error {
 		if err != nil {
 			return err
 		}
-		if !running && len(checkpoint) > 0 {
-			// Nobody runs it, so nobody else will remove its staging.
+		if !running && (rec.GetAttempts() > 0 || len(checkpoint) > 0) {
+			// Nobody runs it, so nobody else will remove its staging: a
+			// runner that died before its first checkpoint, or one that was
+			// suspended, left parts too. (An operation never started has
+			// none, and opening its destination could fail for nothing.)
 			m.cleanup(ctx, name, rec.GetRequest())
 		}
 		return nil

@@ -14,19 +14,34 @@ import (
 	"pubexport/operations/operationspb"
 )
 
-// Recover looks for operations whose runner died (IN_PROGRESS, or leased,
-// with a lapsed lease) and deals with each so that it ends visibly:
+// Recover looks for operations whose runner is gone and deals with each so
+// that it ends visibly. An operation that is not done and whose lease is
+// free or lapsed (its runner died, or suspended it on Close) is started
+// again in this process, in the background:
 //
-//   - a resumable export (json, ndjson, csv) with a checkpoint resumes in
-//     this process, in the background, from that checkpoint;
-//   - a Parquet export starts over in this process (a Parquet object
-//     cannot be continued; it never has a checkpoint);
-//   - anything else (a text export that died before its first checkpoint,
-//     or one that died maxAttempts times) fails with ABORTED, saying why,
-//     and its staging objects are removed.
+//   - from its checkpoint when it has one (json, ndjson, csv);
+//   - else from the beginning: a Parquet export (it never has a
+//     checkpoint), or any export that stopped before its first one. The
+//     run has the same staging id, so it removes what the earlier attempt
+//     left first.
 //
-// Operations never started (NOT_STARTED, no lease) are left for Run. Call
-// Recover at startup and then every LeaseDuration or so.
+// An operation that was started maxAttempts times, or whose request is no
+// longer valid, fails with ABORTED instead, saying why, and its staging
+// objects are removed.
+//
+// A NOT_STARTED operation that nobody leases is left to the Cloud Run job
+// or `pubexport run` it was created for, unless it has waited longer than
+// Config.NotStartedTimeout (an hour by default): then its creator is
+// presumed dead and Recover starts it too.
+//
+// A record that cannot be read (damaged, or a store error on that one
+// record) is skipped and logged; Recover goes on with the others and then
+// returns an error that lists every skipped record. Such an error is
+// partial: callers should log it and carry on (a server must not refuse to
+// start because of one bad record), and call Recover again later. Only a
+// failure to list the store at all means nothing was looked at.
+//
+// Call Recover at startup and then every LeaseDuration or so.
 func (m *Manager) Recover(ctx context.Context) error {
 	names, err := m.store.List(ctx, "")
 	if err != nil {
@@ -34,7 +49,12 @@ func (m *Manager) Recover(ctx context.Context) error {
 	}
 	var errs []error
 	for _, name := range names {
+		if ctx.Err() != nil {
+			errs = append(errs, fmt.Errorf("recovering operations: stopped before %s: %w", name, ctx.Err()))
+			break
+		}
 		if err := m.recover(ctx, name); err != nil {
+			m.log.Warn("could not recover an operation; skipped it", "operation", name, "error", err)
 			errs = append(errs, fmt.Errorf("recovering %s: %w", name, err))
 		}
 	}
@@ -60,32 +80,39 @@ func (m *Manager) recover(ctx context.Context, name string) error {
 	switch {
 	case op.GetDone():
 		return nil
-	case rec.GetLeaseHolder() == "" && md.GetState() == notStarted:
-		return nil // never started: Run will
 	case leased(rec, "", now):
 		return nil // its runner is alive
+	case rec.GetLeaseHolder() == "" && md.GetState() == notStarted && !m.orphaned(rec, now):
+		return nil // never started: Run will
 	}
-	holder := rec.GetLeaseHolder()
-	if holder == "" {
-		holder = "a process that stopped"
+	var last string
+	if h := rec.GetLeaseHolder(); h != "" {
+		last = fmt.Sprintf("; its last runner was %s", h)
 	}
 	spec, err := Spec(rec.GetRequest())
 	switch {
 	case err != nil:
 		return m.abort(ctx, rec, gen, fmt.Sprintf("its request is no longer valid (%v)", status.Convert(err).Message()))
 	case rec.GetAttempts() >= maxAttempts:
-		return m.abort(ctx, rec, gen, fmt.Sprintf("it was started %d times and never finished; the last runner was %s", rec.GetAttempts(), holder))
-	case !spec.Format.Resumable(), len(rec.GetCheckpoint()) > 0:
-		m.log.Info("recovering an operation whose runner stopped", "operation", name, "previous_holder", rec.GetLeaseHolder(), "resume", spec.Format.Resumable())
-		_, _, err := m.launch(context.WithoutCancel(ctx), name)
-		if c := status.Code(err); c == codes.FailedPrecondition || c == codes.Aborted {
-			return nil // another process got there first
-		}
-		return err
-	default:
-		return m.abort(ctx, rec, gen, fmt.Sprintf("its runner %s stopped (lease expired %s) before the export saved its first checkpoint",
-			holder, rec.GetLeaseExpires().AsTime().Format(time.RFC3339)))
+		return m.abort(ctx, rec, gen, fmt.Sprintf("it was started %d times and never finished%s", rec.GetAttempts(), last))
 	}
+	resume := spec.Format.Resumable() && len(rec.GetCheckpoint()) > 0
+	m.log.Info("recovering an operation whose runner stopped", "operation", name, "previous_holder", rec.GetLeaseHolder(),
+		"state", md.GetState().String(), "resume", resume)
+	_, _, err = m.launch(context.WithoutCancel(ctx), name)
+	if c := status.Code(err); c == codes.FailedPrecondition || c == codes.Aborted {
+		return nil // another process got there first
+	}
+	return err
+}
+
+// orphaned reports whether a NOT_STARTED record has waited for its runner
+// longer than NotStartedTimeout.
+func (m *Manager) orphaned(rec *operationspb.OperationRecord, now time.Time) bool {
+	if m.notStarted < 0 || rec.GetCreateTime() == nil {
+		return false
+	}
+	return now.Sub(rec.GetCreateTime().AsTime()) >= m.notStarted
 }
 
 // abort ends an operation that cannot continue with ABORTED.

@@ -192,20 +192,22 @@ func TestRecoverDecides(t *testing.T) {
 		rec.Attempts = 20
 		rec.Checkpoint = []byte(`{"version":1}`)
 	})
+	tooManyNoHolder := create("apps", "json")
+	e.leaveFor(tooManyNoHolder, "", time.Time{})
+	e.edit(tooManyNoHolder, func(rec *operationspb.OperationRecord, _ *longrunningpb.Operation, _ *apigeepb.OperationMetadata) {
+		rec.Attempts = 20
+	})
 
 	if err := m.Recover(ctx); err != nil {
 		t.Fatal(err)
 	}
 
-	// Died before its first checkpoint: ABORTED, saying why and what to do.
-	op, err := m.Get(ctx, noCheckpoint)
+	// Died before its first checkpoint: starts over and finishes.
+	op, err := m.Wait(ctx, noCheckpoint, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !op.GetDone() || op.GetError().GetCode() != int32(codes.Aborted) ||
-		!strings.Contains(op.GetError().GetMessage(), "dead-host-1") || !strings.Contains(op.GetError().GetMessage(), "start the export again") {
-		t.Fatalf("operation without a checkpoint: %v", op)
-	}
+	e.checkResponse(op, len(e.data.Orgs[0].Developers))
 	// Parquet starts over and finishes.
 	op, err = m.Wait(ctx, parquet, 0)
 	if err != nil {
@@ -214,8 +216,16 @@ func TestRecoverDecides(t *testing.T) {
 	e.checkResponse(op, len(e.data.Orgs[0].APIProducts))
 	// Started too often: ABORTED.
 	op, _ = m.Get(ctx, tooMany)
-	if !op.GetDone() || op.GetError().GetCode() != int32(codes.Aborted) || !strings.Contains(op.GetError().GetMessage(), "20 times") {
+	if msg := op.GetError().GetMessage(); !op.GetDone() || op.GetError().GetCode() != int32(codes.Aborted) ||
+		!strings.Contains(msg, "20 times") || !strings.Contains(msg, "dead-host-3") || !strings.Contains(msg, "start the export again") {
 		t.Fatalf("operation started 20 times: %v", op)
+	}
+	// The same without a lease holder (suspended, then never resumed): the
+	// message names nobody.
+	op, _ = m.Get(ctx, tooManyNoHolder)
+	if msg := op.GetError().GetMessage(); !op.GetDone() || op.GetError().GetCode() != int32(codes.Aborted) ||
+		!strings.Contains(msg, "started 20 times and never finished; start the export again") {
+		t.Fatalf("operation started 20 times, no holder: %v", op)
 	}
 	// A live lease and a never-started operation are left alone.
 	rec, _ := e.record(alive)

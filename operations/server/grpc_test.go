@@ -2,12 +2,16 @@ package server
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -66,18 +70,23 @@ func TestGRPCExport(t *testing.T) {
 	}
 }
 
-// TestHandlerOnPlainServer: Handler() serves gRPC and REST on a server that
-// speaks only HTTP/1 natively (httptest), through the h2c wrapper.
+// TestHandlerOnPlainServer: Handler() serves gRPC and REST on a server of
+// the caller's own (httptest) that speaks unencrypted HTTP/2 as its doc
+// says, without the deprecated x/net h2c wrapper.
 func TestHandlerOnPlainServer(t *testing.T) {
 	ops := newMemOps()
 	s := New(ops, Options{Auth: tokenAuth(t)})
-	ts := httptest.NewServer(s.Handler())
+	ts := httptest.NewUnstartedServer(s.Handler())
+	ts.Config.Protocols = new(http.Protocols)
+	ts.Config.Protocols.SetHTTP1(true)
+	ts.Config.Protocols.SetUnencryptedHTTP2(true)
+	ts.Start()
 	defer ts.Close()
 	name := ops.add("acme", "apps")
 	h := &harness{ops: ops, srv: s, addr: strings.TrimPrefix(ts.URL, "http://"), url: ts.URL}
 
 	if op, err := h.grpcClient(t, acmeToken).GetOperation(context.Background(), &longrunningpb.GetOperationRequest{Name: name}); err != nil || op.GetName() != name {
-		t.Errorf("gRPC through h2c: %v, %v", op, err)
+		t.Errorf("gRPC over unencrypted HTTP/2: %v, %v", op, err)
 	}
 	h.do(t, "GET", "/v1/"+name, acmeToken, "").want200(t)
 }
@@ -115,5 +124,45 @@ func TestServeShutdown(t *testing.T) {
 	}
 	if err := <-served; err != nil {
 		t.Errorf("Serve: %v", err)
+	}
+}
+
+// TestGRPCOptionsInterceptorOrder: what Options.GRPCOptions says about
+// interceptors holds. A chained interceptor runs after authentication and
+// sees the caller; a grpc.UnaryInterceptor runs before it, without one,
+// and even for calls that authentication refuses.
+func TestGRPCOptionsInterceptorOrder(t *testing.T) {
+	type seen struct{ single, chained []bool } // caller present, per call
+	var mu sync.Mutex
+	var got seen
+	single := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+		mu.Lock()
+		got.single = append(got.single, CallerFrom(ctx) != nil)
+		mu.Unlock()
+		return next(ctx, req)
+	}
+	chained := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+		mu.Lock()
+		got.chained = append(got.chained, CallerFrom(ctx) != nil)
+		mu.Unlock()
+		return next(ctx, req)
+	}
+	h := start(t, tokenAuth(t), func(o *Options) {
+		o.GRPCOptions = []grpc.ServerOption{grpc.UnaryInterceptor(single), grpc.ChainUnaryInterceptor(chained)}
+	})
+	name := h.ops.add("acme", "apps")
+	if _, err := h.grpcClient(t, acmeToken).GetOperation(context.Background(), &longrunningpb.GetOperationRequest{Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.grpcClient(t, "wrong-token-0123456789abcdef").GetOperation(context.Background(), &longrunningpb.GetOperationRequest{Name: name}); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("wrong token: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []bool{false, false}; !slices.Equal(got.single, want) {
+		t.Errorf("grpc.UnaryInterceptor saw a caller %v, want %v (it runs before authentication, for every call)", got.single, want)
+	}
+	if want := []bool{true}; !slices.Equal(got.chained, want) {
+		t.Errorf("grpc.ChainUnaryInterceptor saw a caller %v, want %v (it runs after authentication, for accepted calls)", got.chained, want)
 	}
 }

@@ -33,6 +33,9 @@ type Operations interface {
 	// Delete forgets a finished operation.
 	Delete(ctx context.Context, name string) error
 	// Wait returns once the operation is done or timeout has passed, with the
-	// operation's latest state either way.
+	// operation's latest state either way. When ctx ends first (the server
+	// is shutting down) it may return the latest state, as
+	// *operations.Manager does, or ctx's error: the server then answers
+	// with Get's state instead.
 	Wait(ctx context.Context, name string, timeout time.Duration) (*longrunningpb.Operation, error)
 }

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
-	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/h2c"
 	"google.golang.org/grpc"
 
 	// Linked so that protojson resolves the @type of operation metadata
@@ -46,8 +44,12 @@ type Options struct {
 	// ShutdownTimeout bounds the graceful part of Serve's shutdown (default
 	// 10 s); connections still busy after it are closed.
 	ShutdownTimeout time.Duration
-	// GRPCOptions are added to the gRPC server's options; interceptors given
-	// here run after authentication.
+	// GRPCOptions are added to the gRPC server's options. Interceptors
+	// added with grpc.ChainUnaryInterceptor / grpc.ChainStreamInterceptor
+	// run after authentication (CallerFrom works in them). One set with
+	// grpc.UnaryInterceptor / grpc.StreamInterceptor runs BEFORE it: gRPC
+	// puts that single interceptor outermost, so it also sees calls that
+	// authentication then refuses, without a caller.
 	GRPCOptions []grpc.ServerOption
 }
 
@@ -90,17 +92,24 @@ func New(ops Operations, opts Options) *Server {
 
 	s := &Server{opts: opts, log: log, grpc: gs, stopDrain: stopDrain}
 	s.rest = authHTTP(opts.Auth, log, (&rest{svc: svc, maxBody: opts.MaxRequestBytes}).routes())
-	// h2c lets gRPC (HTTP/2 without TLS) reach this handler on servers that
-	// only speak HTTP/1 natively, e.g. httptest.NewServer. Serve enables the
-	// standard library's own unencrypted HTTP/2 as well, so there the
-	// wrapper only handles the rare "Upgrade: h2c" handshake.
-	s.handler = h2c.NewHandler(http.HandlerFunc(s.route), &http2.Server{})
+	s.handler = http.HandlerFunc(s.route)
 	return s
 }
 
 // Handler returns the combined gRPC + REST handler, for mounting in a
 // server of the caller's own. Serve is the simpler choice: it also shuts
 // down gracefully and cuts long waits short when it does.
+//
+// gRPC needs HTTP/2. Without TLS, the caller's http.Server must speak it
+// unencrypted (prior knowledge, which is what gRPC clients send):
+//
+//	hs.Protocols = new(http.Protocols)
+//	hs.Protocols.SetHTTP1(true)
+//	hs.Protocols.SetUnencryptedHTTP2(true)
+//
+// (for an httptest.Server: set them on its Config before Start). REST
+// works over either protocol. The "Upgrade: h2c" handshake of HTTP/1 is
+// not supported; gRPC clients do not use it.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // route sends gRPC to the gRPC server and everything else to REST.

@@ -143,7 +143,10 @@ func (s *service) wait(ctx context.Context, name string, timeout time.Duration) 
 	}
 	op, err := s.ops.Wait(wctx, name, timeout)
 	if err != nil && ctx.Err() == nil && wctx.Err() != nil {
-		// The server is shutting down: answer with the state as it is.
+		// The server is shutting down and the implementation answered with
+		// the context's error (*operations.Manager answers with the state
+		// instead, so this is for other implementations, such as wrappers
+		// that forward elsewhere): answer with the state as it is.
 		op, err = s.ops.Get(ctx, name)
 	}
 	if err != nil {
