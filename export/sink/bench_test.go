@@ -56,3 +56,40 @@ func BenchmarkGCSEmulatorWritePublish8MiB(b *testing.B) {
 	}
 	benchWrite(b, bk, 8<<20)
 }
+
+// BenchmarkLocalListManifests lists the manifests at the top of a folder
+// that also holds 5000 staging files and 1000 operation records, as
+// export.ReadManifests does.
+func BenchmarkLocalListManifests(b *testing.B) {
+	dir := b.TempDir()
+	bk, err := sink.Open(context.Background(), dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	put := func(name string) {
+		w, err := bk.NewWriter(context.Background(), name, sink.Attrs{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		w.Write([]byte(name))
+		if _, err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		put(fmt.Sprintf("ExportManifest_%d.json", i))
+	}
+	for i := range 5000 {
+		put(fmt.Sprintf(".pubexport-staging/run-%02d/part-%04d", i%50, i))
+	}
+	for i := range 1000 {
+		put(fmt.Sprintf(".pubexport/operations/op-%04d", i))
+	}
+	b.ResetTimer()
+	for range b.N {
+		infos, err := bk.List(context.Background(), "ExportManifest_")
+		if err != nil || len(infos) != 3 {
+			b.Fatalf("List: %d objects, %v", len(infos), err)
+		}
+	}
+}

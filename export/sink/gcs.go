@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/storage"
 	gax "github.com/googleapis/gax-go/v2"
@@ -16,6 +17,15 @@ import (
 
 // maxComposeSources is Cloud Storage's limit of sources per compose call.
 const maxComposeSources = 32
+
+// composeCleanupTimeout bounds the deletion of a compose's intermediate
+// objects. It runs even when the caller's context is cancelled, or they
+// would be left behind; but every delete is retried (RetryAlways, by
+// default 8 attempts with backoff up to 32 s), so without a bound a
+// cancelled export against an unwell Cloud Storage would hang in cleanup
+// for minutes. Two minutes, as for export.Cleanup: what it does not
+// delete lies under the run's staging names, which that cleanup removes.
+const composeCleanupTimeout = 2 * time.Minute
 
 // gcsBucket is a Cloud Storage destination.
 //
@@ -34,14 +44,17 @@ type gcsBucket struct {
 	chunkSize int
 	retry     []storage.RetryOption
 	anonymous bool // our client has no credentials, so it cannot sign
+	// cleanupTimeout is composeCleanupTimeout; tests shorten it.
+	cleanupTimeout time.Duration
 }
 
 func openGCS(ctx context.Context, d dest, cfg config) (Bucket, error) {
 	b := &gcsBucket{
-		client:    cfg.client,
-		name:      d.bucket,
-		prefix:    d.prefix,
-		chunkSize: cfg.chunkSize,
+		client:         cfg.client,
+		name:           d.bucket,
+		prefix:         d.prefix,
+		chunkSize:      cfg.chunkSize,
+		cleanupTimeout: composeCleanupTimeout,
 		retry: []storage.RetryOption{
 			storage.WithPolicy(storage.RetryAlways),
 			storage.WithMaxAttempts(cfg.attempts),
@@ -206,8 +219,14 @@ func (b *gcsBucket) Compose(ctx context.Context, dst string, srcs []string, a At
 	}
 	var temps []string
 	defer func() {
+		if len(temps) == 0 {
+			return
+		}
+		// Best effort, bounded: see composeCleanupTimeout.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.cleanupTimeout)
+		defer cancel()
 		for _, t := range temps {
-			_ = b.Delete(context.WithoutCancel(ctx), t) // best effort: they are under the caller's staging names
+			_ = b.Delete(ctx, t)
 		}
 	}()
 	for round := 0; len(level) > maxComposeSources; round++ {

@@ -3,10 +3,10 @@ package sink
 import (
 	"context"
 	"errors"
-	"fmt"
 	"hash/crc32"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -26,8 +26,11 @@ import (
 // removes them.
 const tempPrefix = ".pubexport-tmp-"
 
-// tempPattern names a temp file of this process for os.CreateTemp.
-func tempPattern() string { return fmt.Sprintf("%s%d-*", tempPrefix, os.Getpid()) }
+// tempName is a fresh name for a temp file of this process: tempPrefix,
+// the process id (which orphanedTemp reads), "-" and a random number.
+func tempName() string {
+	return tempPrefix + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatUint(rand.Uint64(), 36)
+}
 
 // orphanedTemp reports whether name is the temp file of a process that is
 // no longer running.
@@ -97,20 +100,26 @@ func inDir(dir string, fn func() error) error {
 	return err
 }
 
+// createTemp creates a new temp file in dir, creating dir if needed.
+//
+// Not os.CreateTemp: it makes 0600 files, and widening them with Chmod
+// would bypass the umask, making an export (which may hold consumer
+// secrets) world-readable where the user asked for private files. Like
+// os.Create, it asks for 0666 and lets the umask decide. Published files are
+// hard links to these, so they get the same mode.
 func createTemp(dir string) (*os.File, error) {
 	var f *os.File
-	err := inDir(dir, func() (err error) {
-		f, err = os.CreateTemp(dir, tempPattern())
-		return err
+	err := inDir(dir, func() error {
+		var err error
+		for range 100 {
+			f, err = os.OpenFile(filepath.Join(dir, tempName()), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o666)
+			if !errors.Is(err, fs.ErrExist) {
+				return err
+			}
+		}
+		return err // 100 collisions of 64-bit random names: something else is wrong
 	})
 	if err != nil {
-		return nil, err
-	}
-	// CreateTemp makes 0600 files; an export is meant to be read by
-	// whoever may read the folder, as a file from os.Create would be.
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(f.Name())
 		return nil, err
 	}
 	return f, nil
@@ -184,16 +193,15 @@ func (b *localBucket) List(ctx context.Context, prefix string) ([]ObjectInfo, er
 	var out []ObjectInfo
 	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil // nothing there yet, or removed while we walked
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+				return nil // nothing there yet, removed while we walked, or a file where the prefix wants a folder
 			}
 			return err
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if d.IsDir() || !d.Type().IsRegular() || strings.HasPrefix(d.Name(), ProbePrefix) ||
-			strings.HasPrefix(d.Name(), tempPrefix) && !orphanedTemp(d.Name()) {
+		if p == start {
 			return nil
 		}
 		rel, err := filepath.Rel(b.dir, p)
@@ -201,7 +209,19 @@ func (b *localBucket) List(ctx context.Context, prefix string) ([]ObjectInfo, er
 			return err
 		}
 		name := filepath.ToSlash(rel)
-		if !strings.HasPrefix(name, prefix) {
+		if d.IsDir() {
+			// Enter only folders that may hold a match: the manifests
+			// at the top must not cost a walk through every staging and
+			// operations folder, nor fail on one of them we cannot read.
+			// Skipping happens before the folder is read.
+			if dir := name + "/"; !strings.HasPrefix(prefix, dir) && !strings.HasPrefix(dir, prefix) {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || strings.HasPrefix(d.Name(), ProbePrefix) ||
+			strings.HasPrefix(d.Name(), tempPrefix) && !orphanedTemp(d.Name()) ||
+			!strings.HasPrefix(name, prefix) {
 			return nil
 		}
 		fi, err := d.Info()
@@ -214,6 +234,10 @@ func (b *localBucket) List(ctx context.Context, prefix string) ([]ObjectInfo, er
 		out = append(out, ObjectInfo{Name: name, Size: fi.Size(), Created: fi.ModTime()})
 		return nil
 	})
+	if errors.Is(err, fs.ErrPermission) {
+		// Not localError's "not writable": what failed is reading a folder.
+		return nil, newError(codes.PermissionDenied, err, "listing %s: a folder there cannot be read; fix its permissions or choose another --to", b.URI(prefix))
+	}
 	if err != nil {
 		return nil, localError(err, "listing "+b.URI(prefix))
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -82,6 +84,15 @@ func TestLocalCheckReadOnly(t *testing.T) {
 		wantCode(t, b.Check(context.Background()), codes.PermissionDenied, dir, "--to")
 		return
 	}
+	runAsNobody(t, base, "TestLocalCheckReadOnly", "SINK_TEST_READONLY_DIR="+dir)
+}
+
+// runAsNobody runs one test of this binary again as user nobody, with env
+// added, in base (a folder nobody may enter), and fails t unless it passes:
+// root may read and write anywhere, so tests of permissions run as root
+// need another user.
+func runAsNobody(t *testing.T, base, test string, env ...string) {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -95,16 +106,124 @@ func TestLocalCheckReadOnly(t *testing.T) {
 	if err := os.WriteFile(bin, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-test.run=^TestLocalCheckReadOnly$", "-test.v")
-	cmd.Env = append(os.Environ(), "SINK_TEST_READONLY_DIR="+dir, "GOCOVERDIR=")
+	cmd := exec.Command(bin, "-test.run=^"+test+"$", "-test.v")
+	cmd.Env = append(append(os.Environ(), "GOCOVERDIR="), env...)
 	cmd.Dir = base
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := cmd.CombinedOutput()
 	if err != nil && strings.Contains(err.Error(), "operation not permitted") {
-		t.Skipf("cannot run as user nobody to test a read-only folder: %v", err)
+		t.Skipf("cannot run as user nobody to test permissions: %v", err)
 	}
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestLocalCheckReadOnly") {
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+test) {
 		t.Fatalf("as user nobody: %v\n%s", err, out)
+	}
+}
+
+// TestLocalFilesFollowUmask: files are created as os.Create would, so the
+// umask decides who may read an export (which may hold consumer secrets).
+// The umask belongs to the whole process, so each case runs in a child
+// process running only this test.
+func TestLocalFilesFollowUmask(t *testing.T) {
+	if m := os.Getenv("SINK_TEST_UMASK"); m != "" {
+		mask, err := strconv.ParseUint(m, 8, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer syscall.Umask(syscall.Umask(int(mask)))
+		want := fs.FileMode(0o666 &^ mask)
+		dir := t.TempDir()
+		b := openLocal(t, dir)
+		ctx := context.Background()
+		write(t, b, "staging/a", []byte("a"))
+		write(t, b, "staging/b", []byte("b"))
+		if _, err := b.Compose(ctx, "staging/ab", []string{"staging/a", "staging/b"}, sink.Attrs{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := b.Publish(ctx, "staging/ab", "final", sink.Attrs{}); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []string{"staging/a", "staging/ab", "final"} {
+			fi, err := os.Stat(filepath.Join(dir, n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fi.Mode().Perm(); got != want {
+				t.Errorf("under umask %03o, %s has mode %v, want %v", mask, n, got, want)
+			}
+		}
+		return
+	}
+	t.Parallel()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mask := range []string{"077", "022"} {
+		cmd := exec.Command(exe, "-test.run=^TestLocalFilesFollowUmask$", "-test.v")
+		cmd.Env = append(os.Environ(), "SINK_TEST_UMASK="+mask, "GOCOVERDIR=")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestLocalFilesFollowUmask") {
+			t.Errorf("umask %s: %v\n%s", mask, err, out)
+		}
+	}
+}
+
+// TestLocalListSkipsFoldersOutsideThePrefix: listing the manifests at the
+// top does not walk into folders that cannot hold them, so one it cannot
+// read (here .pubexport/operations) does not make it fail; listing a
+// prefix that folder may hold does fail, rather than miss objects.
+func TestLocalListSkipsFoldersOutsideThePrefix(t *testing.T) {
+	if dir := os.Getenv("SINK_TEST_UNREADABLE_DIR"); dir != "" {
+		listAroundUnreadable(t, dir)
+		return
+	}
+	t.Parallel()
+	// Not t.TempDir: its parent is private to the test user.
+	base, err := os.MkdirTemp("", "sink-unreadable-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		os.Chmod(filepath.Join(base, "out", ".pubexport", "operations"), 0o755)
+		os.RemoveAll(base)
+	})
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(base, "out")
+	for _, n := range []string{"ExportManifest_1.json", "ExportManifest_dir/x", "Export/y", ".pubexport/operations/op-1", ".pubexport-staging/id/part-0"} {
+		p := filepath.Join(dir, filepath.FromSlash(n))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(filepath.Join(dir, ".pubexport", "operations"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() != 0 {
+		listAroundUnreadable(t, dir)
+		return
+	}
+	runAsNobody(t, base, "TestLocalListSkipsFoldersOutsideThePrefix", "SINK_TEST_UNREADABLE_DIR="+dir)
+}
+
+// listAroundUnreadable lists the folder TestLocalListSkipsFoldersOutsideThePrefix
+// makes, as a user who cannot read its .pubexport/operations.
+func listAroundUnreadable(t *testing.T, dir string) {
+	t.Helper()
+	b := openLocal(t, dir)
+	if got, want := names(t, b, "ExportManifest_"), []string{"ExportManifest_1.json", "ExportManifest_dir/x"}; !slices.Equal(got, want) {
+		t.Errorf("List(ExportManifest_) = %q, want %q", got, want)
+	}
+	if got, want := names(t, b, ".pubexport-staging/"), []string{".pubexport-staging/id/part-0"}; !slices.Equal(got, want) {
+		t.Errorf("List(.pubexport-staging/) = %q, want %q", got, want)
+	}
+	for _, prefix := range []string{"", ".pubexport/", ".pubexport/operations/"} {
+		_, err := b.List(context.Background(), prefix)
+		wantCode(t, err, codes.PermissionDenied, "operations")
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"math/rand/v2"
@@ -418,6 +419,77 @@ func TestErrorsKeepTheirCause(t *testing.T) {
 		_, err := b.List(ctx, "")
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("List with a cancelled context: %v, want one that wraps context.Canceled", err)
+		}
+	})
+}
+
+// TestListPrefixes: a prefix is a string prefix of names, as on Cloud
+// Storage, wherever it ends: inside a folder name, at a "/", or at the
+// top; folders that cannot match are skipped, ones that can are entered.
+func TestListPrefixes(t *testing.T) {
+	forEach(t, func(t *testing.T, b sink.Bucket) {
+		all := []string{
+			".pubexport-staging/id/part-0", ".pubexport/operations/op-1", "Export/y",
+			"ExportManifest.json", "ExportManifest_1.json", "ExportManifest_dir/x", "ExportManifest_dir/y/z",
+			"a/b/c/d/e", "staging/i/x", "staging/id/sub/y", "staging/idx/z", "staging/other/w",
+		}
+		for _, n := range all {
+			write(t, b, n, []byte(n))
+		}
+		for _, c := range []struct {
+			prefix string
+			want   []string
+		}{
+			{"", all},
+			{"ExportManifest_", []string{"ExportManifest_1.json", "ExportManifest_dir/x", "ExportManifest_dir/y/z"}},
+			{"ExportManifest_dir/y", []string{"ExportManifest_dir/y/z"}},
+			{"Export/", []string{"Export/y"}},
+			{"staging/i", []string{"staging/i/x", "staging/id/sub/y", "staging/idx/z"}},
+			{"staging/id", []string{"staging/id/sub/y", "staging/idx/z"}},
+			{"staging/id/", []string{"staging/id/sub/y"}},
+			{"a/b/", []string{"a/b/c/d/e"}},
+			{"a/b/c/d/e", []string{"a/b/c/d/e"}},
+			{"a/c", nil},
+			{"ExportManifest_1.json/x", nil}, // a file where the prefix has a folder
+		} {
+			if got := names(t, b, c.prefix); !slices.Equal(got, c.want) {
+				t.Errorf("List(%q) = %q, want %q", c.prefix, got, c.want)
+			}
+		}
+	})
+}
+
+// TestComposeReportsCRC32C: the info Compose returns describes the bytes
+// stored, with and without a compose tree, including empty sources: the
+// export compares it with its own digest before publishing.
+func TestComposeReportsCRC32C(t *testing.T) {
+	forEach(t, func(t *testing.T, b sink.Bucket) {
+		ctx := context.Background()
+		var parts []string
+		for i := range 34 {
+			size := 100 + i
+			if i%10 == 0 {
+				size = 0
+			}
+			name := fmt.Sprintf("staging/p-%02d", i)
+			write(t, b, name, randomBytes(uint64(100+i), size))
+			parts = append(parts, name)
+		}
+		for _, n := range []int{1, 3, 34} {
+			dst := fmt.Sprintf("staging/composed-%d", n)
+			info, err := b.Compose(ctx, dst, parts[:n], sink.Attrs{})
+			if err != nil {
+				t.Fatalf("Compose of %d: %v", n, err)
+			}
+			stored := read(t, b, dst)
+			checkInfo(t, info, dst, stored)
+			published, _, err := b.Publish(ctx, dst, fmt.Sprintf("final-%d", n), sink.Attrs{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if published.CRC32C != info.CRC32C || published.Size != info.Size {
+				t.Errorf("Compose of %d reported %d bytes CRC32C %08x; Publish of it %d bytes CRC32C %08x", n, info.Size, info.CRC32C, published.Size, published.CRC32C)
+			}
 		}
 	})
 }
