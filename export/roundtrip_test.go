@@ -265,4 +265,3 @@ func readParquet(t *testing.T, data []byte) ([]string, map[string][]any) {
 	}
 	return names, cols
 }
-

@@ -24,7 +24,6 @@ import (
 
 	"pubexport/export"
 	"pubexport/export/apigee"
-	"pubexport/export/apigee/apigeepb"
 	"pubexport/export/apigee/emulator"
 	"pubexport/export/sink"
 	"pubexport/formats"
@@ -156,25 +155,7 @@ func checkJSONRecords(t *testing.T, r apigee.Resource, body []byte, org *emulato
 	if err := json.Unmarshal(body, &raw); err != nil {
 		t.Fatal(err)
 	}
-	var want []proto.Message
-	switch r {
-	case apigee.Developers:
-		for _, d := range org.Developers {
-			want = append(want, d)
-		}
-	case apigee.Apps:
-		for _, a := range org.Apps {
-			a = proto.Clone(a).(*apigeepb.App)
-			for _, c := range a.Credentials {
-				c.ConsumerSecret = nil
-			}
-			want = append(want, a)
-		}
-	case apigee.APIProducts:
-		for _, p := range org.APIProducts {
-			want = append(want, p)
-		}
-	}
+	want := sourceRecords(r, org)
 	if len(raw) != len(want) {
 		t.Fatalf("%d records, want %d", len(raw), len(want))
 	}
@@ -184,7 +165,7 @@ func checkJSONRecords(t *testing.T, r apigee.Resource, body []byte, org *emulato
 	}
 	for i, b := range raw {
 		m := r.Descriptor()
-		got := newMessage(r)
+		got := r.New()
 		if err := protojson.Unmarshal(b, got); err != nil {
 			t.Fatalf("record %d of %s: %v", i, m.FullName(), err)
 		}
@@ -192,17 +173,6 @@ func checkJSONRecords(t *testing.T, r apigee.Resource, body []byte, org *emulato
 		if !ok || !proto.Equal(got, w) {
 			t.Fatalf("record %d (%s) differs from the source", i, r.Key(got))
 		}
-	}
-}
-
-func newMessage(r apigee.Resource) proto.Message {
-	switch r {
-	case apigee.Developers:
-		return &apigeepb.Developer{}
-	case apigee.Apps:
-		return &apigeepb.App{}
-	default:
-		return &apigeepb.ApiProduct{}
 	}
 }
 

@@ -3,17 +3,11 @@ package operations_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
-	"encoding/pem"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -27,39 +21,15 @@ import (
 
 	"pubexport/export/apigee/emulator"
 	"pubexport/export/sink"
+	"pubexport/export/sink/gcstest"
 	"pubexport/operations"
 )
 
-const signerEmail = "exporter@proj.iam.gserviceaccount.com"
+const signerEmail = gcstest.SignerEmail
 
-// serviceAccountKey is a service account key file for a fresh RSA key,
-// with a token endpoint on loopback: credentials that can sign offline.
+// serviceAccountKey is a key file for credentials that can sign offline.
 func serviceAccountKey(t *testing.T) []byte {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"access_token":"t","token_type":"Bearer","expires_in":3600}`)
-	}))
-	t.Cleanup(tokens.Close)
-	j, err := json.Marshal(map[string]string{
-		"type":           "service_account",
-		"project_id":     "proj",
-		"private_key_id": "k1",
-		"private_key":    string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
-		"client_email":   signerEmail,
-		"token_uri":      tokens.URL + "/token",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	j, _ := gcstest.ServiceAccountKey(t)
 	return j
 }
 

@@ -4,16 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
-	"encoding/pem"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
@@ -30,39 +25,10 @@ import (
 	"pubexport/export/sink/gcstest"
 )
 
-const signerEmail = "exporter@proj.iam.gserviceaccount.com"
+const signerEmail = gcstest.SignerEmail
 
-// serviceAccountKey is a service account key file for a fresh RSA key,
-// with a token endpoint on loopback: credentials that can sign offline.
-func serviceAccountKey(t *testing.T) ([]byte, *rsa.PublicKey) {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"access_token":"t","token_type":"Bearer","expires_in":3600}`)
-	}))
-	t.Cleanup(tokens.Close)
-	j, err := json.Marshal(map[string]string{
-		"type":           "service_account",
-		"project_id":     "proj",
-		"private_key_id": "k1",
-		"private_key":    string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
-		"client_email":   signerEmail,
-		"client_id":      "1",
-		"token_uri":      tokens.URL + "/token",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return j, &key.PublicKey
-}
+// serviceAccountKey: see gcstest.ServiceAccountKey.
+func serviceAccountKey(t *testing.T) ([]byte, *rsa.PublicKey) { return gcstest.ServiceAccountKey(t) }
 
 // authHeaders records the Authorization header of every request.
 type authHeaders struct {
