@@ -223,13 +223,8 @@ func (d *decoder) message(m protoreflect.Message, ptr unsafe.Pointer, p *msgPlan
 	if budget < 0 {
 		return d.errorf(d.i, "nested deeper than %d", recursionLimit)
 	}
-	if err := d.expect('{', "an object"); err != nil {
+	if empty, err := d.open('{', "an object"); err != nil || empty {
 		return err
-	}
-	d.ws()
-	if d.i < len(d.s) && d.s[d.i] == '}' {
-		d.i++
-		return nil
 	}
 	var seen slotSet
 	if p.slots > 64 {
@@ -238,21 +233,10 @@ func (d *decoder) message(m protoreflect.Message, ptr unsafe.Pointer, p *msgPlan
 	next := 0 // the field expected next: a string compare saves a map lookup
 	for {
 		at := d.i
-		if at >= len(d.s) {
-			return d.eof()
-		}
-		if d.s[at] != '"' {
-			return d.errorf(at, "want a field name, found %s", d.tokenAt(at))
-		}
-		name, err := d.str()
+		name, err := d.fieldName()
 		if err != nil {
 			return err
 		}
-		d.ws()
-		if err := d.expect(':', `":" after the field name`); err != nil {
-			return err
-		}
-		d.ws()
 		var f *fieldPlan
 		if next < len(p.order) && p.order[next].json == name {
 			f = p.order[next]
@@ -286,19 +270,10 @@ func (d *decoder) message(m protoreflect.Message, ptr unsafe.Pointer, p *msgPlan
 				return within(err, f.json)
 			}
 		}
-		d.ws()
-		if d.i >= len(d.s) {
-			return d.eof()
-		}
-		switch d.s[d.i] {
-		case ',':
-			d.i++
-			d.ws()
-		case '}':
-			d.i++
+		if more, ok := d.next('}'); !ok {
+			return d.unexpected(`"," or "}" after a field`)
+		} else if !more {
 			return nil
-		default:
-			return d.errorf(d.i, `want "," or "}" after a field, found %s`, d.tokenAt(d.i))
 		}
 	}
 }
@@ -325,13 +300,8 @@ func (d *decoder) singular(m protoreflect.Message, ptr unsafe.Pointer, f *fieldP
 }
 
 func (d *decoder) list(m protoreflect.Message, ptr unsafe.Pointer, f *fieldPlan, budget int) error {
-	if err := d.expect('[', "an array for repeated field "+f.fd.JSONName()); err != nil {
+	if empty, err := d.open('[', "an array for repeated field "+f.fd.JSONName()); err != nil || empty {
 		return err
-	}
-	d.ws()
-	if d.i < len(d.s) && d.s[d.i] == ']' {
-		d.i++
-		return nil
 	}
 	var l protoreflect.List
 	if ptr == nil {
@@ -370,19 +340,10 @@ func (d *decoder) list(m protoreflect.Message, ptr unsafe.Pointer, f *fieldPlan,
 				l.Append(v)
 			}
 		}
-		d.ws()
-		if d.i >= len(d.s) {
-			return d.eof()
-		}
-		switch d.s[d.i] {
-		case ',':
-			d.i++
-			d.ws()
-		case ']':
-			d.i++
+		if more, ok := d.next(']'); !ok {
+			return d.unexpected(`"," or "]" in an array`)
+		} else if !more {
 			return nil
-		default:
-			return d.errorf(d.i, `want "," or "]" in an array, found %s`, d.tokenAt(d.i))
 		}
 	}
 }

@@ -46,27 +46,15 @@ func peekPage(r Resource, s string, keys bool) (p pagePeek, ok bool) {
 	d := decoder{s: s}
 	budget := recursionLimit - 1 // as decodeMessage counts the top level
 	d.ws()
-	if d.expect('{', "") != nil {
+	if empty, err := d.open('{', ""); err != nil {
 		return p, false
-	}
-	d.ws()
-	if d.i < len(d.s) && d.s[d.i] == '}' {
-		d.i++
-	} else {
+	} else if !empty {
 		var seen slotSet
 		for {
-			if d.i >= len(d.s) || d.s[d.i] != '"' {
-				return p, false
-			}
-			name, err := d.str()
+			name, err := d.fieldName()
 			if err != nil {
 				return p, false
 			}
-			d.ws()
-			if d.expect(':', "") != nil {
-				return p, false
-			}
-			d.ws()
 			f := plan.byName[name]
 			if f != nil && seen.testAndSet(f.slot) {
 				return p, false // the decoder refuses duplicate fields
@@ -90,19 +78,13 @@ func peekPage(r Resource, s string, keys bool) (p pagePeek, ok bool) {
 					return p, false
 				}
 			}
-			d.ws()
-			if d.i >= len(d.s) {
+			more, valid := d.next('}')
+			if !valid {
 				return p, false
 			}
-			if d.s[d.i] == '}' {
-				d.i++
+			if !more {
 				break
 			}
-			if d.s[d.i] != ',' {
-				return p, false
-			}
-			d.i++
-			d.ws()
 		}
 	}
 	d.ws()
@@ -112,34 +94,22 @@ func peekPage(r Resource, s string, keys bool) (p pagePeek, ok bool) {
 // peekKeys reads the array of records at d.i and the key field of each,
 // passing over everything else.
 func (d *decoder) peekKeys(key *fieldPlan, budget int) ([]string, bool) {
-	if d.expect('[', "") != nil {
-		return nil, false
+	if empty, err := d.open('[', ""); err != nil || empty {
+		return nil, err == nil
 	}
-	d.ws()
 	var keys []string
-	if d.i < len(d.s) && d.s[d.i] == ']' {
-		d.i++
-		return keys, true
-	}
 	for {
 		k, ok := d.peekKey(key, budget)
 		if !ok {
 			return nil, false
 		}
 		keys = append(keys, k)
-		d.ws()
-		if d.i >= len(d.s) {
+		more, valid := d.next(']')
+		if !valid {
 			return nil, false
 		}
-		switch d.s[d.i] {
-		case ',':
-			d.i++
-			d.ws()
-		case ']':
-			d.i++
+		if !more {
 			return keys, true
-		default:
-			return nil, false
 		}
 	}
 }
@@ -149,28 +119,15 @@ func (d *decoder) peekKeys(key *fieldPlan, budget int) ([]string, bool) {
 // a nested object's "name" is passed over with the rest. The field may come
 // under its JSON or its proto name, but only once, as for the decoder.
 func (d *decoder) peekKey(key *fieldPlan, budget int) (string, bool) {
-	if d.expect('{', "") != nil {
-		return "", false
-	}
-	d.ws()
-	if d.i < len(d.s) && d.s[d.i] == '}' {
-		d.i++
-		return "", true
+	if empty, err := d.open('{', ""); err != nil || empty {
+		return "", err == nil
 	}
 	k, found := "", false
 	for {
-		if d.i >= len(d.s) || d.s[d.i] != '"' {
-			return "", false
-		}
-		name, err := d.str()
+		name, err := d.fieldName()
 		if err != nil {
 			return "", false
 		}
-		d.ws()
-		if d.expect(':', "") != nil {
-			return "", false
-		}
-		d.ws()
 		switch {
 		case name == key.json || name == string(key.fd.Name()):
 			if found {
@@ -191,19 +148,12 @@ func (d *decoder) peekKey(key *fieldPlan, budget int) (string, bool) {
 				return "", false
 			}
 		}
-		d.ws()
-		if d.i >= len(d.s) {
+		more, valid := d.next('}')
+		if !valid {
 			return "", false
 		}
-		switch d.s[d.i] {
-		case ',':
-			d.i++
-			d.ws()
-		case '}':
-			d.i++
+		if !more {
 			return k, true
-		default:
-			return "", false
 		}
 	}
 }

@@ -17,33 +17,12 @@ func (h *handler) apiProducts(w http.ResponseWriter, r *http.Request, o *orgStat
 	if err != nil {
 		return err
 	}
-	count, err := countParam(q, "count", maxPage, maxPage, true)
-	if err != nil {
-		return err
-	}
-	if err := h.pause(r.Context()); err != nil {
-		return err
-	}
-	o.mu.RLock()
-	from := 0
-	if k := q.Get("startKey"); k != "" {
-		if from = o.products.pos(k); from < 0 {
-			o.mu.RUnlock()
+	return h.listByKey(w, r, q, o, expand, keyList{
+		table: o.products, field: "apiProduct", keyField: "name",
+		missing: func(k string) error {
 			return notFound("API product %s does not exist in organization %s (keymanagement.service.apiproduct_doesnot_exist)", k, o.name)
-		}
-	}
-	rows, _, _ := o.products.scan(from, count, nil)
-	p := newPage("apiProduct")
-	for _, rec := range rows {
-		if expand {
-			p.add(rec.bytes())
-		} else {
-			p.addKey("name", rec.key)
-		}
-	}
-	o.mu.RUnlock()
-	p.send(w)
-	return nil
+		},
+	})
 }
 
 // apiProduct serves organizations/{org}/apiproducts/{name}.

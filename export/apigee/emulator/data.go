@@ -120,36 +120,26 @@ func decodeAll[M interface {
 // validate checks what the server relies on: every record has its key, and
 // keys are unique within their collection.
 func (o *Org) validate() error {
-	seen := map[string]bool{}
-	for i, d := range o.Developers {
-		k := d.GetEmail()
-		if k == "" {
-			return fmt.Errorf("developers[%d] has no email", i)
-		}
-		if seen[k] {
-			return fmt.Errorf("developers[%d]: email %q appears twice", i, k)
-		}
-		seen[k] = true
+	if err := uniqueKeys("developers", "email", o.Developers, (*apigeepb.Developer).GetEmail); err != nil {
+		return err
 	}
-	clear(seen)
-	for i, a := range o.Apps {
-		k := a.GetAppId()
-		if k == "" {
-			return fmt.Errorf("apps[%d] has no appId", i)
-		}
-		if seen[k] {
-			return fmt.Errorf("apps[%d]: appId %q appears twice", i, k)
-		}
-		seen[k] = true
+	if err := uniqueKeys("apps", "appId", o.Apps, (*apigeepb.App).GetAppId); err != nil {
+		return err
 	}
-	clear(seen)
-	for i, p := range o.APIProducts {
-		k := p.GetName()
+	return uniqueKeys("apiProducts", "name", o.APIProducts, (*apigeepb.ApiProduct).GetName)
+}
+
+// uniqueKeys checks that every record of the list called field has its
+// key, named keyName, and that no two have the same.
+func uniqueKeys[M any](field, keyName string, list []M, key func(M) string) error {
+	seen := make(map[string]bool, len(list))
+	for i, m := range list {
+		k := key(m)
 		if k == "" {
-			return fmt.Errorf("apiProducts[%d] has no name", i)
+			return fmt.Errorf("%s[%d] has no %s", field, i, keyName)
 		}
 		if seen[k] {
-			return fmt.Errorf("apiProducts[%d]: name %q appears twice", i, k)
+			return fmt.Errorf("%s[%d]: %s %q appears twice", field, i, keyName, k)
 		}
 		seen[k] = true
 	}

@@ -51,33 +51,12 @@ func (h *handler) listDevelopers(w http.ResponseWriter, r *http.Request, o *orgS
 	if _, err := boolParam(q, "includeCompany"); err != nil {
 		return err
 	}
-	count, err := countParam(q, "count", maxPage, maxPage, true)
-	if err != nil {
-		return err
-	}
-	if err := h.pause(r.Context()); err != nil {
-		return err
-	}
-	o.mu.RLock()
-	from := 0
-	if k := q.Get("startKey"); k != "" {
-		if from = o.devs.pos(k); from < 0 {
-			o.mu.RUnlock()
+	return h.listByKey(w, r, q, o, expand, keyList{
+		table: o.devs, field: "developer", keyField: "email",
+		missing: func(k string) error {
 			return notFound("DeveloperId %s does not exist in organization %s (keymanagement.service.developer_doesnot_exist)", k, o.name)
-		}
-	}
-	rows, _, _ := o.devs.scan(from, count, nil)
-	p := newPage("developer")
-	for _, rec := range rows {
-		if expand {
-			p.add(rec.bytes())
-		} else {
-			p.addKey("email", rec.key)
-		}
-	}
-	o.mu.RUnlock()
-	p.send(w)
-	return nil
+		},
+	})
 }
 
 // decodeBody reads a protojson request body. Unknown fields are refused, as
@@ -237,29 +216,44 @@ func (h *handler) updateDeveloper(w http.ResponseWriter, r *http.Request, o *org
 	if err := decodeBody(w, r, in); err != nil {
 		return err
 	}
-	id := r.PathValue("email")
+	d, err := h.changeDeveloper(o, r.PathValue("email"), func(d *apigeepb.Developer) error {
+		if in.Email == nil {
+			in.Email = d.Email
+		}
+		if in.GetEmail() != d.GetEmail() {
+			return invalidArgument("the emulator cannot change a developer's email (%s to %s)", d.GetEmail(), in.GetEmail())
+		}
+		if err := checkDeveloper(in); err != nil {
+			return err
+		}
+		d.AccessType, d.AppFamily, d.Attributes, d.Companies = in.AccessType, in.AppFamily, in.Attributes, in.Companies
+		d.FirstName, d.LastName, d.UserName = in.FirstName, in.LastName, in.UserName
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return writeProto(w, http.StatusOK, capApps(d))
+}
+
+// changeDeveloper stores a changed copy of developer id with a new
+// lastModifiedAt: change edits the copy, or refuses with an error and
+// nothing is stored. Stored records are never modified (their rendering is
+// cached), so a change replaces the record.
+func (h *handler) changeDeveloper(o *orgState, id string, change func(d *apigeepb.Developer) error) (*apigeepb.Developer, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	rec := findDeveloper(o, id)
 	if rec == nil {
-		return developerNotFound(o, id)
+		return nil, developerNotFound(o, id)
 	}
-	old := rec.developer()
-	if in.Email == nil {
-		in.Email = old.Email
+	d := proto.CloneOf(rec.developer())
+	if err := change(d); err != nil {
+		return nil, err
 	}
-	if in.GetEmail() != old.GetEmail() {
-		return invalidArgument("the emulator cannot change a developer's email (%s to %s)", old.GetEmail(), in.GetEmail())
-	}
-	if err := checkDeveloper(in); err != nil {
-		return err
-	}
-	d := proto.CloneOf(old)
-	d.AccessType, d.AppFamily, d.Attributes, d.Companies = in.AccessType, in.AppFamily, in.Attributes, in.Companies
-	d.FirstName, d.LastName, d.UserName = in.FirstName, in.LastName, in.UserName
 	d.LastModifiedAt = proto.Int64(h.now().UnixMilli())
 	o.devs.replace(newDeveloperRecord(d))
-	return writeProto(w, http.StatusOK, capApps(d))
+	return d, nil
 }
 
 // deleteDeveloper removes the developer with its apps and their keys, and
@@ -304,17 +298,13 @@ func (h *handler) setDeveloperStatus(w http.ResponseWriter, r *http.Request, o *
 	if action != "active" && action != "inactive" {
 		return invalidArgument("action must be active or inactive, got %q", action)
 	}
-	id := r.PathValue("email")
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	rec := findDeveloper(o, id)
-	if rec == nil {
-		return developerNotFound(o, id)
+	_, err := h.changeDeveloper(o, r.PathValue("email"), func(d *apigeepb.Developer) error {
+		d.Status = proto.String(action)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	d := proto.CloneOf(rec.developer())
-	d.Status = proto.String(action)
-	d.LastModifiedAt = proto.Int64(h.now().UnixMilli())
-	o.devs.replace(newDeveloperRecord(d))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -345,16 +335,13 @@ func (h *handler) developerAttributes(w http.ResponseWriter, r *http.Request, o 
 	if err := checkAttributes(in.Attribute); err != nil {
 		return err
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	rec := findDeveloper(o, id)
-	if rec == nil {
-		return developerNotFound(o, id)
+	d, err := h.changeDeveloper(o, id, func(d *apigeepb.Developer) error {
+		d.Attributes = in.Attribute
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	d := proto.CloneOf(rec.developer())
-	d.Attributes = in.Attribute
-	d.LastModifiedAt = proto.Int64(h.now().UnixMilli())
-	o.devs.replace(newDeveloperRecord(d))
 	return writeProto(w, http.StatusOK, &apigeepb.Attributes{Attribute: d.Attributes})
 }
 

@@ -83,6 +83,49 @@ func countParam(q url.Values, name string, def, limit int, strict bool) (int, er
 	return int(n), nil
 }
 
+// keyList is a list paged by count and an inclusive startKey (the key of
+// the page's first record) that answers neither a token nor a total, as
+// the API's developers and API products lists do.
+type keyList struct {
+	table    *table
+	field    string                 // the response's array: "developer"
+	keyField string                 // an item's key without expand: "email"
+	missing  func(key string) error // the 404 for a startKey no record has, in the API's words
+}
+
+// listByKey answers one page of l: count records (at most maxPage, 400
+// above, since Apigee enforces it) from the startKey in q, whole with
+// expand, else only their keys.
+func (h *handler) listByKey(w http.ResponseWriter, r *http.Request, q url.Values, o *orgState, expand bool, l keyList) error {
+	count, err := countParam(q, "count", maxPage, maxPage, true)
+	if err != nil {
+		return err
+	}
+	if err := h.pause(r.Context()); err != nil {
+		return err
+	}
+	o.mu.RLock()
+	from := 0
+	if k := q.Get("startKey"); k != "" {
+		if from = l.table.pos(k); from < 0 {
+			o.mu.RUnlock()
+			return l.missing(k)
+		}
+	}
+	rows, _, _ := l.table.scan(from, count, nil)
+	p := newPage(l.field)
+	for _, rec := range rows {
+		if expand {
+			p.add(rec.bytes())
+		} else {
+			p.addKey(l.keyField, rec.key)
+		}
+	}
+	o.mu.RUnlock()
+	p.send(w)
+	return nil
+}
+
 // pageToken is what an apps nextPageToken encodes: the filter it was made
 // for and the position to continue from. It is base64 so clients treat it as
 // opaque, as they must with the real API.
