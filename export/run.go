@@ -124,6 +124,10 @@ type run struct {
 	cp         Checkpoint // counters, cursor and published objects
 	obj        *object    // the object being written
 	attrsFinal sink.Attrs
+	// trackKeys says that checkpoints carry the keys of the records
+	// exported; keys holds those of the pages since the last checkpoint.
+	trackKeys bool
+	keys      []uint64
 }
 
 func (r *Runner) newRun(ctx context.Context, spec Spec) (*run, error) {
@@ -175,6 +179,7 @@ func (r *Runner) newRun(ctx context.Context, spec Spec) (*run, error) {
 		default:
 			x.cp = *c
 			x.cp.Published = append([]Object(nil), c.Published...)
+			x.cp.KeyParts = append([]string(nil), c.KeyParts...)
 			x.resumed = true
 		}
 	}
@@ -184,6 +189,9 @@ func (r *Runner) newRun(ctx context.Context, spec Spec) (*run, error) {
 		if err := Cleanup(ctx, r.Bucket, x.cp.StagingID); err != nil {
 			return nil, fmt.Errorf("removing the staging objects of an earlier attempt: %w", err)
 		}
+	}
+	if !x.resumed && x.resumable && r.OnCheckpoint != nil {
+		x.cp.KeySeed = newKeySeed()
 	}
 	if x.cp.Total < 0 && spec.Resource != apigee.Apps {
 		x.cp.Total = previousTotal(ctx, r.Bucket, spec)
@@ -204,6 +212,7 @@ func fingerprint(spec Spec) (string, error) {
 
 type fetched struct {
 	page *apigee.Page
+	keys []uint64 // hashes of the page's record keys, from a keyTracker
 	err  error
 }
 
@@ -220,13 +229,24 @@ func (x *run) run(ctx context.Context) (*Result, error) {
 	// is being encoded and uploaded, so memory is bounded by a few pages.
 	fctx, stop := context.WithCancel(ctx)
 	pages := x.r.Source.Pages(x.spec.Org, x.spec.Resource, x.cp.Cursor)
+	kt, _ := pages.(keyTracker)
+	if err := x.startKeys(ctx, kt); err != nil {
+		stop()
+		return nil, err
+	}
 	ch := make(chan fetched, 2)
 	go func() {
 		defer close(ch)
 		for {
 			p, err := pages.Next(fctx)
+			var keys []uint64
+			if kt != nil {
+				// Taken right after Next, in this goroutine: the keys of
+				// exactly this page, not of pages requested ahead.
+				keys = kt.TakeNewKeys()
+			}
 			select {
-			case ch <- fetched{p, err}:
+			case ch <- fetched{p, keys, err}:
 			case <-fctx.Done():
 				return
 			}
@@ -250,6 +270,9 @@ func (x *run) run(ctx context.Context) (*Result, error) {
 		}
 		if f.err != nil {
 			return nil, fmt.Errorf("reading page %d: %w", x.cp.Pages+1, f.err)
+		}
+		if x.trackKeys {
+			x.keys = append(x.keys, f.keys...)
 		}
 		if err := x.page(ctx, f.page); err != nil {
 			return nil, err
@@ -299,6 +322,30 @@ func (x *run) page(ctx context.Context, p *apigee.Page) error {
 	return nil
 }
 
+// startKeys sets up the source's deduplication to carry across a resume:
+// a resumed run gives it the keys of the records exported before the
+// checkpoint; a run that keeps checkpoints collects the keys it exports.
+// A source that is no keyTracker deduplicates (if at all) on its own.
+func (x *run) startKeys(ctx context.Context, kt keyTracker) error {
+	if kt == nil || x.cp.KeySeed == "" {
+		return nil
+	}
+	if x.resumed {
+		if err := restoreKeys(ctx, x.r.Bucket, &x.cp, kt); err != nil {
+			return err
+		}
+		x.log.Info("restored the keys of the records exported before the checkpoint", "keys", x.cp.Keys, "parts", len(x.cp.KeyParts))
+	} else {
+		seed, err := parseKeySeed(x.cp.KeySeed)
+		if err != nil {
+			return err
+		}
+		kt.TrackKeys(seed)
+	}
+	x.trackKeys = x.r.OnCheckpoint != nil
+	return nil
+}
+
 func (x *run) progress() {
 	if x.r.OnProgress == nil {
 		return
@@ -340,8 +387,19 @@ func (x *run) saveCheckpoint(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if len(x.keys) > 0 {
+		// The keys go before the checkpoint that names them.
+		name := x.stagingName(fmt.Sprintf("keys-%05d", len(x.cp.KeyParts)))
+		if err := writeKeys(ctx, x.r.Bucket, name, x.keys); err != nil {
+			return fmt.Errorf("saving the keys of a checkpoint: %w", err)
+		}
+		x.cp.KeyParts = append(x.cp.KeyParts, name)
+		x.cp.Keys += int64(len(x.keys))
+		x.keys = x.keys[:0]
+	}
 	cp := x.cp
 	cp.Published = append([]Object(nil), x.cp.Published...)
+	cp.KeyParts = append([]string(nil), x.cp.KeyParts...)
 	cp.ObjectIndex = x.obj.index
 	cp.ObjectRecords = x.obj.records
 	cp.Parts = append([]string(nil), x.obj.parts...)

@@ -29,7 +29,8 @@ type Page struct {
 
 // Lister walks one resource of one organization, a page per Next. It holds
 // the page being decoded and the next page, which it asks for before Next
-// returns (see ahead.go), plus 8 bytes per key delivered for deduplication.
+// returns (see ahead.go), plus 8 bytes per key delivered for deduplication
+// (see TrackKeys for deduplication across a resume).
 // A Lister is not safe for concurrent use.
 type Lister struct {
 	c   *Client
@@ -57,6 +58,37 @@ func (c *Client) List(org string, r Resource, from Cursor) *Lister {
 	return &Lister{c: c, org: org, r: r, cur: from, seen: newKeySet(), tokens: map[string]bool{},
 		totals: map[string]int64{statusApproved: -1, statusRevoked: -1}}
 }
+
+// TrackKeys makes the listing's deduplication survive a resume. The listing
+// hashes record keys under seed, and keeps the hash of every record it
+// delivers from now on for TakeNewKeys, so that the caller can store them
+// with its checkpoints; a listing resumed later from such a checkpoint calls
+// TrackKeys with the same seed and gives Seen the hashes stored so far, and
+// then drops the records the interrupted listing delivered, as one listing
+// that never stopped would. Call it before the first Next: hashes made under
+// another seed cannot be compared, so a later call fails the listing.
+func (l *Lister) TrackKeys(seed KeySeed) {
+	if l.returned > 0 || !l.seen.empty() {
+		if l.err == nil {
+			l.err = newError(codes.Internal, nil, "listing %s of organization %q: TrackKeys after Next; this is a bug", l.r, l.org)
+		}
+		return
+	}
+	l.seen.setSeed(seed)
+	l.seen.track = true
+}
+
+// Seen records hashes that TakeNewKeys returned to an earlier listing of
+// the same resource under the same seed, as delivered already. It may be
+// called several times (a stored part at a time), before or between calls
+// to Next.
+func (l *Lister) Seen(hashes []uint64) { l.seen.load(hashes) }
+
+// TakeNewKeys returns the hashes of the keys of the records delivered since
+// the last call (nil without TrackKeys), and forgets them. Keys are recorded
+// when Next returns their page, never for a page only requested ahead, so
+// the hashes taken after a Next are exactly those of the pages returned.
+func (l *Lister) TakeNewKeys() []uint64 { return l.seen.takeFresh() }
 
 // Next returns the next page with new records, or io.EOF after the last.
 // For apps, TotalSize is approved plus revoked apps from the first page on:
@@ -87,6 +119,7 @@ func (l *Lister) Next(ctx context.Context) (*Page, error) {
 		return nil, err
 	}
 	p := &Page{TotalSize: -1}
+	fresh := len(l.seen.fresh)
 	for {
 		var err error
 		if l.r == Apps {
@@ -97,6 +130,7 @@ func (l *Lister) Next(ctx context.Context) (*Page, error) {
 		if err != nil {
 			l.dropAhead()
 			l.err = err
+			l.seen.fresh = l.seen.fresh[:fresh] // of a page never returned
 			return nil, err
 		}
 		if a := l.ahead; a != nil && a.cur != l.cur {
