@@ -43,12 +43,10 @@ func grantHint(bucket string) string {
 
 const loginHint = "run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS to a service account key"
 
-// gcsError maps a Cloud Storage client error to a gRPC code. what says what
-// was being done ("writing gs://b/x").
-func gcsError(err error, bucket, what string) error {
-	if err == nil {
-		return nil
-	}
+// knownError maps what both backends share: an error this package already
+// gave a code (only the context is added) and cancellation. It returns nil
+// for anything else, which the backend maps itself.
+func knownError(err error, what string) error {
 	var se *sinkError
 	if errors.As(err, &se) {
 		return fmt.Errorf("%s: %w", what, err)
@@ -58,6 +56,20 @@ func gcsError(err error, bucket, what string) error {
 		return newError(codes.Canceled, err, "%s", what)
 	case errors.Is(err, context.DeadlineExceeded):
 		return newError(codes.DeadlineExceeded, err, "%s", what)
+	}
+	return nil
+}
+
+// gcsError maps a Cloud Storage client error to a gRPC code. what says what
+// was being done ("writing gs://b/x").
+func gcsError(err error, bucket, what string) error {
+	if err == nil {
+		return nil
+	}
+	if mapped := knownError(err, what); mapped != nil {
+		return mapped
+	}
+	switch {
 	case errors.Is(err, storage.ErrBucketNotExist):
 		return newError(codes.NotFound, err, "%s: bucket gs://%s does not exist; create it (gcloud storage buckets create gs://%s) or correct --to", what, bucket, bucket)
 	case errors.Is(err, storage.ErrObjectNotExist):
@@ -110,15 +122,10 @@ func localError(err error, what string) error {
 	if err == nil {
 		return nil
 	}
-	var se *sinkError
-	if errors.As(err, &se) {
-		return fmt.Errorf("%s: %w", what, err)
+	if mapped := knownError(err, what); mapped != nil {
+		return mapped
 	}
 	switch {
-	case errors.Is(err, context.Canceled):
-		return newError(codes.Canceled, err, "%s", what)
-	case errors.Is(err, context.DeadlineExceeded):
-		return newError(codes.DeadlineExceeded, err, "%s", what)
 	case errors.Is(err, fs.ErrNotExist):
 		return newError(codes.NotFound, err, "%s", what)
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
