@@ -126,12 +126,8 @@ func (h *rest) operation(w http.ResponseWriter, r *http.Request) {
 		// The official REST client sends the CancelOperationRequest as the
 		// body; its name, if any, must agree with the path.
 		var req longrunningpb.CancelOperationRequest
-		if err := h.body(w, r, &req); err != nil {
+		if err := h.namedBody(w, r, name, &req); err != nil {
 			writeError(w, err)
-			return
-		}
-		if req.GetName() != "" && req.GetName() != name {
-			writeError(w, fieldError("name", "body name "+strconv.Quote(truncate(req.GetName()))+" disagrees with the path's "+strconv.Quote(name)))
 			return
 		}
 		if err := h.svc.cancel(ctx, name); err != nil {
@@ -144,12 +140,8 @@ func (h *rest) operation(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		var req longrunningpb.WaitOperationRequest
-		if err := h.body(w, r, &req); err != nil {
+		if err := h.namedBody(w, r, name, &req); err != nil {
 			writeError(w, err)
-			return
-		}
-		if req.GetName() != "" && req.GetName() != name {
-			writeError(w, fieldError("name", "body name "+strconv.Quote(truncate(req.GetName()))+" disagrees with the path's "+strconv.Quote(name)))
 			return
 		}
 		timeout, err := durationOf(req.GetTimeout())
@@ -311,4 +303,22 @@ func writeProto(w http.ResponseWriter, q url.Values, m proto.Message) {
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	w.Write(append(b, '\n'))
+}
+
+// namedRequest is a request body that may repeat the operation's name.
+type namedRequest interface {
+	proto.Message
+	GetName() string
+}
+
+// namedBody reads a request body whose name, if any, must agree with the
+// operation the path names (the official REST client sends both).
+func (h *rest) namedBody(w http.ResponseWriter, r *http.Request, name string, req namedRequest) error {
+	if err := h.body(w, r, req); err != nil {
+		return err
+	}
+	if n := req.GetName(); n != "" && n != name {
+		return fieldError("name", "body name "+strconv.Quote(truncate(n))+" disagrees with the path's "+strconv.Quote(name))
+	}
+	return nil
 }
