@@ -96,3 +96,32 @@ func checkSameRecords(t *testing.T, r apigee.Resource, got, want []proto.Message
 		}
 	}
 }
+
+// TestListIncludesCompanyDevelopers lists an organization where a tenth of
+// the developers belong to companies, which developers.list leaves out
+// unless asked with includeCompany=true: every one must be exported.
+func TestListIncludesCompanyDevelopers(t *testing.T) {
+	data := emulator.Generate(emulator.GenerateSpec{Org: "acme", Developers: 2500, Seed: 11})
+	var want []proto.Message
+	company := 0
+	for _, d := range data.Orgs[0].Developers {
+		want = append(want, d)
+		if len(d.GetCompanies()) > 0 {
+			company++
+		}
+	}
+	if company == 0 {
+		t.Fatal("no company developers generated")
+	}
+	emu, err := emulator.Start(data, emulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	c, err := apigee.NewClient(context.Background(), apigee.WithBaseURL(emu.URL), apigee.WithoutAuthentication())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := listAll(t, c, apigee.Developers)
+	checkSameRecords(t, apigee.Developers, got, want)
+}

@@ -322,6 +322,11 @@ func (l *Lister) pageURL(cur Cursor) string {
 	if cur.StartKey != "" {
 		q.Set("startKey", cur.StartKey)
 	}
+	if l.r == Developers {
+		// Without it the list leaves out company developers ("By default,
+		// the response does not include company developers").
+		q.Set("includeCompany", "true")
+	}
 	return l.listURL(q)
 }
 

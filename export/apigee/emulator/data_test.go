@@ -180,7 +180,7 @@ func TestServeSample(t *testing.T) {
 	s := start(t, d, Options{})
 	o := d.Orgs[0]
 	base := orgURL(s, "acme")
-	devs := items(t, get(t, base+"/developers?expand=true").ok(t), "developer")
+	devs := items(t, get(t, base+"/developers?expand=true&includeCompany=true").ok(t), "developer")
 	for i, raw := range devs {
 		if !proto.Equal(decode(t, raw, &apigeepb.Developer{}), o.Developers[i]) {
 			t.Fatalf("developer %d served differently", i)

@@ -38,7 +38,10 @@ func (h *handler) developers(w http.ResponseWriter, r *http.Request, o *orgState
 // listDevelopers pages with count and an inclusive startKey (the email the
 // page starts with), with no token and no total: the API gives neither. It
 // accepts expand together with count/startKey although the reference says
-// that combination is not valid, because widely used clients send it.
+// that combination is not valid, because widely used clients send it
+// (Options.DeveloperExpand makes it behave as documented instead). Company
+// developers (those with companies) are left out unless includeCompany=true:
+// "By default, the response does not include company developers".
 func (h *handler) listDevelopers(w http.ResponseWriter, r *http.Request, o *orgState) error {
 	if err := checkParams(r, paramSet{"expand": true, "count": true, "startKey": true, "includeCompany": true, "app": false, "ids": false}); err != nil {
 		return err
@@ -48,15 +51,25 @@ func (h *handler) listDevelopers(w http.ResponseWriter, r *http.Request, o *orgS
 	if err != nil {
 		return err
 	}
-	if _, err := boolParam(q, "includeCompany"); err != nil {
+	withCompany, err := boolParam(q, "includeCompany")
+	if err != nil {
 		return err
 	}
-	return h.listByKey(w, r, q, o, expand, keyList{
+	if expand {
+		if expand, err = h.opts.DeveloperExpand.expands(q); err != nil {
+			return err
+		}
+	}
+	l := keyList{
 		table: o.devs, field: "developer", keyField: "email",
 		missing: func(k string) error {
 			return notFound("DeveloperId %s does not exist in organization %s (keymanagement.service.developer_doesnot_exist)", k, o.name)
 		},
-	})
+	}
+	if !withCompany {
+		l.keep = func(rec *record) bool { return !rec.company }
+	}
+	return h.listByKey(w, r, q, o, expand, l)
 }
 
 // decodeBody reads a protojson request body. Unknown fields are refused, as

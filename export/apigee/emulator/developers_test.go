@@ -30,7 +30,7 @@ func TestDevelopersPagingIsInclusive(t *testing.T) {
 	var sizes []int
 	startKey := ""
 	for {
-		u := orgURL(s, "acme") + "/developers?count=1000"
+		u := orgURL(s, "acme") + "/developers?includeCompany=true&count=1000"
 		if startKey != "" {
 			u += "&startKey=" + url.QueryEscape(startKey)
 		}
@@ -73,7 +73,7 @@ func TestDevelopersListLimitsAndShapes(t *testing.T) {
 	}
 
 	// expand=true: the records themselves, as stored.
-	m := get(t, base+"?expand=true&count=7&startKey="+url.QueryEscape(d.Orgs[0].Developers[10].GetEmail())).ok(t)
+	m := get(t, base+"?expand=true&includeCompany=true&count=7&startKey="+url.QueryEscape(d.Orgs[0].Developers[10].GetEmail())).ok(t)
 	list := items(t, m, "developer")
 	if len(list) != 7 {
 		t.Fatalf("%d developers, want 7", len(list))
@@ -87,9 +87,8 @@ func TestDevelopersListLimitsAndShapes(t *testing.T) {
 	if !strings.Contains(string(list[0]), `"createdAt":"`) {
 		t.Fatalf("int64 not written as a JSON string: %s", list[0])
 	}
-	// includeCompany is accepted and changes nothing; unknown parameters and
-	// filters the emulator lacks are refused.
-	get(t, base+"?includeCompany=true&count=1").ok(t)
+	// Unknown parameters and filters the emulator lacks are refused.
+	get(t, base+"?includeCompany=maybe").googleError(t, http.StatusBadRequest, "INVALID_ARGUMENT")
 	get(t, base+"?pagesize=10").googleError(t, http.StatusBadRequest, "INVALID_ARGUMENT")
 	get(t, base+"?app=x").googleError(t, http.StatusNotImplemented, "UNIMPLEMENTED")
 	get(t, base+"?expand=maybe").googleError(t, http.StatusBadRequest, "INVALID_ARGUMENT")
@@ -268,7 +267,7 @@ func TestDeveloperAttributesAndStatus(t *testing.T) {
 	if st := decode(t, get(t, dev).body, &apigeepb.Developer{}).GetStatus(); st != "inactive" {
 		t.Fatalf("status %q after action=inactive", st)
 	}
-	keys := keysOf(t, items(t, get(t, orgURL(s, "acme")+"/developers").ok(t), "developer"), "email")
+	keys := keysOf(t, items(t, get(t, orgURL(s, "acme")+"/developers?includeCompany=true").ok(t), "developer"), "email")
 	if len(keys) != 2 {
 		t.Fatalf("an inactive developer must still be listed: %v", keys)
 	}
@@ -327,8 +326,57 @@ func TestDeleteDeveloperCascades(t *testing.T) {
 	if !slices.Equal(left, others) || total != len(others) {
 		t.Fatalf("after the cascade %d apps listed (totalSize %d), want the %d of other developers", len(left), total, len(others))
 	}
-	keys := keysOf(t, items(t, get(t, base+"/developers").ok(t), "developer"), "email")
+	keys := keysOf(t, items(t, get(t, base+"/developers?includeCompany=true").ok(t), "developer"), "email")
 	if len(keys) != 4 || slices.Contains(keys, victim.GetEmail()) {
 		t.Fatalf("developers after delete: %v", keys)
+	}
+}
+
+// TestCompanyDevelopersNeedIncludeCompany checks the documented default of
+// developers.list: "By default, the response does not include company
+// developers. Set the includeCompany query parameter to true to include
+// company developers." Paging by startKey keeps that filter, also from the
+// key of a company developer.
+func TestCompanyDevelopersNeedIncludeCompany(t *testing.T) {
+	d := Generate(GenerateSpec{Developers: 300, Seed: 5})
+	s := start(t, d, Options{})
+	base := orgURL(s, "acme") + "/developers"
+	var all, plain []string
+	var company string
+	for _, dev := range d.Orgs[0].Developers {
+		all = append(all, dev.GetEmail())
+		if len(dev.GetCompanies()) == 0 {
+			plain = append(plain, dev.GetEmail())
+		} else if company == "" {
+			company = dev.GetEmail()
+		}
+	}
+	if len(plain) == len(all) || company == "" {
+		t.Fatal("no company developers generated; pick another seed")
+	}
+	for _, c := range []struct {
+		query string
+		want  []string
+	}{
+		{"", plain},
+		{"?includeCompany=false", plain},
+		{"?includeCompany=true", all},
+		{"?expand=true&count=1000", plain},
+		{"?expand=true&count=1000&includeCompany=true", all},
+	} {
+		list := items(t, get(t, base+c.query).ok(t), "developer")
+		var got []string
+		for _, raw := range list {
+			got = append(got, decode(t, raw, &apigeepb.Developer{}).GetEmail())
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("developers%s: %d developers, want %d", c.query, len(got), len(c.want))
+		}
+	}
+	// From a company developer's key without includeCompany: the page
+	// starts after it.
+	keys := keysOf(t, items(t, get(t, base+"?count=5&startKey="+url.QueryEscape(company)).ok(t), "developer"), "email")
+	if slices.Contains(keys, company) {
+		t.Errorf("company developer %s listed without includeCompany", company)
 	}
 }

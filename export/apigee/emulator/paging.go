@@ -91,6 +91,7 @@ type keyList struct {
 	field    string                 // the response's array: "developer"
 	keyField string                 // an item's key without expand: "email"
 	missing  func(key string) error // the 404 for a startKey no record has, in the API's words
+	keep     func(*record) bool     // the records the list shows; nil: all
 }
 
 // listByKey answers one page of l: count records (at most maxPage, 400
@@ -112,7 +113,7 @@ func (h *handler) listByKey(w http.ResponseWriter, r *http.Request, q url.Values
 			return l.missing(k)
 		}
 	}
-	rows, _, _ := l.table.scan(from, count, nil)
+	rows, _, _ := l.table.scan(from, count, l.keep)
 	p := newPage(l.field)
 	for _, rec := range rows {
 		if expand {

@@ -31,6 +31,9 @@ type Options struct {
 	// RESOURCE_EXHAUSTED with a Retry-After, like Apigee's API quota.
 	// 0 means no limit.
 	RateLimit int
+	// DeveloperExpand is how developers.list treats expand=true next to
+	// count or startKey (see ExpandMode); the zero value expands anyway.
+	DeveloperExpand ExpandMode
 	// Intercept, when set, sees every request first; returning true means it
 	// answered and the emulator does nothing more. Tests use it to inject
 	// malformed bodies or count calls.
@@ -54,6 +57,9 @@ func (o Options) validate() error {
 	}
 	if o.RateLimit < 0 {
 		return status.Errorf(codes.InvalidArgument, "emulator: rate limit %d is negative", o.RateLimit)
+	}
+	if o.DeveloperExpand < ExpandHonoured || o.DeveloperExpand > ExpandRejected {
+		return status.Errorf(codes.InvalidArgument, "emulator: %v is not an expand mode", o.DeveloperExpand)
 	}
 	return nil
 }

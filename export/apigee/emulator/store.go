@@ -31,6 +31,9 @@ type record struct {
 	// Fields that lists filter on, kept out of msg so filtering never
 	// decodes: an app's status and developer email, a developer's id.
 	status, ref string
+	// company marks a company developer (one with companies), which
+	// developers.list shows only with includeCompany=true.
+	company bool
 }
 
 type kind uint8
@@ -42,7 +45,7 @@ const (
 )
 
 func newDeveloperRecord(d *apigeepb.Developer) *record {
-	return &record{key: d.GetEmail(), msg: d, kind: developerKind, ref: d.GetDeveloperId()}
+	return &record{key: d.GetEmail(), msg: d, kind: developerKind, ref: d.GetDeveloperId(), company: len(d.GetCompanies()) > 0}
 }
 
 func newAppRecord(a *apigeepb.App) *record {
