@@ -129,7 +129,7 @@ func (l *Lister) keyAhead(s, startKey string, n int) (Cursor, bool) {
 		}
 		fresh := false
 		for i := len(items) - 1; i >= 0 && !fresh; i-- { // a new record is usually last
-			fresh = items[i] == "" || !l.seen.has(items[i])
+			fresh = items[i] == "" || !l.seen.Has(items[i])
 		}
 		if !fresh {
 			return Cursor{}, false

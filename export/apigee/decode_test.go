@@ -12,8 +12,10 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	"pubexport/export/apigee/apigeepb"
+	"pubexport/export/apigee/internal/pagejson"
 )
 
 // wrap puts records of r into r's list response.
@@ -31,8 +33,18 @@ func wrap(r Resource, recs []proto.Message) proto.Message {
 // fastDecode decodes data as a list response of r with the fast decoder.
 func fastDecode(r Resource, data []byte) (proto.Message, int, error) {
 	m, _ := r.page()
-	n, err := decodeMessage(string(data), m.ProtoReflect(), pagePlans[r])
+	n, err := pagePlans[r].Decode(string(data), m.ProtoReflect())
 	return m, n, err
+}
+
+// reflectDecode decodes data as a list response of r with the same plan as
+// fastDecode, into a dynamicpb message: the decoder's protoreflect path,
+// which the generated page types never take.
+func reflectDecode(r Resource, data []byte) (proto.Message, error) {
+	m, _ := r.page()
+	dm := dynamicpb.NewMessage(m.ProtoReflect().Descriptor())
+	_, err := pagePlans[r].Decode(string(data), dm)
+	return dm, err
 }
 
 func slowDecode(r Resource, data []byte) (proto.Message, error) {
@@ -253,6 +265,10 @@ func TestDecodeDifferential(t *testing.T) {
 			if unknown != w.unknown {
 				t.Errorf("%s seed %d: counted %d unknown fields, wrote %d", res, seed, unknown, w.unknown)
 			}
+			refl, err := reflectDecode(res, data)
+			if err != nil || !proto.Equal(refl, want) {
+				t.Fatalf("%s seed %d: the protoreflect path disagrees with the original (error %v)\n%s", res, seed, err, data)
+			}
 		}
 	}
 }
@@ -373,14 +389,25 @@ func checkAgainstProtojson(t *testing.T, r Resource, in []byte, stricter bool) {
 	if len(show) > 80 {
 		show = show[:80] + "..."
 	}
+	// The protoreflect path accepts and refuses exactly what the fast
+	// path does, with the same errors and messages.
+	refl, rerr := reflectDecode(r, in)
+	switch {
+	case (err == nil) != (rerr == nil):
+		t.Errorf("%q: fast path says %v, protoreflect path %v", show, err, rerr)
+	case err != nil && err.Error() != rerr.Error():
+		t.Errorf("%q: fast path says %v, protoreflect path %v", show, err, rerr)
+	case err == nil && !proto.Equal(got, refl):
+		t.Errorf("%q: fast and protoreflect paths disagree:\nfast    %v\nreflect %v", show, got, refl)
+	}
 	switch {
 	case werr == nil && err == nil:
 		if !proto.Equal(got, want) {
 			t.Errorf("%q: decoders disagree:\nfast     %v\nprotojson %v", show, got, want)
 		}
 	case werr == nil:
-		se, ok := err.(*SyntaxError)
-		if !ok || !se.stricter {
+		se, ok := err.(*pagejson.SyntaxError)
+		if !ok || !se.Stricter() {
 			t.Errorf("%q: protojson accepts it, fast decoder says %v", show, err)
 		} else if !stricter {
 			t.Errorf("%q: unexpectedly stricter than protojson: %v", show, err)
@@ -391,7 +418,7 @@ func checkAgainstProtojson(t *testing.T, r Resource, in []byte, stricter bool) {
 		if stricter {
 			t.Errorf("%q: expected protojson to accept it: %v", show, werr)
 		}
-		if _, ok := err.(*SyntaxError); !ok {
+		if _, ok := err.(*pagejson.SyntaxError); !ok {
 			t.Errorf("%q: error %T is not a *SyntaxError: %v", show, err, err)
 		}
 	}
@@ -416,7 +443,7 @@ func FuzzDecodePage(f *testing.F) {
 					t.Fatalf("%s: decoders disagree on %q", r, in)
 				}
 			case werr == nil:
-				if se, ok := err.(*SyntaxError); !ok || !se.stricter {
+				if se, ok := err.(*pagejson.SyntaxError); !ok || !se.Stricter() {
 					t.Fatalf("%s: protojson accepts %q, fast decoder: %v", r, in, err)
 				}
 			case err == nil:
@@ -431,9 +458,9 @@ func FuzzDecodePage(f *testing.F) {
 func TestDecodeErrorOffset(t *testing.T) {
 	in := `{"developer":[{"email":"a@b"},{"email":"c@d",}]}`
 	_, err := decodePage(Developers, []byte(in))
-	se, ok := err.(*SyntaxError)
+	se, ok := err.(*pagejson.SyntaxError)
 	if !ok {
-		t.Fatalf("got %v, want a *SyntaxError", err)
+		t.Fatalf("got %v, want a *pagejson.SyntaxError", err)
 	}
 	if want := strings.Index(in, ",}") + 1; se.Offset != want {
 		t.Errorf("offset %d, want %d (%v)", se.Offset, want, err)
@@ -519,9 +546,9 @@ func TestDecodeErrorsHideContent(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, err := decodePage(Apps, []byte(c.in))
-		se, ok := err.(*SyntaxError)
+		se, ok := err.(*pagejson.SyntaxError)
 		if !ok {
-			t.Errorf("%s: got %v, want a *SyntaxError", c.in, err)
+			t.Errorf("%s: got %v, want a *pagejson.SyntaxError", c.in, err)
 			continue
 		}
 		if strings.Contains(err.Error(), secret) {
@@ -533,6 +560,23 @@ func TestDecodeErrorsHideContent(t *testing.T) {
 		}
 		if se.Offset <= 0 || se.Offset > len(c.in) {
 			t.Errorf("%s: offset %d outside the page", c.in, se.Offset)
+		}
+	}
+}
+
+// TestPagePlansDirect: every Apigee page type, and every message type it
+// reaches, is decoded by direct stores into its generated struct (the fast
+// path), never through protoreflect. A field layout the fast path does not
+// know (a new proto field of another kind, say) would silently make pages
+// several times slower to decode; this test makes it loud instead.
+func TestPagePlansDirect(t *testing.T) {
+	for _, r := range Resources() {
+		p := pagePlans[r]
+		if p == nil {
+			t.Fatalf("%s: no page plan", r)
+		}
+		if !p.Direct() {
+			t.Errorf("%s: the page plan takes the protoreflect path, not direct stores", r)
 		}
 	}
 }

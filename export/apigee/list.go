@@ -10,6 +10,9 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
+
+	"pubexport/export/apigee/internal/keyset"
+	"pubexport/export/apigee/internal/pagejson"
 )
 
 // Page is one page of a listing.
@@ -38,7 +41,7 @@ type Lister struct {
 	r   Resource
 	cur Cursor
 
-	seen     *keySet
+	seen     *keyset.Set
 	tokens   map[string]bool // apps page tokens followed in the current pass
 	returned int             // pages returned
 	fetched  int             // requests made, for messages
@@ -55,7 +58,7 @@ type Lister struct {
 // List starts listing r of org at from (the zero Cursor for the start).
 // Nothing is requested until Next.
 func (c *Client) List(org string, r Resource, from Cursor) *Lister {
-	return &Lister{c: c, org: org, r: r, cur: from, seen: newKeySet(), tokens: map[string]bool{},
+	return &Lister{c: c, org: org, r: r, cur: from, seen: keyset.New(), tokens: map[string]bool{},
 		totals: map[string]int64{statusApproved: -1, statusRevoked: -1}}
 }
 
@@ -68,27 +71,27 @@ func (c *Client) List(org string, r Resource, from Cursor) *Lister {
 // that never stopped would. Call it before the first Next: hashes made under
 // another seed cannot be compared, so a later call fails the listing.
 func (l *Lister) TrackKeys(seed KeySeed) {
-	if l.returned > 0 || !l.seen.empty() {
+	if l.returned > 0 || !l.seen.Empty() {
 		if l.err == nil {
 			l.err = newError(codes.Internal, nil, "listing %s of organization %q: TrackKeys after Next; this is a bug", l.r, l.org)
 		}
 		return
 	}
-	l.seen.setSeed(seed)
-	l.seen.track = true
+	l.seen.SetSeed(seed)
+	l.seen.Track()
 }
 
 // Seen records hashes that TakeNewKeys returned to an earlier listing of
 // the same resource under the same seed, as delivered already. It may be
 // called several times (a stored part at a time), before or between calls
 // to Next.
-func (l *Lister) Seen(hashes []uint64) { l.seen.load(hashes) }
+func (l *Lister) Seen(hashes []uint64) { l.seen.Load(hashes) }
 
 // TakeNewKeys returns the hashes of the keys of the records delivered since
 // the last call (nil without TrackKeys), and forgets them. Keys are recorded
 // when Next returns their page, never for a page only requested ahead, so
 // the hashes taken after a Next are exactly those of the pages returned.
-func (l *Lister) TakeNewKeys() []uint64 { return l.seen.takeFresh() }
+func (l *Lister) TakeNewKeys() []uint64 { return l.seen.TakeFresh() }
 
 // Next returns the next page with new records, or io.EOF after the last.
 // For apps, TotalSize is approved plus revoked apps from the first page on:
@@ -119,7 +122,7 @@ func (l *Lister) Next(ctx context.Context) (*Page, error) {
 		return nil, err
 	}
 	p := &Page{TotalSize: -1}
-	fresh := len(l.seen.fresh)
+	fresh := l.seen.FreshLen()
 	for {
 		var err error
 		if l.r == Apps {
@@ -130,7 +133,7 @@ func (l *Lister) Next(ctx context.Context) (*Page, error) {
 		if err != nil {
 			l.dropAhead()
 			l.err = err
-			l.seen.fresh = l.seen.fresh[:fresh] // of a page never returned
+			l.seen.TrimFresh(fresh) // of a page never returned
 			return nil, err
 		}
 		if a := l.ahead; a != nil && a.cur != l.cur {
@@ -299,7 +302,7 @@ func passTotal(d *pageData) int64 {
 func (l *Lister) add(p *Page, items []proto.Message) int {
 	added := 0
 	for _, m := range items {
-		if k := l.r.Key(m); k != "" && !l.seen.add(k) {
+		if k := l.r.Key(m); k != "" && !l.seen.Add(k) {
 			p.Duplicates++
 			continue
 		}
@@ -374,7 +377,7 @@ func (l *Lister) requestError(err error, follow bool, num int) error {
 func (l *Lister) decode(text, u string, num int) (*pageData, error) {
 	data, err := decodeText(l.r, text)
 	if err != nil {
-		var se *SyntaxError
+		var se *pagejson.SyntaxError
 		if errors.As(err, &se) {
 			// se names the field and the kind of token, never the page's
 			// text: the page may hold secrets.

@@ -7,15 +7,16 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"pubexport/export/apigee/apigeepb"
+	"pubexport/export/apigee/internal/pagejson"
 )
 
 // pagePlans are the field tables of the three list responses, built once:
 // they are immutable after package initialisation.
-var pagePlans = func() map[Resource]*msgPlan {
-	plans := make(map[Resource]*msgPlan, 3)
+var pagePlans = func() map[Resource]*pagejson.Plan {
+	plans := make(map[Resource]*pagejson.Plan, 3)
 	for _, r := range Resources() {
 		m, _ := r.page()
-		p, err := compilePlan(m.ProtoReflect().Descriptor())
+		p, err := pagejson.Compile(m.ProtoReflect().Descriptor())
 		if err != nil {
 			panic(fmt.Sprintf("apigee: compiling the %s page decoder: %v", r, err))
 		}
@@ -33,7 +34,7 @@ type pageData struct {
 }
 
 // decodePage decodes one list response of r. The body is copied once into a
-// string that the records' strings point into (see decode.go).
+// string that the records' strings point into (see package pagejson).
 func decodePage(r Resource, body []byte) (*pageData, error) {
 	return decodeText(r, string(body))
 }
@@ -42,7 +43,7 @@ func decodePage(r Resource, body []byte) (*pageData, error) {
 // point into s.
 func decodeText(r Resource, s string) (*pageData, error) {
 	m, take := r.page()
-	unknown, err := decodeMessage(s, m.ProtoReflect(), pagePlans[r])
+	unknown, err := pagePlans[r].Decode(s, m.ProtoReflect())
 	if err != nil {
 		return nil, err
 	}
@@ -58,4 +59,30 @@ func decodeText(r Resource, s string) (*pageData, error) {
 		}
 	}
 	return p, nil
+}
+
+// pagePeek is what peekPage read from a list response.
+type pagePeek struct {
+	keys      []string // key paging: the key of each record, "" where it has none
+	nextToken string   // apps: nextPageToken, "" when absent or null
+}
+
+// peekPage reads where the list response of r in s leads without decoding
+// it (see pagejson.Plan.Peek): with keys the key field of every record
+// (developers, apiproducts), else only nextPageToken (apps). ok is false
+// whenever the page is not plainly what the decoder would accept: the
+// caller then learns the cursor the slow way, by decoding.
+//
+// Plain strings in the result are substrings of s.
+func peekPage(r Resource, s string, keys bool) (pagePeek, bool) {
+	plan := pagePlans[r]
+	if plan == nil {
+		return pagePeek{}, false
+	}
+	key := ""
+	if keys {
+		key = r.keyProtoName()
+	}
+	pk, ok := plan.Peek(s, key, "next_page_token") // a field of apps pages only
+	return pagePeek{keys: pk.Keys, nextToken: pk.NextToken}, ok
 }

@@ -1,4 +1,4 @@
-package apigee
+package pagejson
 
 import (
 	"reflect"
@@ -78,7 +78,7 @@ func structFields(t reflect.Type) map[protoreflect.FieldNumber]reflect.StructFie
 }
 
 // layoutOf decides the store of fd, held in the Go field sf.
-func layoutOf(fd protoreflect.FieldDescriptor, sf reflect.StructField, sub *msgPlan) store {
+func layoutOf(fd protoreflect.FieldDescriptor, sf reflect.StructField, sub *Plan) store {
 	t := sf.Type
 	ptr := t.Kind() == reflect.Pointer
 	elem := t

@@ -1,4 +1,4 @@
-package apigee
+package keyset
 
 import "math/bits"
 

@@ -1,33 +1,31 @@
-package apigee
+package pagejson
 
 // Reading where a page leads without decoding it.
 //
 // A listing can ask for page N+1 as soon as it knows page N's cursor, and
-// that cursor is in a few bytes of the page: the apps list's nextPageToken,
-// or the key of the last record of a startKey list. peekPage finds them with
-// the decoder's own lexer (so strings, escapes and nulls read exactly as the
-// decoder reads them) while passing over the records with the skipping
-// scan, which is several times cheaper than decoding them.
+// that cursor is in a few bytes of the page: a next-page token, or the key of
+// the last record. Peek finds them with the decoder's own lexer (so strings,
+// escapes and nulls read exactly as the decoder reads them) while passing
+// over the records with the skipping scan, which is several times cheaper
+// than decoding them.
 
-// pagePeek is what peekPage read from a list response.
-type pagePeek struct {
-	keys      []string // key paging: the key of each record, "" where it has none
-	nextToken string   // apps: nextPageToken, "" when absent or null
+// PagePeek is what Peek read from a page.
+type PagePeek struct {
+	Keys      []string // with a key field: the key of each record, "" where it has none
+	NextToken string   // the token field, "" when absent or null
 }
 
-// peekPage scans the list response of r in s. With keys it reads the key
-// field of every record (developers, apiproducts), else it only looks for
-// nextPageToken (apps). ok is false whenever the page is not plainly what the
-// decoder would accept, or the key of a record is anything but a string or
+// Peek scans the page in s, a message of p's type whose records are its
+// repeated message field (the last one, if there are several). With a key
+// (the proto name of a string field of the records) it reads the key of
+// every record; with a token (the proto name of a string field of the page)
+// it reads that field. ok is false whenever the page is not plainly what
+// Decode would accept, or the key of a record is anything but a string or
 // null: the caller then learns the cursor the slow way, by decoding.
 //
 // Plain strings in the result are substrings of s.
-func peekPage(r Resource, s string, keys bool) (p pagePeek, ok bool) {
-	plan := pagePlans[r]
-	if plan == nil {
-		return p, false
-	}
-	var recs, key *fieldPlan
+func (plan *Plan) Peek(s, key, token string) (p PagePeek, ok bool) {
+	var recs, keyf *fieldPlan
 	for _, f := range plan.order {
 		if f.list && f.msg != nil {
 			recs = f
@@ -36,15 +34,19 @@ func peekPage(r Resource, s string, keys bool) (p pagePeek, ok bool) {
 	if recs == nil {
 		return p, false
 	}
+	keys := key != ""
 	if keys {
-		if key = recs.msg.byName[r.keyProtoName()]; key == nil {
+		if keyf = recs.msg.byName[key]; keyf == nil {
 			return p, false
 		}
 	}
-	token := plan.byName["next_page_token"] // nil but for apps
+	var tok *fieldPlan // nil when the page has no such field
+	if token != "" {
+		tok = plan.byName[token]
+	}
 
 	d := decoder{s: s}
-	budget := recursionLimit - 1 // as decodeMessage counts the top level
+	budget := recursionLimit - 1 // as Decode counts the top level
 	d.ws()
 	if empty, err := d.open('{', ""); err != nil {
 		return p, false
@@ -63,14 +65,14 @@ func peekPage(r Resource, s string, keys bool) (p pagePeek, ok bool) {
 			case f != nil && d.literal("null"):
 				// Not set, as for the decoder.
 			case f == recs && keys:
-				if p.keys, ok = d.peekKeys(key, budget-1); !ok {
+				if p.Keys, ok = d.peekKeys(keyf, budget-1); !ok {
 					return p, false
 				}
-			case f != nil && f == token:
+			case f != nil && f == tok:
 				if d.i >= len(d.s) || d.s[d.i] != '"' {
 					return p, false
 				}
-				if p.nextToken, err = d.str(); err != nil {
+				if p.NextToken, err = d.str(); err != nil {
 					return p, false
 				}
 			default:
