@@ -18,8 +18,10 @@ type Object struct {
 
 // Result describes a finished export.
 type Result struct {
-	Objects         []Object
-	Manifest        Object
+	Objects  []Object
+	Manifest Object
+	// Schema is the BigQuery table schema of NDJSON and Parquet exports.
+	Schema          Object
 	Records         int64
 	Pages           int64
 	Duplicates      int64

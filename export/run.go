@@ -506,6 +506,9 @@ func (x *run) finish(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	res.Manifest = m
+	if err := x.stamp(ctx, res); err != nil {
+		return nil, err
+	}
 	// Anything left in the staging folder (parts of a crashed attempt that
 	// the checkpoint did not name) goes now.
 	if err := Cleanup(ctx, x.r.Bucket, x.cp.StagingID); err != nil {

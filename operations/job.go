@@ -186,7 +186,7 @@ func (j *job) run() {
 func (j *job) export() (*export.Result, error) {
 	m := j.m
 	j.mu.Lock()
-	req := j.base.GetRequest()
+	req := runRequest(j.base)
 	cp := j.checkpoint
 	attempts := j.base.GetAttempts()
 	j.mu.Unlock()
@@ -227,6 +227,9 @@ func (j *job) export() (*export.Result, error) {
 	res, err := r.Run(j.ctx, spec)
 	if err == nil {
 		d := m.sign(j.ctx, bucket, res, j.name) // while the bucket is open
+		if w := m.pointLatest(j.ctx, j.base.GetRequest(), spec, bucket, res, j.name); w != "" {
+			d.warnings = append(d.warnings, w)
+		}
 		j.mu.Lock()
 		j.downloads = d
 		j.mu.Unlock()

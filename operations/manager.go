@@ -492,7 +492,7 @@ func (m *Manager) Cancel(ctx context.Context, name string) error {
 			// runner that died before its first checkpoint, or one that was
 			// suspended, left parts too. (An operation never started has
 			// none, and opening its destination could fail for nothing.)
-			m.cleanup(ctx, name, rec.GetRequest())
+			m.cleanup(ctx, name, runRequest(rec))
 		}
 		return nil
 	}

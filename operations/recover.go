@@ -139,6 +139,6 @@ func (m *Manager) abort(ctx context.Context, rec *operationspb.OperationRecord, 
 		return err
 	}
 	m.log.Warn("operation aborted", "operation", op.GetName(), "reason", why)
-	m.cleanup(ctx, op.GetName(), rec.GetRequest())
+	m.cleanup(ctx, op.GetName(), runRequest(rec))
 	return nil
 }

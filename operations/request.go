@@ -3,6 +3,7 @@ package operations
 import (
 	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
@@ -10,6 +11,7 @@ import (
 
 	"pubexport/export"
 	"pubexport/export/apigee"
+	"pubexport/export/layout"
 	"pubexport/export/sink"
 	"pubexport/formats"
 	"pubexport/formats/csv"
@@ -72,7 +74,7 @@ func Spec(req *operationspb.ExportRequest) (export.Spec, error) {
 	if spec.CSV, err = csvOptions(f, req.GetCsv()); err != nil {
 		return export.Spec{}, err
 	}
-	if err := checkDestination(spec.Destination); err != nil {
+	if err := checkDestination(req, spec.Destination); err != nil {
 		return export.Spec{}, err
 	}
 	if u := spec.ApigeeURL; u != "" {
@@ -119,7 +121,13 @@ func csvOptions(f formats.Format, o *operationspb.CsvOptions) (csv.Options, erro
 // checkDestination applies sink's rules for a destination (scheme, bucket
 // name, prefix, folder) without I/O, so that a bad one is refused before an
 // operation is recorded; its message names the request field.
-func checkDestination(d string) error {
+func checkDestination(req *operationspb.ExportRequest, d string) error {
+	if err := layout.Validate(d); err != nil {
+		return invalid("destination: %v", err)
+	}
+	// A template is checked as it will be used: filled in, here with a
+	// sample operation id and the current date.
+	d = layout.Expand(d, layoutValues(req, "00000000-0000-0000-0000-000000000000", time.Now()))
 	if err := sink.ValidateDestination(d); err != nil {
 		return invalid("destination: %s", strings.TrimPrefix(status.Convert(err).Message(), "--to: "))
 	}

@@ -15,6 +15,9 @@ import (
 type downloads struct {
 	urls    map[string]string // by object name, manifest included
 	warning string            // for the metadata when signing failed
+	// warnings are the other steps after the export that did not work
+	// out (the latest-export pointer), for the metadata.
+	warnings []string
 }
 
 // sign asks a destination that can sign (a Cloud Storage bucket) for a
@@ -59,4 +62,5 @@ func (d downloads) apply(resp *operationspb.ExportResponse, md *apigeepb.Operati
 	if d.warning != "" {
 		md.Warnings = append(md.Warnings, d.warning)
 	}
+	md.Warnings = append(md.Warnings, d.warnings...)
 }

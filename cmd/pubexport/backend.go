@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"cloud.google.com/go/storage"
 
 	"pubexport/cmd/pubexport/internal/opsclient"
+	"pubexport/export/layout"
 	"pubexport/operations"
 	"pubexport/operations/operationspb"
 	"pubexport/operations/store"
@@ -89,8 +91,21 @@ func (l *local) Close() error {
 
 // openStore opens the operation store at uri: file:///DIR, a plain folder
 // path, or gs://BUCKET/PREFIX (Application Default Credentials; the
-// STORAGE_EMULATOR_HOST variable is honoured for tests).
-func openStore(ctx context.Context, flag, uri string) (store.Store, func() error, error) {
+// STORAGE_EMULATOR_HOST variable is honoured for tests). With a legacy URI
+// (see storeFor), records an earlier release kept there are still found.
+func openStore(ctx context.Context, flag, uri string, legacy ...string) (store.Store, func() error, error) {
+	if len(legacy) > 0 && legacy[0] != "" {
+		st, closeSt, err := openStore(ctx, flag, uri)
+		if err != nil {
+			return nil, nil, err
+		}
+		old, closeOld, err := openStore(ctx, flag, legacy[0])
+		if err != nil {
+			closeSt()
+			return nil, nil, err
+		}
+		return store.WithLegacy(st, old), func() error { return errors.Join(closeSt(), closeOld()) }, nil
+	}
 	switch {
 	case strings.HasPrefix(uri, "gs://"):
 		bucket, prefix, _ := strings.Cut(strings.TrimPrefix(uri, "gs://"), "/")
@@ -119,24 +134,38 @@ func openStore(ctx context.Context, flag, uri string) (store.Store, func() error
 
 func noClose() error { return nil }
 
-// storeFor is the default operation store of a destination: beside the
-// exports, under .pubexport/operations, so that operations are found where
-// their objects are and need no setup of their own.
-func storeFor(dest string) string {
-	return strings.TrimSuffix(dest, "/") + "/.pubexport/operations"
+// storeFor is the default operation store of a destination, so that
+// operations are found where their objects are and need no setup of their
+// own: gs://BUCKET/.pubexport/operations for Cloud Storage, out of the data's
+// prefix (a lifecycle rule on the prefix must not delete operations), and
+// ROOT/.pubexport/operations for a folder, ROOT being the destination before
+// any placeholder. legacy is where releases before that kept the operations
+// of a gs:// destination, DESTINATION/.pubexport/operations ("" when it is
+// the same place), still read so that their operations are found.
+func storeFor(dest string) (uri, legacy string) {
+	if rest, ok := strings.CutPrefix(dest, "gs://"); ok {
+		bucket, prefix, _ := strings.Cut(rest, "/")
+		uri = "gs://" + bucket + "/.pubexport/operations"
+		if strings.Trim(prefix, "/") != "" && !layout.HasPlaceholders(dest) {
+			legacy = strings.TrimSuffix(dest, "/") + "/.pubexport/operations"
+		}
+		return uri, legacy
+	}
+	return strings.TrimSuffix(layout.Root(dest), "/") + "/.pubexport/operations", ""
 }
 
-// newLocal builds the in-process backend on the store at storeURI.
-func newLocal(ctx context.Context, a *app, flag, storeURI string, log *slog.Logger) (*local, error) {
+// newLocal builds the in-process backend on the store at storeURI (and
+// legacy, see storeFor).
+func newLocal(ctx context.Context, a *app, flag, storeURI string, log *slog.Logger, legacy ...string) (*local, error) {
 	lease, err := leaseFromEnv(a.getenv)
 	if err != nil {
 		return nil, err
 	}
-	st, closeStore, err := openStore(ctx, flag, storeURI)
+	st, closeStore, err := openStore(ctx, flag, storeURI, legacy...)
 	if err != nil {
 		return nil, err
 	}
-	m, err := newManager(ctx, st, log, "", lease)
+	m, err := newManager(ctx, a, st, log, "", lease)
 	if err != nil {
 		closeStore()
 		return nil, err
@@ -149,8 +178,8 @@ func newLocal(ctx context.Context, a *app, flag, storeURI string, log *slog.Logg
 // Sources and destinations are the manager's default: the Apigee API, which
 // sends credentials only to an https:// base URL (so the emulator and the
 // offline sample run need none), and sink.Open.
-func newManager(ctx context.Context, st store.Store, log *slog.Logger, holder string, lease time.Duration) (*operations.Manager, error) {
-	return operations.New(ctx, operations.Config{Store: st, Logger: log, Holder: holder, LeaseDuration: lease})
+func newManager(ctx context.Context, a *app, st store.Store, log *slog.Logger, holder string, lease time.Duration) (*operations.Manager, error) {
+	return operations.New(ctx, operations.Config{Store: st, Logger: log, Holder: holder, LeaseDuration: lease, Now: a.now})
 }
 
 // leaseVar overrides operations.DefaultLeaseDuration. It is for tests only

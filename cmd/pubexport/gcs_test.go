@@ -13,7 +13,9 @@ import (
 // TestRunToCloudStorage exports to a gs:// destination (fake-gcs-server
 // through STORAGE_EMULATOR_HOST, as the storage client honours it), with the
 // operations kept in the same bucket, and reads them back with
-// `operations list --store gs://...`. t.Setenv: not parallel.
+// `operations list --store gs://...`. The default store is at the bucket's
+// root, out of the data's prefix (where a lifecycle rule on the prefix
+// would delete it). t.Setenv: not parallel.
 func TestRunToCloudStorage(t *testing.T) {
 	srv := gcstest.Start(t, "acme-exports")
 	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host)
@@ -23,7 +25,7 @@ func TestRunToCloudStorage(t *testing.T) {
 		t.Fatalf("exit %d\n%s", code, ta.stderr)
 	}
 	var finals, records []string
-	it := srv.Client.Bucket("acme-exports").Objects(t.Context(), &storage.Query{Prefix: "apigee/daily/"})
+	it := srv.Client.Bucket("acme-exports").Objects(t.Context(), &storage.Query{})
 	for {
 		o, err := it.Next()
 		if err == iterator.Done {
@@ -35,8 +37,10 @@ func TestRunToCloudStorage(t *testing.T) {
 		switch {
 		case strings.HasPrefix(o.Name, "apigee/daily/ExportFinal_") && strings.HasSuffix(o.Name, ".ndjson.gz"):
 			finals = append(finals, o.Name)
-		case strings.HasPrefix(o.Name, "apigee/daily/.pubexport/operations/organizations/acme/operations/"):
+		case strings.HasPrefix(o.Name, ".pubexport/operations/organizations/acme/operations/"):
 			records = append(records, o.Name)
+		case strings.HasPrefix(o.Name, "apigee/daily/.pubexport/"):
+			t.Errorf("operation store in the data's prefix: %s", o.Name)
 		case strings.Contains(o.Name, ".pubexport-staging/"):
 			t.Errorf("staging left: %s", o.Name)
 		}
@@ -51,7 +55,7 @@ func TestRunToCloudStorage(t *testing.T) {
 	}
 
 	ops := newTestApp(nil)
-	if code := ops.run(t.Context(), "operations", "list", "--org", "acme", "--store", "gs://acme-exports/apigee/daily/.pubexport/operations"); code != 0 {
+	if code := ops.run(t.Context(), "operations", "list", "--org", "acme", "--store", "gs://acme-exports/.pubexport/operations"); code != 0 {
 		t.Fatalf("operations list: exit %d\n%s", code, ops.stderr)
 	}
 	if strings.Count(ops.stdout.String(), "DONE") != 2 {

@@ -101,7 +101,7 @@ func runJob(ctx context.Context, a *app) error {
 	log := slog.New(cmdlog.New(a.stdout, cmdlog.Options{Level: level})).With("task", cfg.TaskIndex, "attempt", cfg.TaskAttempt)
 
 	var reqs []*operationspb.ExportRequest
-	storeURI := cfg.Store
+	storeURI, legacy := cfg.Store, ""
 	if cfg.Operation == "" {
 		dest, err := normalizeDest(cfg.Destination)
 		if err != nil {
@@ -115,7 +115,7 @@ func runJob(ctx context.Context, a *app) error {
 			reqs = append(reqs, req)
 		}
 		if storeURI == "" {
-			storeURI = storeFor(dest)
+			storeURI, legacy = storeFor(dest)
 		}
 	} else if cfg.TaskIndex != 0 {
 		log.Info("nothing to do: PUBEXPORT_OPERATION is run by task 0", "operation", cfg.Operation)
@@ -130,7 +130,7 @@ func runJob(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
-	st, closeStore, err := openStore(ctx, jobenv.Store, storeURI)
+	st, closeStore, err := openStore(ctx, jobenv.Store, storeURI, legacy)
 	if err != nil {
 		return err
 	}
@@ -142,7 +142,7 @@ func runJob(ctx context.Context, a *app) error {
 		// instead of both writing the same export.
 		t.holder = fmt.Sprintf("%s/attempt-%d", t.taskPrefix(), cfg.TaskAttempt)
 	}
-	m, err := newManager(ctx, st, log, t.holder, lease)
+	m, err := newManager(ctx, a, st, log, t.holder, lease)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"regexp"
 	"syscall"
+	"time"
 
 	"golang.org/x/term"
 	"google.golang.org/genproto/googleapis/rpc/code"
@@ -63,6 +64,9 @@ type app struct {
 	signals func() (ch <-chan os.Signal, stop func())
 	// hardExit ends the process at a second Ctrl-C (os.Exit in main).
 	hardExit func(code int)
+	// now is the clock of the operations this process runs (nil:
+	// time.Now); tests move it to run "yesterday's" export.
+	now func() time.Time
 }
 
 func main() {

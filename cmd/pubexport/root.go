@@ -38,7 +38,7 @@ Start offline, with the bundled sample organization:
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usageError{err}
 	})
-	root.AddCommand(newRunCmd(a), newServeCmd(a), newOperationsCmd(a), newJobCmd(a))
+	root.AddCommand(newRunCmd(a), newServeCmd(a), newOperationsCmd(a), newJobCmd(a), newLatestCmd(a))
 	return root
 }
 

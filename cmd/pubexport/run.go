@@ -21,6 +21,7 @@ import (
 	"pubexport/cmd/pubexport/internal/progress"
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/layout"
 	"pubexport/export/sink"
 	"pubexport/formats"
 	"pubexport/operations"
@@ -228,11 +229,17 @@ func normalizeDest(to string) (string, error) {
 			return "", usagef("--to %q: %v", to, err)
 		}
 		to = (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
+		// Placeholders stay readable: {date}, not %7Bdate%7D.
+		to = strings.NewReplacer("%7B", "{", "%7D", "}").Replace(to)
+	}
+	if err := layout.Validate(to); err != nil {
+		return "", usagef("--to: %v", err)
 	}
 	// sink.Open validates before any I/O; without authentication it
 	// creates no credentials either, and a file:// destination is only
-	// stat'ed. The bucket is closed at once.
-	b, err := sink.Open(context.Background(), to, sink.WithClientOptions(option.WithoutAuthentication()))
+	// stat'ed. The bucket is closed at once. A template is checked filled.
+	sample := layout.Expand(to, layout.Values{Org: "org", Resource: "apps", Operation: "operation", Time: time.Now()})
+	b, err := sink.Open(context.Background(), sample, sink.WithClientOptions(option.WithoutAuthentication()))
 	if err != nil {
 		return "", usageError{err}
 	}
@@ -399,11 +406,11 @@ func openRunBackend(ctx context.Context, a *app, f *runFlags, p *plan, msgs io.W
 	}
 	level, _ := parseLevel(f.verbosity)
 	log := slog.New(slog.NewTextHandler(msgs, &slog.HandlerOptions{Level: level}))
-	storeURI := f.store
+	storeURI, legacy := f.store, ""
 	if storeURI == "" {
-		storeURI = storeFor(p.reqs[0].GetDestination())
+		storeURI, legacy = storeFor(p.reqs[0].GetDestination())
 	}
-	be, err := newLocal(ctx, a, "--store", storeURI, log)
+	be, err := newLocal(ctx, a, "--store", storeURI, log, legacy)
 	if err != nil {
 		stopEmu()
 		return nil, err
