@@ -4,7 +4,7 @@
 #   docker build -t pubexport .
 #   docker run --rm pubexport --help
 #
-# The build step is what cmd/pubexport's TestStaticBuild checks in CI (there
+# The build step is what `make image-check` checks in CI (there
 # is no Docker engine there): CGO_ENABLED=0 must give a binary with no
 # dynamic loader and no shared libraries, since the final image has neither.
 

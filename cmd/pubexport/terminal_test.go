@@ -10,15 +10,16 @@ import (
 	"github.com/creack/pty"
 )
 
-// TestProgressBarOnTerminal runs the built binary under a pseudo-terminal,
+// TestProgressBarOnTerminal runs the program (this test binary acting as
+// pubexport, see TestMain) under a pseudo-terminal,
 // as a person would, and checks that the progress is drawn as bars (with
 // the counters and the bar's brackets) and that the results still follow.
 func TestProgressBarOnTerminal(t *testing.T) {
-	bin := buildBinary(t)
+	bin, asMain := selfAsMain(t)
 	dir := t.TempDir()
 	cmd := exec.Command(bin, "run", "--to", dir)
 	cmd.Dir = dir
-	cmd.Env = []string{"TERM=xterm", "HOME=" + dir}
+	cmd.Env = []string{"TERM=xterm", "HOME=" + dir, asMain}
 	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 160})
 	if err != nil {
 		t.Fatal(err)
