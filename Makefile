@@ -47,6 +47,9 @@ race-loop:
 ## run: a real export of the bundled sample organization to ./exports, offline
 run:
 	$(GO) run ./cmd/pubexport run
+	@echo
+	@echo "To export, watch and download in the export console, run this and open http://127.0.0.1:8080/ :"
+	@echo "  go run ./cmd/pubexport serve --console --sample --allow-destination ./exports --store ./exports/.pubexport/operations"
 
 ## bench: the benchmark harness (see README, Performance)
 bench:

@@ -39,7 +39,12 @@ func (p triggerPolicy) check(req *operationspb.ExportRequest) error {
 			return status.Errorf(codes.PermissionDenied, "apigee_url: this server exports only from %s; start it with --allow-apigee-url %s to allow %q", allowedList(apigee.DefaultBaseURL, p.apigeeURLs), u, u)
 		}
 	}
-	dest := normalizeDestination(req.GetDestination())
+	return p.checkDestination(req.GetDestination())
+}
+
+// checkDestination refuses a destination outside the policy.
+func (p triggerPolicy) checkDestination(destination string) error {
+	dest := normalizeDestination(destination)
 	for _, a := range p.destinations {
 		if strings.HasSuffix(a, "://") {
 			if strings.HasPrefix(dest, a) {
@@ -52,7 +57,7 @@ func (p triggerPolicy) check(req *operationspb.ExportRequest) error {
 			return nil
 		}
 	}
-	return status.Errorf(codes.PermissionDenied, "destination: this server writes only under %s; start it with --allow-destination to allow %q", allowedList("", p.destinations), req.GetDestination())
+	return status.Errorf(codes.PermissionDenied, "destination: this server writes only under %s; start it with --allow-destination to allow %q", allowedList("", p.destinations), destination)
 }
 
 // normalizeDestination writes a folder (a plain path or a file:// URL) as

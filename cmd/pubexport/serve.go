@@ -36,6 +36,7 @@ type serveFlags struct {
 	dispatch, job, cloudRunEndpoint        string
 	logLevel                               string
 	allowApigeeURLs, allowDestinations     []string
+	console                                consoleFlags
 }
 
 func newServeCmd(a *app) *cobra.Command {
@@ -103,6 +104,7 @@ Logs are JSON lines on stdout in Cloud Logging's format.`,
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warning or error")
 	fl.StringArrayVar(&f.allowApigeeURLs, "allow-apigee-url", nil, "an Apigee base `URL` that triggers may name besides "+apigee.DefaultBaseURL+" (repeatable; e.g. an emulator)")
 	fl.StringArrayVar(&f.allowDestinations, "allow-destination", []string{"gs://"}, "a destination `PREFIX` triggers may write under (repeatable): gs:// for any bucket, gs://BUCKET/PREFIX, file:///DIR")
+	addConsoleFlags(fl, &f.console)
 	return cmd
 }
 
@@ -210,13 +212,27 @@ func serve(ctx context.Context, a *app, f *serveFlags, addrSet, authSet bool) er
 		}
 	}
 
+	policy := triggerPolicy{apigeeURLs: f.allowApigeeURLs, destinations: f.allowDestinations}
+	sampleURL, stopSample, err := startSample(f.console)
+	if err != nil {
+		return err
+	}
+	defer stopSample()
+	if sampleURL != "" {
+		policy.apigeeURLs = append(policy.apigeeURLs, sampleURL)
+	}
+	ops = guarded{Operations: ops, policy: policy}
+	opts := server.Options{Auth: auth, Logger: log}
+	if err := mountConsole(&opts, f.console, ops, be.st, policy, sampleURL); err != nil {
+		return err
+	}
+
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
-	ops = guarded{Operations: ops, policy: triggerPolicy{apigeeURLs: f.allowApigeeURLs, destinations: f.allowDestinations}}
-	log.Info("pubexport serve listening", "url", "http://"+l.Addr().String(), "store", storeURI, "auth", f.auth, "dispatch", f.dispatch)
-	srv := server.New(ops, server.Options{Auth: auth, Logger: log})
+	log.Info("pubexport serve listening", "url", "http://"+l.Addr().String(), "store", storeURI, "auth", f.auth, "dispatch", f.dispatch, "console", f.console.on)
+	srv := server.New(ops, opts)
 	return srv.Serve(ctx, l)
 }
 

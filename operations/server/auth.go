@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"google.golang.org/api/idtoken"
@@ -121,6 +122,22 @@ type Caller struct {
 // Covers reports whether the caller may see organization org.
 func (c *Caller) Covers(org string) bool {
 	return c != nil && (c.all || c.orgs[org])
+}
+
+// Organizations returns the organizations the caller is granted by name,
+// sorted, and whether it is granted every organization ("*", or no
+// authentication).
+func (c *Caller) Organizations() (orgs []string, all bool) {
+	if c == nil {
+		return nil, false
+	}
+	for o := range c.orgs {
+		if o != "*" {
+			orgs = append(orgs, o)
+		}
+	}
+	slices.Sort(orgs)
+	return orgs, c.all
 }
 
 func newCaller(subject string, orgs []string) *Caller {

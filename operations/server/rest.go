@@ -40,8 +40,11 @@ type rest struct {
 	maxBody int64
 }
 
-func (h *rest) routes() *http.ServeMux {
+func (h *rest) routes(extra map[string]http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
+	for pattern, handler := range extra {
+		mux.Handle(pattern, handler)
+	}
 	mux.HandleFunc("/v1/organizations/{org}/operations", h.operations)
 	mux.HandleFunc("/v1/organizations/{org}/operations/{rest}", h.operation)
 	mux.HandleFunc("/v1/organizations/{org}/{rest}", h.collection)

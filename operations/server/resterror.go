@@ -98,3 +98,8 @@ func writeError(w http.ResponseWriter, err error) {
 	w.WriteHeader(hs)
 	w.Write(append(b, '\n'))
 }
+
+// WriteError answers err as the REST API does: Google's JSON error shape
+// with the HTTP status of its gRPC code. It is for handlers mounted with
+// Options.Routes, so that their errors look like the API's.
+func WriteError(w http.ResponseWriter, err error) { writeError(w, err) }

@@ -51,6 +51,15 @@ type Options struct {
 	// puts that single interceptor outermost, so it also sees calls that
 	// authentication then refuses, without a caller.
 	GRPCOptions []grpc.ServerOption
+	// Routes are more REST endpoints (ServeMux patterns under /v1/, e.g.
+	// "/v1/console/session"), served exactly as the API is: same
+	// authentication and request checks, CallerFrom works in them.
+	Routes map[string]http.Handler
+	// Pages serves the requests whose path is not under /v1/ (a web
+	// console's page and static files), without authentication: what they
+	// serve must hold no data, which the page fetches from the API. nil
+	// answers them NOT_FOUND like any unknown REST path.
+	Pages http.Handler
 }
 
 // Server serves operations over gRPC and REST on one port.
@@ -91,7 +100,7 @@ func New(ops Operations, opts Options) *Server {
 	RegisterExportServer(gs, grpcExport{svc: svc})
 
 	s := &Server{opts: opts, log: log, grpc: gs, stopDrain: stopDrain}
-	s.rest = authHTTP(opts.Auth, log, (&rest{svc: svc, maxBody: opts.MaxRequestBytes}).routes())
+	s.rest = authHTTP(opts.Auth, log, (&rest{svc: svc, maxBody: opts.MaxRequestBytes}).routes(opts.Routes))
 	s.handler = http.HandlerFunc(s.route)
 	return s
 }
@@ -112,10 +121,15 @@ func New(ops Operations, opts Options) *Server {
 // not supported; gRPC clients do not use it.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// route sends gRPC to the gRPC server and everything else to REST.
+// route sends gRPC to the gRPC server, pages outside /v1/ to Pages (if
+// any) and everything else to REST.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
 		s.grpc.ServeHTTP(w, r)
+		return
+	}
+	if s.opts.Pages != nil && !strings.HasPrefix(r.URL.Path, "/v1/") {
+		s.opts.Pages.ServeHTTP(w, r)
 		return
 	}
 	s.rest.ServeHTTP(w, r)
