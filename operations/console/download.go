@@ -118,23 +118,17 @@ func (c *Console) object(ctx context.Context, name, object string) (*operationsp
 	if found == nil {
 		return nil, "", status.Errorf(codes.NotFound, "object %q is not an output of operation %s", truncate(object), name)
 	}
-	dest, err := c.destination(ctx, name, found)
+	dest, err := destination(name, found)
 	if err != nil {
 		return nil, "", err
 	}
 	return found, dest, nil
 }
 
-// destination is where o lives: the operation's requested destination
-// when its record can be read, else what o's URI says (the URI is the
-// destination, a slash and the name).
-func (c *Console) destination(ctx context.Context, name string, o *operationspb.ExportObject) (string, error) {
-	if c.opts.Records != nil {
-		rec, _, err := c.opts.Records.Get(ctx, name)
-		if err == nil && rec.GetRequest().GetDestination() != "" {
-			return rec.GetRequest().GetDestination(), nil
-		}
-	}
+// destination is the folder or prefix o lives in: its URI is that, a
+// slash and its name. (The request's destination may hold placeholders,
+// such as {date}, that the export filled in.)
+func destination(name string, o *operationspb.ExportObject) (string, error) {
 	dest, ok := strings.CutSuffix(o.GetUri(), "/"+o.GetName())
 	if !ok || dest == "" {
 		return "", status.Errorf(codes.Internal, "object %s of %s: URI %q does not end with its name", o.GetName(), name, o.GetUri())
