@@ -116,7 +116,7 @@ func openStore(ctx context.Context, flag, uri string, legacy ...string) (store.S
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s %s: creating the Cloud Storage client: %w", flag, uri, err)
 		}
-		return store.GCS(c.Bucket(bucket), strings.Trim(prefix, "/")), c.Close, nil
+		return bucketErrors{store.GCS(c.Bucket(bucket), strings.Trim(prefix, "/")), bucket, flag}, c.Close, nil
 	case strings.HasPrefix(uri, "file://"):
 		u, err := url.Parse(uri)
 		if err != nil || (u.Host != "" && u.Host != "localhost") || !strings.HasPrefix(u.Path, "/") {

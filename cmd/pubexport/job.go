@@ -101,7 +101,7 @@ func runJob(ctx context.Context, a *app) error {
 	log := slog.New(cmdlog.New(a.stdout, cmdlog.Options{Level: level})).With("task", cfg.TaskIndex, "attempt", cfg.TaskAttempt)
 
 	var reqs []*operationspb.ExportRequest
-	storeURI, legacy := cfg.Store, ""
+	storeURI, legacy, storeVar := cfg.Store, "", jobenv.Store
 	if cfg.Operation == "" {
 		dest, err := normalizeDest(cfg.Destination)
 		if err != nil {
@@ -116,6 +116,7 @@ func runJob(ctx context.Context, a *app) error {
 		}
 		if storeURI == "" {
 			storeURI, legacy = storeFor(dest)
+			storeVar = jobenv.Destination
 		}
 	} else if cfg.TaskIndex != 0 {
 		log.Info("nothing to do: PUBEXPORT_OPERATION is run by task 0", "operation", cfg.Operation)
@@ -130,7 +131,7 @@ func runJob(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
-	st, closeStore, err := openStore(ctx, jobenv.Store, storeURI, legacy)
+	st, closeStore, err := openStore(ctx, storeVar, storeURI, legacy)
 	if err != nil {
 		return err
 	}

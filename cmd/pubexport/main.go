@@ -55,6 +55,9 @@ func cancels(sig os.Signal) bool { return sig == os.Interrupt }
 type app struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// environ lists the environment as KEY=VALUE, for the check of
+	// unknown PUBEXPORT_* variables (nil: no check).
+	environ func() []string
 	// terminal is true when stderr is a terminal: progress is drawn as bars
 	// there and written as log lines otherwise.
 	terminal bool
@@ -74,6 +77,7 @@ func main() {
 		stdout:   os.Stdout,
 		stderr:   os.Stderr,
 		getenv:   os.Getenv,
+		environ:  os.Environ,
 		terminal: term.IsTerminal(int(os.Stderr.Fd())),
 		signals: func() (<-chan os.Signal, func()) {
 			ch := make(chan os.Signal, 2)

@@ -59,6 +59,13 @@ func newTestApp(env map[string]string) *testApp {
 		stdout: ta.stdout,
 		stderr: ta.stderr,
 		getenv: func(k string) string { return ta.env[k] },
+		environ: func() []string {
+			var kv []string
+			for k, v := range ta.env {
+				kv = append(kv, k+"="+v)
+			}
+			return kv
+		},
 		signals: func() (<-chan os.Signal, func()) {
 			if ta.onSubscribe != nil {
 				ta.onSubscribe()

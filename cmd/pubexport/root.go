@@ -1,9 +1,6 @@
 package main
 
 import (
-	"runtime/debug"
-	"strings"
-
 	"github.com/spf13/cobra"
 )
 
@@ -31,14 +28,21 @@ Start offline, with the bundled sample organization:
   pubexport serve --addr 127.0.0.1:8080 --store file:///var/lib/pubexport/operations
   pubexport run --server http://127.0.0.1:8080 --org acme --to gs://acme-exports/apigee
   pubexport operations list --org acme --server http://127.0.0.1:8080`,
-		Version:       version(),
+		Version:       "set", // printed by the version template
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usageError{err}
 	})
-	root.AddCommand(newRunCmd(a), newServeCmd(a), newOperationsCmd(a), newJobCmd(a), newLatestCmd(a))
+	root.SetVersionTemplate(versionText())
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if a.environ == nil {
+			return nil
+		}
+		return checkEnv(a.environ())
+	}
+	root.AddCommand(newRunCmd(a), newServeCmd(a), newOperationsCmd(a), newJobCmd(a), newLatestCmd(a), newVersionCmd(a))
 	return root
 }
 
@@ -49,24 +53,6 @@ func commandPath(root *cobra.Command, args []string) string {
 		return root.Name()
 	}
 	return cmd.CommandPath()
-}
-
-// version is the module version (or VCS revision) the binary was built from.
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := bi.Main.Version
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && (v == "" || v == "(devel)") {
-			v = s.Value
-			if len(v) > 12 {
-				v = v[:12]
-			}
-		}
-	}
-	return strings.TrimSpace(v)
 }
 
 // args helpers: cobra's own messages do not say what a NAME looks like.

@@ -406,11 +406,12 @@ func openRunBackend(ctx context.Context, a *app, f *runFlags, p *plan, msgs io.W
 	}
 	level, _ := parseLevel(f.verbosity)
 	log := slog.New(slog.NewTextHandler(msgs, &slog.HandlerOptions{Level: level}))
-	storeURI, legacy := f.store, ""
+	storeURI, legacy, flag := f.store, "", "--store"
 	if storeURI == "" {
 		storeURI, legacy = storeFor(p.reqs[0].GetDestination())
+		flag = "--to"
 	}
-	be, err := newLocal(ctx, a, "--store", storeURI, log, legacy)
+	be, err := newLocal(ctx, a, flag, storeURI, log, legacy)
 	if err != nil {
 		stopEmu()
 		return nil, err
