@@ -548,8 +548,8 @@ func TestServeSuspendsWhileDraining(t *testing.T) {
 	}
 	defer conn.Close()
 	body := `{"nonsense": true}`
-	fmt.Fprintf(conn, "POST /v1/organizations/acme/developers:export HTTP/1.1\r\nHost: pubexport\r\nContent-Type: application/json\r\n"+
-		"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n", len(body))
+	fmt.Fprintf(conn, "POST /v1/organizations/acme/developers:export HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"+
+		"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n", strings.TrimPrefix(url, "http://"), len(body))
 	r := bufio.NewReader(conn)
 	line, err := r.ReadString('\n')
 	if err != nil || !strings.Contains(line, "100") {

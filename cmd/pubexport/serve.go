@@ -37,6 +37,9 @@ type serveFlags struct {
 	logLevel                               string
 	allowApigeeURLs, allowDestinations     []string
 	console                                consoleFlags
+	allowHosts                             []string
+	maxConnections                         int
+	bodyTimeout                            time.Duration
 }
 
 func newServeCmd(a *app) *cobra.Command {
@@ -75,6 +78,12 @@ The token file grants organizations:
   {"tokens": [{"token": "a-long-random-secret", "organizations": ["acme"]}],
    "principals": [{"email": "ci@proj.iam.gserviceaccount.com", "organizations": ["*"]}]}
 
+Browsers: REST bodies must be Content-Type: application/json, and requests a
+page of another origin sends (a foreign Origin, Sec-Fetch-Site: cross-site) are
+refused. With --auth none on loopback, the Host header must name the listening
+address or localhost with its port (--allow-host adds names), which defeats DNS
+rebinding. Pages of the server's own origin pass.
+
 Logs are JSON lines on stdout in Cloud Logging's format.`,
 		Example: `  # Locally, operations in a folder, no authentication (loopback only)
   pubexport serve --addr 127.0.0.1:8080 --store file:///tmp/pubexport-ops
@@ -103,6 +112,9 @@ Logs are JSON lines on stdout in Cloud Logging's format.`,
 	fl.MarkHidden("cloudrun-endpoint")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warning or error")
 	fl.StringArrayVar(&f.allowApigeeURLs, "allow-apigee-url", nil, "an Apigee base `URL` that triggers may name besides "+apigee.DefaultBaseURL+" (repeatable; e.g. an emulator)")
+	fl.StringArrayVar(&f.allowHosts, "allow-host", nil, "a `HOST:PORT` that requests may name in their Host header besides the listening address and localhost (repeatable; --auth none on loopback only, e.g. behind a local proxy)")
+	fl.IntVar(&f.maxConnections, "max-connections", server.DefaultMaxConnections, "most client connections open at once; more wait until one closes")
+	fl.DurationVar(&f.bodyTimeout, "body-timeout", server.DefaultBodyTimeout, "how long a REST request body may take to arrive before the request is cut off with 408")
 	fl.StringArrayVar(&f.allowDestinations, "allow-destination", []string{"gs://"}, "a destination `PREFIX` triggers may write under (repeatable): gs:// for any bucket, gs://BUCKET/PREFIX, file:///DIR")
 	addConsoleFlags(fl, &f.console)
 	return cmd
@@ -128,6 +140,12 @@ func serve(ctx context.Context, a *app, f *serveFlags, addrSet, authSet bool) er
 	auth, err := serveAuth(f)
 	if err != nil {
 		return err
+	}
+	if f.maxConnections < 1 {
+		return usagef("--max-connections %d: want at least 1", f.maxConnections)
+	}
+	if f.bodyTimeout <= 0 {
+		return usagef("--body-timeout %v: want a positive duration, e.g. 30s", f.bodyTimeout)
 	}
 	if f.dispatch != "inprocess" && f.dispatch != "cloudrun" {
 		return usagef("--dispatch %q: want inprocess or cloudrun", f.dispatch)
@@ -222,7 +240,7 @@ func serve(ctx context.Context, a *app, f *serveFlags, addrSet, authSet bool) er
 		policy.apigeeURLs = append(policy.apigeeURLs, sampleURL)
 	}
 	ops = guarded{Operations: ops, policy: policy}
-	opts := server.Options{Auth: auth, Logger: log}
+	opts := server.Options{Auth: auth, Logger: log, AllowedHosts: f.allowHosts, MaxConnections: f.maxConnections, BodyTimeout: f.bodyTimeout}
 	if err := mountConsole(&opts, f.console, ops, be.st, policy, sampleURL); err != nil {
 		return err
 	}

@@ -8,8 +8,10 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -19,10 +21,23 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// readBody reads a request body of at most max bytes.
+// readBody reads a request body of at most max bytes. Once it is read, the
+// read deadline set for it (authHTTP) is lifted: net/http keeps reading the
+// connection in the background while the handler runs, and a deadline
+// expiring there would cancel a long WaitOperation.
 func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
 	var tooBig *http.MaxBytesError
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		w.Header().Set("Connection", "close")
+		return nil, &httpError{
+			status: http.StatusRequestTimeout,
+			st:     status.New(codes.DeadlineExceeded, "request body did not arrive in time: send the whole body at once"),
+		}
+	}
+	if err == nil {
+		http.NewResponseController(w).SetReadDeadline(time.Time{})
+	}
 	if errors.As(err, &tooBig) {
 		return nil, &httpError{
 			status: http.StatusRequestEntityTooLarge,

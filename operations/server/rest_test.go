@@ -16,6 +16,7 @@ type reply struct {
 	status int
 	header http.Header
 	body   []byte
+	closed bool // the server closes the connection after the answer
 }
 
 // do sends one raw HTTP request, as curl would.
@@ -44,7 +45,7 @@ func (h *harness) do(t *testing.T, method, path, token, body string) reply {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return reply{resp.StatusCode, resp.Header, b}
+	return reply{resp.StatusCode, resp.Header, b, resp.Close}
 }
 
 // googleError is Google's JSON error shape, decoded strictly.
@@ -229,7 +230,7 @@ func TestRESTErrors(t *testing.T) {
 			}
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			r := reply{resp.StatusCode, resp.Header, b}
+			r := reply{resp.StatusCode, resp.Header, b, resp.Close}
 			r.wantError(t, 401, "UNAUTHENTICATED")
 			if !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
 				t.Errorf("Authorization %q: no WWW-Authenticate", auth)

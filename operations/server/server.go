@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 
 	// Linked so that protojson resolves the @type of operation metadata
@@ -25,6 +26,8 @@ const (
 	DefaultMaxRequestBytes = 1 << 20
 	DefaultMaxWait         = 60 * time.Second
 	DefaultShutdownTimeout = 10 * time.Second
+	DefaultBodyTimeout     = 30 * time.Second
+	DefaultMaxConnections  = 1000
 )
 
 // Options configure a Server.
@@ -44,6 +47,21 @@ type Options struct {
 	// ShutdownTimeout bounds the graceful part of Serve's shutdown (default
 	// 10 s); connections still busy after it are closed.
 	ShutdownTimeout time.Duration
+	// BodyTimeout bounds how long a REST request body may take to arrive
+	// (default 30 s): a body trickled a byte at a time is cut off with 408
+	// instead of holding a connection. The answer then has MaxWait plus
+	// BodyTimeout to be written.
+	BodyTimeout time.Duration
+	// MaxConnections caps the connections Serve keeps open at once (default
+	// 1000); further clients wait in the listen queue until one closes.
+	// Slow clients cannot hold the slots for long: headers must arrive
+	// within 10 s, bodies within BodyTimeout, and failed authentication is
+	// answered before the body is read, closing the connection.
+	MaxConnections int
+	// AllowedHosts are Host header values accepted besides the listening
+	// address and loopback names with its port, for requests that arrive
+	// on a loopback address while Auth is NoAuth (see checkBrowser).
+	AllowedHosts []string
 	// GRPCOptions are added to the gRPC server's options. Interceptors
 	// added with grpc.ChainUnaryInterceptor / grpc.ChainStreamInterceptor
 	// run after authentication (CallerFrom works in them). One set with
@@ -83,6 +101,12 @@ func New(ops Operations, opts Options) *Server {
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if opts.BodyTimeout <= 0 {
+		opts.BodyTimeout = DefaultBodyTimeout
+	}
+	if opts.MaxConnections <= 0 {
+		opts.MaxConnections = DefaultMaxConnections
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -100,7 +124,7 @@ func New(ops Operations, opts Options) *Server {
 	RegisterExportServer(gs, grpcExport{svc: svc})
 
 	s := &Server{opts: opts, log: log, grpc: gs, stopDrain: stopDrain}
-	s.rest = authHTTP(opts.Auth, log, (&rest{svc: svc, maxBody: opts.MaxRequestBytes}).routes(opts.Routes))
+	s.rest = authHTTP(opts, log, (&rest{svc: svc, maxBody: opts.MaxRequestBytes}).routes(opts.Routes))
 	s.handler = http.HandlerFunc(s.route)
 	return s
 }
@@ -153,7 +177,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	hs.Protocols.SetUnencryptedHTTP2(true)
 
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(l) }()
+	go func() { errc <- hs.Serve(netutil.LimitListener(l, s.opts.MaxConnections)) }()
 	s.log.InfoContext(ctx, "serving operations", "addr", l.Addr().String())
 
 	select {
@@ -179,21 +203,42 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	return err
 }
 
-// authHTTP authenticates every REST request and logs it.
-func authHTTP(a *Auth, log *slog.Logger, next http.Handler) http.Handler {
+// authHTTP checks every REST request (see checkBrowser), authenticates it
+// and logs it. Refusals are answered before the body is read and close the
+// connection, so that a refused client cannot hold it by trickling a body.
+// The body must arrive within BodyTimeout and the answer be written within
+// MaxWait plus BodyTimeout.
+func authHTTP(o Options, log *slog.Logger, next http.Handler) http.Handler {
+	a := o.Auth
+	noAuth := a != nil && a.mode == "none"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		ctx := r.Context()
+		rc := http.NewResponseController(w)
+		now := time.Now()
+		rc.SetWriteDeadline(now.Add(o.MaxWait + o.BodyTimeout)) // ErrNotSupported in recorders: no deadline
+		if r.ContentLength != 0 {
+			rc.SetReadDeadline(now.Add(o.BodyTimeout))
+		}
 		hs := r.Header.Values("Authorization")
 		var c *Caller
-		var err error
-		if len(hs) > 1 {
+		err := checkBrowser(r, noAuth, o.AllowedHosts)
+		if err == nil {
+			err = checkJSONBody(r)
+		}
+		if err == nil && len(hs) > 1 {
 			err = errSeveralAuthorization
-		} else {
+		}
+		if err == nil {
 			c, err = a.authenticate(ctx, r.Header.Get("Authorization"))
 		}
 		if err != nil {
+			rec.Header().Set("Connection", "close")
 			writeError(rec, err)
+			// net/http would read up to 256 KiB of the unread body before
+			// closing; an expired deadline makes it give up at once.
+			rc.Flush()
+			rc.SetReadDeadline(time.Now())
 		} else {
 			ctx = withCaller(ctx, c)
 			next.ServeHTTP(rec, r.WithContext(ctx))
