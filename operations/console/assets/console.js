@@ -9,7 +9,8 @@
   const ORG_KEY = 'pubexport.org';
   const SEEN_KEY = 'pubexport.seen.'; // + org: operations seen finished
   const RECENT = 20; // operations the panel and the tabs show
-  const PAGE = 20; // operations page size
+  // The operations page's size: ?pageSize=N in the page's address, else 20.
+  const PAGE = Math.min(Math.max(parseInt(new URLSearchParams(location.search).get('pageSize'), 10) || 20, 1), 1000);
   const FAST = 1000; // poll interval while something runs (ms)
   const SLOW = 5000; // poll interval otherwise
 
