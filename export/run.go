@@ -157,10 +157,8 @@ func (r *Runner) newRun(ctx context.Context, spec Spec) (*run, error) {
 	if x.cp.StagingID == "" {
 		x.cp.StagingID = uuid.NewString()
 	}
-	x.attrsFinal = sink.Attrs{
-		ContentType:     spec.Format.ContentType(),
-		ContentEncoding: spec.Compression.ContentEncoding(spec.Format),
-	}
+	// No Content-Encoding, ever: see formats.Compression.ContentType.
+	x.attrsFinal = sink.Attrs{ContentType: spec.Compression.ContentType(spec.Format)}
 
 	if c := r.Resume; c != nil {
 		switch {

@@ -46,12 +46,18 @@ func ParseCompression(f Format, s string) (Compression, error) {
 		s, f, strings.Join(names, ", "))
 }
 
-// ContentEncoding is the Content-Encoding stored with the object: "gzip"
-// for a gzipped text format, so HTTP clients may decompress transparently,
-// and "" otherwise (Parquet's compression is internal to the file).
-func (c Compression) ContentEncoding(f Format) string {
+// ContentType is the MIME type an object of format f with this compression
+// is stored with: "application/gzip" for a gzipped text format, else the
+// format's own type (Parquet's compression is internal to the file).
+//
+// A gzipped object is deliberately not stored as its format's type with
+// Content-Encoding: gzip. Cloud Storage serves such objects decompressed
+// to most downloaders (decompressive transcoding), so the bytes a user gets
+// would no longer hash to the ExportFinal_<sha256> name that promises them.
+// BigQuery's compressed extracts are stored the same way.
+func (c Compression) ContentType(f Format) string {
 	if c == Gzip && f != Parquet {
-		return "gzip"
+		return "application/gzip"
 	}
-	return ""
+	return f.ContentType()
 }

@@ -53,9 +53,8 @@ func joinFormats() string {
 	return strings.Join(names, ", ")
 }
 
-// ContentType is the MIME type stored with an object of this format.
-// Compression does not change it: gzip is declared by ContentEncoding, so
-// clients that honour Content-Encoding see the uncompressed type.
+// ContentType is the MIME type of this format's uncompressed content;
+// Compression.ContentType is the type an object is stored with.
 func (f Format) ContentType() string {
 	switch f {
 	case JSON:

@@ -33,17 +33,17 @@ func TestContentTypesAndExtensions(t *testing.T) {
 		f                formats.Format
 		c                formats.Compression
 		contentType, ext string
-		encoding         string
+		stored           string
 		resumable        bool
 	}{
-		{formats.JSON, formats.None, "application/json", ".json", "", true},
-		{formats.JSON, formats.Gzip, "application/json", ".json.gz", "gzip", true},
-		{formats.NDJSON, formats.None, "application/x-ndjson", ".ndjson", "", true},
-		{formats.NDJSON, formats.Gzip, "application/x-ndjson", ".ndjson.gz", "gzip", true},
-		{formats.CSV, formats.None, "text/csv", ".csv", "", true},
-		{formats.CSV, formats.Gzip, "text/csv", ".csv.gz", "gzip", true},
-		{formats.Parquet, formats.Zstd, "application/vnd.apache.parquet", ".parquet", "", false},
-		{formats.Parquet, formats.Gzip, "application/vnd.apache.parquet", ".parquet", "", false},
+		{formats.JSON, formats.None, "application/json", ".json", "application/json", true},
+		{formats.JSON, formats.Gzip, "application/json", ".json.gz", "application/gzip", true},
+		{formats.NDJSON, formats.None, "application/x-ndjson", ".ndjson", "application/x-ndjson", true},
+		{formats.NDJSON, formats.Gzip, "application/x-ndjson", ".ndjson.gz", "application/gzip", true},
+		{formats.CSV, formats.None, "text/csv", ".csv", "text/csv", true},
+		{formats.CSV, formats.Gzip, "text/csv", ".csv.gz", "application/gzip", true},
+		{formats.Parquet, formats.Zstd, "application/vnd.apache.parquet", ".parquet", "application/vnd.apache.parquet", false},
+		{formats.Parquet, formats.Gzip, "application/vnd.apache.parquet", ".parquet", "application/vnd.apache.parquet", false},
 	}
 	for _, c := range cases {
 		if got := c.f.ContentType(); got != c.contentType {
@@ -52,8 +52,8 @@ func TestContentTypesAndExtensions(t *testing.T) {
 		if got := c.f.Extension(c.c); got != c.ext {
 			t.Errorf("%s/%s Extension = %q; want %q", c.f, c.c, got, c.ext)
 		}
-		if got := c.c.ContentEncoding(c.f); got != c.encoding {
-			t.Errorf("%s/%s ContentEncoding = %q", c.f, c.c, got)
+		if got := c.c.ContentType(c.f); got != c.stored {
+			t.Errorf("%s/%s stored ContentType = %q; want %q", c.f, c.c, got, c.stored)
 		}
 		if got := c.f.Resumable(); got != c.resumable {
 			t.Errorf("%s Resumable = %v", c.f, got)

@@ -44,7 +44,7 @@ func TestLifecycle(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp := e.checkResponse(done, len(e.data.Orgs[0].Developers))
-			if !strings.HasSuffix(resp.GetObjects()[0].GetName(), ".ndjson.gz") || resp.GetObjects()[0].GetContentType() != "application/x-ndjson" {
+			if !strings.HasSuffix(resp.GetObjects()[0].GetName(), ".ndjson.gz") || resp.GetObjects()[0].GetContentType() != "application/gzip" {
 				t.Fatalf("object %v", resp.GetObjects()[0])
 			}
 			md := metadataOf(t, done)
