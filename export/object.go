@@ -30,12 +30,9 @@ type object struct {
 // the last was closed at a checkpoint.
 func (o *object) Write(p []byte) (int, error) {
 	if o.part == nil {
-		name := o.namePart(len(o.parts))
-		w, err := o.bucket.NewWriter(o.ctx, name, sink.Attrs{ContentType: "application/octet-stream"})
-		if err != nil {
-			return 0, fmt.Errorf("creating staging object %s: %w", name, err)
+		if err := o.openPart(); err != nil {
+			return 0, err
 		}
-		o.part, o.partName = w, name
 	}
 	n, err := o.part.Write(p)
 	o.dg.Write(p[:n])
@@ -43,6 +40,29 @@ func (o *object) Write(p []byte) (int, error) {
 		return n, fmt.Errorf("writing staging object %s: %w", o.partName, err)
 	}
 	return n, nil
+}
+
+func (o *object) openPart() error {
+	name := o.namePart(len(o.parts))
+	w, err := o.bucket.NewWriter(o.ctx, name, sink.Attrs{ContentType: "application/octet-stream"})
+	if err != nil {
+		return fmt.Errorf("creating staging object %s: %w", name, err)
+	}
+	o.part, o.partName = w, name
+	return nil
+}
+
+// stageEmpty stages an empty part for an object that got no bytes at all
+// (NDJSON, or CSV without header, of a resource with no records), so that
+// it is published like any other: an empty file is a valid one there.
+func (o *object) stageEmpty() error {
+	if len(o.parts) > 0 || o.part != nil {
+		return nil
+	}
+	if err := o.openPart(); err != nil {
+		return err
+	}
+	return o.closePart()
 }
 
 func (o *object) closePart() error {

@@ -418,6 +418,9 @@ func (x *run) publishObject(ctx context.Context, more bool) error {
 	if err := o.closePart(); err != nil {
 		return err
 	}
+	if err := o.stageEmpty(); err != nil {
+		return err
+	}
 	src, info := o.parts[0], o.lastInfo
 	composed := len(o.parts) > 1
 	if composed {
