@@ -235,6 +235,16 @@ func (x *run) run(ctx context.Context) (*Result, error) {
 	ch := make(chan fetched, 2)
 	go func() {
 		defer close(ch)
+		defer func() {
+			// A panic here would end the process, not just this run.
+			if p := recover(); p != nil {
+				err := PanicError(x.log, "reading the pages of "+x.spec.Target(), p)
+				select {
+				case ch <- fetched{err: err}:
+				case <-fctx.Done():
+				}
+			}
+		}()
 		for {
 			p, err := pages.Next(fctx)
 			var keys []uint64

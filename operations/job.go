@@ -177,10 +177,32 @@ func (j *job) run() {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() { j.keepalive(stop) })
-	res, err := j.export()
+	res, err := j.safeExport()
 	close(stop)
 	wg.Wait()
 	j.finish(res, err)
+}
+
+// safeExport is export with a panic turned into an INTERNAL error, so that
+// the operation ends FAILED (which Recover leaves alone) instead of the
+// process dying with every export it runs and Recover resuming the same
+// panic after a restart. Its staging goes, as after any failure.
+func (j *job) safeExport() (res *export.Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = nil, export.PanicError(j.m.log.With("operation", j.name), "export "+j.name, p)
+			j.mu.Lock()
+			req := j.base.GetRequest()
+			j.mu.Unlock()
+			defer func() {
+				if p := recover(); p != nil { // the destination's code may be what panicked
+					j.m.log.Error("could not remove the staging of an export that panicked", "operation", j.name, "panic", fmt.Sprint(p))
+				}
+			}()
+			j.m.cleanup(context.Background(), j.name, req)
+		}
+	}()
+	return j.export()
 }
 
 func (j *job) export() (*export.Result, error) {
