@@ -90,6 +90,18 @@ func (f *opsFlags) open(ctx context.Context, a *app) (backend, time.Duration, er
 	return nil, 0, usagef("--server (or $PUBEXPORT_SERVER) or --store is required: where are the operations?")
 }
 
+// where is the flag that names the backend, for the commands a message
+// suggests.
+func (f *opsFlags) where(a *app) string {
+	if f.store != "" {
+		return "--store " + f.store
+	}
+	if f.server != "" {
+		return "--server " + f.server
+	}
+	return "--server " + a.getenv("PUBEXPORT_SERVER")
+}
+
 func checkOpName(name string) error {
 	p := strings.Split(name, "/")
 	if len(p) != 4 || p[0] != "organizations" || p[1] == "" || p[2] != "operations" || p[3] == "" {
@@ -180,8 +192,10 @@ func newOpsWaitCmd(a *app, f *opsFlags) *cobra.Command {
 		Long: `Wait polls the operation with GetOperation and shows its progress (a bar on a
 terminal, log lines otherwise) until it is done, then prints its objects and
 manifest like 'run' does. It exits 1 with the operation's error if the export
-failed. Ctrl-C cancels the operation; a second Ctrl-C exits at once. SIGTERM
-and SIGHUP only stop the watching (exit status 143 and 129).`,
+failed. Ctrl-C only stops the watching (exit status 130), as gcloud does: the
+export goes on, and wait prints the 'pubexport operations cancel NAME' command
+that stops it. SIGTERM and SIGHUP stop the watching too (exit status 143 and
+129).`,
 		Example: `  pubexport operations wait organizations/acme/operations/ID --server http://127.0.0.1:8080
   pubexport operations wait organizations/acme/operations/ID --server http://127.0.0.1:8080 --output json`,
 		Args: exactlyOneName("operation NAME"),
@@ -206,7 +220,8 @@ and SIGHUP only stop the watching (exit status 143 and 129).`,
 			if op.GetDone() {
 				w.task.Finish(snapshotOf(op), shortFailure(op))
 			}
-			wr := &watcher{a: a, be: be, items: []*watched{w}, interval: interval, msgs: disp.Writer(), sig: sig}
+			wr := &watcher{a: a, be: be, items: []*watched{w}, interval: interval, msgs: disp.Writer(), sig: sig,
+				detach: "pubexport operations cancel %s " + f.where(a)}
 			stopped, werr := wr.run(ctx, nil)
 			disp.Wait()
 			if werr != nil {
@@ -215,6 +230,9 @@ and SIGHUP only stop the watching (exit status 143 and 129).`,
 			output := f.output
 			if output == "" {
 				output = "text"
+			}
+			if wr.detached {
+				return wr.detachedError(finish(a, output, []*watched{w}, nil, ""))
 			}
 			return finish(a, output, []*watched{w}, stopped, "")
 		},

@@ -37,6 +37,7 @@ type runFlags struct {
 	csvDelimiter                                      string
 	maxObjectSize                                     bytesize.Value
 	output, server, token, store, verbosity           string
+	async                                             bool
 }
 
 func newRunCmd(a *app) *cobra.Command {
@@ -60,7 +61,10 @@ serves the bundled sample organization "acme" from a built-in Apigee emulator
 and writes to ./exports.
 
 Ctrl-C cancels the exports cleanly (the operations end CANCELLED and their
-staging objects are removed; exit status 130). SIGTERM and SIGHUP (a
+staging objects are removed; exit status 130). With --server, Ctrl-C only
+stops the watching (exit status 130): the exports go on on the server, and
+run prints the 'pubexport operations cancel NAME' command for each; --async
+prints the operation names and exits at once. SIGTERM and SIGHUP (a
 shutdown, a closed terminal) suspend them instead, at their last checkpoint
 (exit status 143 and 129): 'pubexport operations resume NAME --store URI'
 continues them, and it prints that command for each. A second signal exits
@@ -85,7 +89,10 @@ Sizes accept plain bytes or units: 64MiB, 1GB (powers of 1000), 1GiB.`,
   pubexport run --org acme --apigee-url http://127.0.0.1:8081 --to /tmp/apigee
 
   # Trigger the exports on a running 'pubexport serve' and watch them
-  pubexport run --server http://127.0.0.1:8080 --org acme --to gs://acme-exports/apigee`,
+  pubexport run --server http://127.0.0.1:8080 --org acme --to gs://acme-exports/apigee
+
+  # Trigger and exit; follow later with 'pubexport operations wait NAME'
+  pubexport run --server http://127.0.0.1:8080 --org acme --to 'gs://acme-exports/apigee/{resource}/{date}' --async`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runExports(cmd.Context(), a, f)
@@ -107,6 +114,7 @@ Sizes accept plain bytes or units: 64MiB, 1GB (powers of 1000), 1GiB.`,
 	fl.StringVar(&f.server, "server", "", "trigger on a 'pubexport serve' API at this `URL` (http://, https://, grpc://, grpcs://) instead of running here")
 	fl.StringVar(&f.token, "token", "", "bearer `TOKEN` for --server (default $PUBEXPORT_TOKEN; for Cloud Run: $(gcloud auth print-identity-token))")
 	fl.StringVar(&f.store, "store", "", "operation store `URI` for in-process runs: file:///DIR or gs://BUCKET/PREFIX (default DESTINATION/.pubexport/operations)")
+	fl.BoolVar(&f.async, "async", false, "with --server: print the operation names and exit at once instead of watching")
 	fl.StringVar(&f.verbosity, "verbosity", "warning", "log level of the export's own messages: debug, info, warning, error or none")
 	return cmd
 }
@@ -130,6 +138,9 @@ func parseRun(a *app, f *runFlags) (*plan, error) {
 	}
 	if f.output != "text" && f.output != "json" {
 		return nil, usagef("--output %q: want text or json", f.output)
+	}
+	if f.async && f.server == "" {
+		return nil, usagef("--async needs --server: an export run in this process ends with the process")
 	}
 	if f.server != "" && f.store != "" {
 		return nil, usagef("--store applies to in-process runs; with --server the server keeps the operations")
@@ -261,6 +272,9 @@ func runExports(ctx context.Context, a *app, f *runFlags) error {
 	if err != nil {
 		return err
 	}
+	if f.async {
+		return triggerAsync(ctx, a, f, p)
+	}
 	// Subscribe before anything starts: a Ctrl-C from now on cancels
 	// cleanly instead of killing the process with exports half started.
 	sig, stopSignals := a.signals()
@@ -310,10 +324,16 @@ func runExports(ctx context.Context, a *app, f *runFlags) error {
 		return &exitError{code: signalExit(pending), err: fmt.Errorf("stopped by %s before any export started", pending)}
 	}
 	w := &watcher{a: a, be: be, items: items, interval: rb.interval, msgs: msgs, sig: sig}
+	if f.server != "" {
+		w.detach = "pubexport operations cancel %s --server " + f.server
+	}
 	stopped, werr := w.run(ctx, pending)
 	disp.Wait()
 	if werr != nil {
 		return werr
+	}
+	if w.detached {
+		return w.detachedError(finish(a, f.output, items, nil, ""))
 	}
 	return finish(a, f.output, items, stopped, rb.resume)
 }

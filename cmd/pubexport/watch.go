@@ -35,8 +35,10 @@ type suspender interface {
 // watcher polls operations until they are done, feeding the display, and
 // turns signals into what a person at a terminal expects:
 //
-//   - Ctrl-C (SIGINT) cancels the operations: they end CANCELLED and their
-//     staging objects are removed; the watch goes on until they say so.
+//   - Ctrl-C (SIGINT) cancels the operations this process runs: they end
+//     CANCELLED and their staging objects are removed; the watch goes on
+//     until they say so. Operations run elsewhere (detach) are left
+//     running: Ctrl-C stops the watching and says how to cancel them.
 //   - SIGTERM and SIGHUP (a shutdown, a closed terminal) suspend the exports
 //     this process runs at their last checkpoint, so that `pubexport
 //     operations resume` continues them; exports run elsewhere (a server)
@@ -53,6 +55,13 @@ type watcher struct {
 	msgs     io.Writer
 	// sig is the command's subscription, taken before it started anything.
 	sig <-chan os.Signal
+	// detach, when set, makes Ctrl-C stop the watching only, as gcloud
+	// does for operations run elsewhere: the exports go on, and this is
+	// the command that cancels one (%s is its name). Empty: Ctrl-C
+	// cancels (exports this process runs).
+	detach string
+	// detached is set once Ctrl-C stopped the watching.
+	detached bool
 }
 
 // run watches until every operation is done, or the exports are suspended,
@@ -91,6 +100,16 @@ func (w *watcher) run(ctx context.Context, pending os.Signal) (stopped os.Signal
 			return true, &exitError{code: signalExit(s)}
 		}
 		stopped = s
+		if cancels(s) && w.detach != "" {
+			w.detached = true
+			fmt.Fprintln(w.msgs, "Interrupted: no longer watching; the exports go on where they run. To cancel:")
+			for _, it := range w.items {
+				if !it.op.GetDone() {
+					fmt.Fprintf(w.msgs, "  "+w.detach+"\n", it.op.GetName())
+				}
+			}
+			return true, nil
+		}
 		if cancels(s) {
 			fmt.Fprintln(w.msgs, "Interrupted: cancelling the export (press Ctrl-C again to exit at once).")
 			for _, it := range w.items {
@@ -172,4 +191,19 @@ func (w *watcher) run(ctx context.Context, pending os.Signal) (stopped os.Signal
 		case <-ticker.C:
 		}
 	}
+}
+
+// detachedError ends a command whose watching Ctrl-C stopped (exit status
+// 130), once the results so far are printed.
+func (w *watcher) detachedError(printed error) error {
+	if printed != nil {
+		return printed
+	}
+	running := 0
+	for _, it := range w.items {
+		if !it.op.GetDone() {
+			running++
+		}
+	}
+	return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted: stopped watching; %d of %d exports still running", running, len(w.items))}
 }
