@@ -107,6 +107,7 @@ func TestWaitRealSignal(t *testing.T) {
 		case polled <- struct{}{}:
 		default:
 		}
+		r.Host = target.Host // the server answers only for its own address
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(proxy.Close)
