@@ -10,6 +10,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -25,10 +26,6 @@ import (
 // operation's response names are served, from the destination its request
 // names, and only if that destination is within the server's policy: the
 // endpoint cannot be used to read anything else.
-//
-// The bytes are hashed on the way out; if they do not match the object's
-// SHA-256 (the file changed after the export), the response is cut off so
-// that the browser reports a failed download instead of saving wrong data.
 func (c *Console) download(w http.ResponseWriter, r *http.Request) {
 	q, err := params(r, "operation", "object")
 	if err != nil {
@@ -74,19 +71,51 @@ func (c *Console) download(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodHead {
 		return
 	}
+	// The last byte is held back until the bytes are known to hash to the
+	// object's SHA-256: if the file changed after the export, the
+	// connection is cut before the response is complete, so the browser
+	// reports a failed download instead of saving wrong data.
 	sum := sha256.New()
-	n, err := io.Copy(io.MultiWriter(w, sum), rc)
+	out := &progressDeadline{rc: http.NewResponseController(w), w: w}
+	size := obj.GetSize()
+	n, err := io.Copy(io.MultiWriter(out, sum), io.LimitReader(rc, max(size-1, 0)))
+	var last []byte
+	if err == nil && size > 0 {
+		last, err = io.ReadAll(io.LimitReader(rc, 2)) // one byte; two: the file grew
+		sum.Write(last)
+	}
 	switch {
 	case err != nil:
 		c.log.WarnContext(ctx, "console download cut short", "operation", name, "object", obj.GetName(), "bytes", n, "error", err)
-	case obj.GetSha256() != "" && hex.EncodeToString(sum.Sum(nil)) != obj.GetSha256():
-		c.log.ErrorContext(ctx, "console download: object changed since its export; connection cut", "operation", name, "object", obj.GetName())
+	case n+int64(len(last)) != size || (obj.GetSha256() != "" && hex.EncodeToString(sum.Sum(nil)) != obj.GetSha256()):
+		c.log.ErrorContext(ctx, "console download: the object changed since its export; connection cut", "operation", name, "object", obj.GetName())
 	default:
-		return
+		if _, err := out.Write(last); err == nil {
+			return
+		}
 	}
 	// Headers are gone: the only way left to tell the browser the
 	// download failed is to end the response before Content-Length.
 	panic(http.ErrAbortHandler)
+}
+
+// stallTimeout is how long a download may make no progress before it is
+// cut off.
+const stallTimeout = time.Minute
+
+// progressDeadline moves the response's write deadline forward as bytes
+// go out. The API server bounds a whole answer's writing (a reader that
+// never reads must not hold a connection), which an object of gigabytes
+// over a slow link would overrun; a download is instead cut off only when
+// it stalls.
+type progressDeadline struct {
+	rc *http.ResponseController
+	w  io.Writer
+}
+
+func (p *progressDeadline) Write(b []byte) (int, error) {
+	p.rc.SetWriteDeadline(time.Now().Add(stallTimeout)) // ErrNotSupported: no deadline to move
+	return p.w.Write(b)
 }
 
 // object finds object among the outputs of the finished operation name and
