@@ -106,4 +106,3 @@ func TestBrowserEscapesOperationFields(t *testing.T) {
 		t.Errorf("%d images with the panel open, want 1", n)
 	}
 }
-
