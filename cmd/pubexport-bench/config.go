@@ -33,12 +33,12 @@ type config struct {
 	wallDevelopers, wallApps, wallProducts int
 	wallLatency                            time.Duration
 
-	// rss: peak memory of an exporter child at two organization sizes.
-	// rssMid sits between them: past a Parquet row group (100k rows) the
-	// exporter's memory should not grow, so large against mid shows it.
+	// rss: peak memory of an exporter child at three organization sizes,
+	// developers and apps; mid and large are set against small.
 	rssSmall, rssMid, rssLarge int
-	// rssLargeBudget is the time the large runs may take together; formats
-	// that would pass it are skipped (json and parquet run first).
+	// rssLargeBudget is the time the large runs of one resource may take
+	// together; formats that would pass it are skipped (json and parquet
+	// run first).
 	rssLargeBudget time.Duration
 	// rssParallel > 1 runs the children of one size at once (--quick).
 	rssParallel int
@@ -61,7 +61,7 @@ type config struct {
 
 func fullConfig() config {
 	return config{
-		budget:          9 * time.Minute,
+		budget:          15 * time.Minute,
 		repeat:          2,
 		wallDevelopers:  100_000,
 		wallApps:        100_000,
@@ -111,7 +111,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	quick := fs.Bool("quick", false, "tiny sizes: a smoke test of every section in seconds")
 	only := fs.String("only", "", "run one section: "+strings.Join(sections, ", "))
 	jsonPath := fs.String("json", "bench.json", "write the figures as JSON to this file")
-	budget := fs.Duration("budget", 0, "bound on the whole run (default 9m, 2m with --quick)")
+	budget := fs.Duration("budget", 0, "bound on the whole run (default 15m, 2m with --quick)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: pubexport-bench [--quick] [--only SECTION] [--json FILE]\n\n")
 		fs.PrintDefaults()

@@ -82,9 +82,9 @@ func TestQuickRunReportsEverySection(t *testing.T) {
 			t.Errorf("the JSON has no rows for section %q", s)
 		}
 	}
-	// The rss section compares each format at the three sizes.
-	if perSection["rss"] != 12 {
-		t.Errorf("rss rows = %d, want 12 (4 formats x 3 sizes)", perSection["rss"])
+	// The rss section compares each resource and format at the three sizes.
+	if perSection["rss"] != 24 {
+		t.Errorf("rss rows = %d, want 24 (2 resources x 4 formats x 3 sizes)", perSection["rss"])
 	}
 }
 

@@ -17,10 +17,16 @@ import (
 // buffers row groups) come first.
 var rssFormats = []formats.Format{formats.JSON, formats.Parquet, formats.NDJSON, formats.CSV}
 
-// benchRSS measures the exporter's peak memory at two organization sizes.
+// rssResources are the resources the rss section exports at each size:
+// developers (key-paged) and apps (token-paged, in two status passes), the
+// two listings whose state could grow with the organization.
+var rssResources = []apigee.Resource{apigee.Developers, apigee.Apps}
+
+// benchRSS measures the exporter's peak memory at three organization sizes.
 // Each export runs in a child process, so the OS's peak RSS for it is the
 // exporter's alone; the emulator is another process. Memory that stays flat
-// as the organization grows is the property users need.
+// as the organization grows is the property users need, so every size is
+// set against the smallest one.
 //
 // The figure is the child's own high-water mark (VmHWM, which the child
 // reads from the OS as it exits). getrusage's ru_maxrss for the child is
@@ -33,32 +39,37 @@ func benchRSS(ctx context.Context, h *harness) error {
 	if err != nil {
 		return err
 	}
-	mid, err := h.rssRuns(ctx, h.cfg.rssMid, 0, small, h.cfg.rssSmall)
-	if err != nil {
+	if _, err := h.rssRuns(ctx, h.cfg.rssMid, 0, small, h.cfg.rssSmall); err != nil {
 		return err
 	}
-	_, err = h.rssRuns(ctx, h.cfg.rssLarge, h.cfg.rssLargeBudget, mid, h.cfg.rssMid)
+	_, err = h.rssRuns(ctx, h.cfg.rssLarge, h.cfg.rssLargeBudget, small, h.cfg.rssSmall)
 	return err
 }
 
-// rssRuns exports n developers in each format, within budget when it is
-// positive, and reports each child's peak RSS against ref's (the runs at
-// refSize developers).
-func (h *harness) rssRuns(ctx context.Context, n int, budget time.Duration, ref map[formats.Format]childRun, refSize int) (map[formats.Format]childRun, error) {
-	emu, err := h.startEmulator(ctx, n, 0, 0, 0)
+// rssKey names one export of the rss section at a given size.
+type rssKey struct {
+	r apigee.Resource
+	f formats.Format
+}
+
+// rssRuns exports n developers and n apps in each format, each resource
+// within budget when it is positive, and reports each child's peak RSS
+// against ref's (the runs at refSize records).
+func (h *harness) rssRuns(ctx context.Context, n int, budget time.Duration, ref map[rssKey]childRun, refSize int) (map[rssKey]childRun, error) {
+	emu, err := h.startEmulator(ctx, n, n, 0, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer emu.Close()
 
-	runs := map[formats.Format]childRun{}
-	add := func(f formats.Format, res childRun, err error) {
-		name := fmt.Sprintf("developers %s, %s", count(n), f)
+	runs := map[rssKey]childRun{}
+	add := func(k rssKey, res childRun, err error) {
+		name := fmt.Sprintf("%s %s, %s", k.r, count(n), k.f)
 		if err != nil {
 			h.rep.Skip("rss", name, skipReason(ctx, err))
 			return
 		}
-		runs[f] = res
+		runs[k] = res
 		row := report.Row{
 			Section: "rss", Case: name,
 			Value: float64(res.Peak()), Unit: report.KiB,
@@ -67,7 +78,7 @@ func (h *harness) rssRuns(ctx context.Context, n int, budget time.Duration, ref 
 				float64(res.MaxRSSKiB)/1024),
 			Extra: map[string]float64{"ruMaxrssKiB": float64(res.MaxRSSKiB), "vmHWMKiB": float64(res.PeakKiB), "seconds": res.Wall.Seconds()},
 		}
-		if s, ok := ref[f]; ok {
+		if s, ok := ref[k]; ok {
 			row.Reference = float64(s.Peak())
 			row.ReferenceName = "at " + count(refSize)
 		}
@@ -80,23 +91,44 @@ func (h *harness) rssRuns(ctx context.Context, n int, budget time.Duration, ref 
 	if h.cfg.rssParallel > 1 {
 		// A smoke test: peak RSS is per process, so the children may
 		// overlap; only their times suffer, and nobody reads those here.
-		h.logf("rss: developers %s, all formats at once (child processes)", count(n))
-		res := make([]childRun, len(rssFormats))
-		errs := make([]error, len(rssFormats))
+		h.logf("rss: %s records, all resources and formats at once (child processes)", count(n))
+		var keys []rssKey
+		for _, r := range rssResources {
+			for _, f := range rssFormats {
+				keys = append(keys, rssKey{r, f})
+			}
+		}
+		res := make([]childRun, len(keys))
+		errs := make([]error, len(keys))
 		var wg sync.WaitGroup
-		for i, f := range rssFormats {
-			wg.Go(func() { res[i], errs[i] = h.rssChild(ctx, emu.URL, f) })
+		sem := make(chan struct{}, h.cfg.rssParallel)
+		for i, k := range keys {
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				res[i], errs[i] = h.rssChild(ctx, emu.URL, k)
+			})
 		}
 		wg.Wait()
-		for i, f := range rssFormats {
-			add(f, res[i], errs[i])
+		for i, k := range keys {
+			add(k, res[i], errs[i])
 		}
 		return runs, nil
 	}
 
+	for _, r := range rssResources {
+		h.rssSequential(ctx, emu.URL, n, r, budget, add)
+	}
+	return runs, nil
+}
+
+// rssSequential exports resource r in each format, one child at a time,
+// skipping the formats that would pass budget.
+func (h *harness) rssSequential(ctx context.Context, url string, n int, r apigee.Resource, budget time.Duration, add func(rssKey, childRun, error)) {
 	var spent, longest time.Duration
 	for _, f := range rssFormats {
-		name := fmt.Sprintf("developers %s, %s", count(n), f)
+		k := rssKey{r, f}
+		name := fmt.Sprintf("%s %s, %s", r, count(n), f)
 		if budget > 0 && spent+longest > budget {
 			h.rep.Skip("rss", name, fmt.Sprintf("the %s runs would pass their %s budget (each took up to %.0f s)", count(n), budget, longest.Seconds()))
 			continue
@@ -107,22 +139,21 @@ func (h *harness) rssRuns(ctx context.Context, n int, budget time.Duration, ref 
 		}
 		h.logf("rss: %s (child process)", name)
 		t0 := time.Now()
-		res, err := h.rssChild(ctx, emu.URL, f)
+		res, err := h.rssChild(ctx, url, k)
 		took := time.Since(t0)
 		spent += took
 		longest = max(longest, took)
-		add(f, res, err)
+		add(k, res, err)
 	}
-	return runs, nil
 }
 
-// rssChild exports the emulator's developers in format f from a child
-// process, into a folder removed afterwards.
-func (h *harness) rssChild(ctx context.Context, url string, f formats.Format) (childRun, error) {
+// rssChild exports the emulator's k.r in format k.f from a child process,
+// into a folder removed afterwards.
+func (h *harness) rssChild(ctx context.Context, url string, k rssKey) (childRun, error) {
 	dir, err := h.dir("rss-")
 	if err != nil {
 		return childRun{}, err
 	}
 	defer os.RemoveAll(dir)
-	return runChild(ctx, childSpec{URL: url, Resource: string(apigee.Developers), Format: string(f), Dest: "file://" + dir})
+	return runChild(ctx, childSpec{URL: url, Resource: string(k.r), Format: string(k.f), Dest: "file://" + dir})
 }
