@@ -105,14 +105,47 @@ func benchPolling(ctx context.Context, h *harness) error {
 		return nil
 	}
 
+	// The anchor: a trivial net/http handler on the same loopback, driven
+	// by the same client, answering every GET with the bytes the REST
+	// GetOperation returns. The gap to it is what the server's own work
+	// (authentication, reading the operation, encoding it) costs.
+	body, err := restBody(ctx, httpClient, "http://"+addr+"/v1/"+names[0])
+	if err != nil {
+		return err
+	}
+	anchor, err := serveBytes(ctx, body)
+	if err != nil {
+		return err
+	}
+	defer anchor.Close()
+	anchorGet := func(ctx context.Context, name string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, anchor.URL+"/v1/"+name, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		_, err = io.Copy(io.Discard, resp.Body)
+		return err
+	}
+
+	var anchorRate float64
 	for _, t := range []struct {
-		name string
-		get  func(context.Context, string) error
+		name   string
+		get    func(context.Context, string) error
+		anchor bool
 	}{
-		{"gRPC, official longrunning client", grpcGet},
-		{"REST, net/http GET /v1/{name}", restGet},
+		{"trivial net/http handler, same bytes", anchorGet, true},
+		{"gRPC, official longrunning client", grpcGet, false},
+		{"REST, net/http GET /v1/{name}", restGet, false},
 	} {
 		name := fmt.Sprintf("GetOperation %s, %d concurrent", t.name, c)
+		if t.anchor {
+			name = fmt.Sprintf("anchor: %s (%d B), %d concurrent", t.name, len(body), c)
+		}
 		h.logf("polling: %s", name)
 		load, err := drive(ctx, h.cfg.pollRequests, c, h.cfg.pollMaxTime, names, t.get)
 		if err != nil {
@@ -123,11 +156,18 @@ func benchPolling(ctx context.Context, h *harness) error {
 		if load.done < int64(h.cfg.pollRequests) {
 			note += fmt.Sprintf(" (stopped at the %s bound)", h.cfg.pollMaxTime)
 		}
-		h.rep.Add(report.Row{
+		rate := float64(load.done) / load.elapsed.Seconds()
+		row := report.Row{
 			Section: "polling", Case: name + ": throughput",
-			Value: float64(load.done) / load.elapsed.Seconds(), Unit: report.RequestsPerS,
+			Value: rate, Unit: report.RequestsPerS,
 			Note: note,
-		})
+		}
+		if t.anchor {
+			anchorRate = rate
+		} else if anchorRate > 0 {
+			row.Reference, row.ReferenceName = anchorRate, "trivial handler"
+		}
+		h.rep.Add(row)
 		h.rep.Add(report.Row{
 			Section: "polling", Case: name + ": p99 latency",
 			Value: ms(load.quantile(0.99)), Unit: report.Millisecond,
@@ -137,6 +177,49 @@ func benchPolling(ctx context.Context, h *harness) error {
 	}
 	return nil
 }
+
+// restBody is the body of a successful GET of u.
+func restBody(ctx context.Context, c *http.Client, u string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	return b, nil
+}
+
+// bytesServer is a loopback HTTP server answering every request with the
+// same bytes.
+type bytesServer struct {
+	URL string
+	srv *http.Server
+}
+
+func serveBytes(ctx context.Context, body []byte) (*bytesServer, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listening: %w", err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Write(body)
+	})}
+	go srv.Serve(l)
+	return &bytesServer{URL: "http://" + l.Addr().String(), srv: srv}, nil
+}
+
+func (s *bytesServer) Close() { s.srv.Close() }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 

@@ -38,6 +38,7 @@ func GCS(b *storage.BucketHandle, prefix string) Store {
 type gcs struct {
 	b      *storage.BucketHandle
 	prefix string
+	cache  recordCache
 }
 
 func (s *gcs) object(rel string) *storage.ObjectHandle { return s.b.Object(s.prefix + rel) }
@@ -92,7 +93,10 @@ func (s *gcs) Get(ctx context.Context, name string) (*operationspb.OperationReco
 	if err != nil {
 		return nil, 0, s.error(err, name, "reading")
 	}
-	rec, err := decode(name, b)
+	rec, _, err := s.cache.decode(name, b, func(b []byte) (*operationspb.OperationRecord, int64, error) {
+		rec, err := decode(name, b)
+		return rec, 0, err
+	})
 	if err != nil {
 		return nil, 0, err
 	}

@@ -38,7 +38,8 @@ func Local(dir string) (Store, error) {
 type local struct {
 	dir string
 	// mu orders this process's writers before they queue on the flock.
-	mu sync.Mutex
+	mu    sync.Mutex
+	cache recordCache
 }
 
 // localFile is the on-disk form of a record.
@@ -84,15 +85,17 @@ func (s *local) read(name string) (*operationspb.OperationRecord, int64, error) 
 	if err != nil {
 		return nil, 0, wrap(localCode(err), err, "reading operation %s", name)
 	}
-	var f localFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, 0, status.Errorf(codes.DataLoss, "operation record %s is damaged: %v; delete it", name, err)
-	}
-	rec, err := decode(name, f.Record)
-	if err != nil {
-		return nil, 0, err
-	}
-	return rec, f.Generation, nil
+	return s.cache.decode(name, b, func(b []byte) (*operationspb.OperationRecord, int64, error) {
+		var f localFile
+		if err := json.Unmarshal(b, &f); err != nil {
+			return nil, 0, status.Errorf(codes.DataLoss, "operation record %s is damaged: %v; delete it", name, err)
+		}
+		rec, err := decode(name, f.Record)
+		if err != nil {
+			return nil, 0, err
+		}
+		return rec, f.Generation, nil
+	})
 }
 
 // write replaces rel atomically: a temporary file in the same folder,
@@ -199,6 +202,7 @@ func (s *local) Delete(ctx context.Context, name string) error {
 	}
 	defer unlock()
 	err = os.Remove(s.path(recordPath(name)))
+	s.cache.forget(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return notFound(name)
 	}

@@ -1,0 +1,74 @@
+package store
+
+import (
+	"bytes"
+	"sync"
+
+	"google.golang.org/protobuf/proto"
+
+	"pubexport/operations/operationspb"
+)
+
+// maxCachedRecords bounds a store's decoded-record cache. Pollers ask for
+// the few operations in progress over and over; a record is a few KB, so
+// the bound keeps the cache to a few MB whatever the store holds.
+const maxCachedRecords = 256
+
+// recordCache keeps the last decoded record of each name with the exact
+// bytes it was decoded from. Reading a record is cheap (a small file or
+// object); decoding it is not (protojson with Anys: most of a GetOperation's
+// CPU time). Polling reads the same unchanged record again and again, so a
+// read whose bytes equal the cached ones reuses the decoded record.
+//
+// Comparing the bytes, not a generation or a file's times, keeps the cache
+// exact: any change to a record changes its bytes (a local record's bytes
+// include its generation), and bytes that are equal decode to equal
+// records, whatever happened in between (deletion, re-creation).
+type recordCache struct {
+	mu      sync.Mutex
+	entries map[string]cachedRecord
+}
+
+type cachedRecord struct {
+	raw []byte
+	rec *operationspb.OperationRecord
+	gen int64
+}
+
+// decode returns the record raw holds and gen, from the cache when raw is
+// the last bytes decoded under name, else with decode (which receives raw
+// and returns the record and its generation) and then kept. A record from
+// the cache is a copy: callers may change what they get. raw must not be
+// changed after the call.
+func (c *recordCache) decode(name string, raw []byte, decode func([]byte) (*operationspb.OperationRecord, int64, error)) (*operationspb.OperationRecord, int64, error) {
+	c.mu.Lock()
+	e, ok := c.entries[name]
+	c.mu.Unlock()
+	if ok && bytes.Equal(e.raw, raw) {
+		return proto.Clone(e.rec).(*operationspb.OperationRecord), e.gen, nil
+	}
+	rec, gen, err := decode(raw)
+	if err != nil {
+		return nil, 0, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = make(map[string]cachedRecord)
+	}
+	if _, ok := c.entries[name]; !ok && len(c.entries) >= maxCachedRecords {
+		for k := range c.entries { // an arbitrary one: pollers come back for theirs
+			delete(c.entries, k)
+			break
+		}
+	}
+	c.entries[name] = cachedRecord{raw: raw, rec: proto.Clone(rec).(*operationspb.OperationRecord), gen: gen}
+	return rec, gen, nil
+}
+
+// forget drops name's entry (its record was deleted).
+func (c *recordCache) forget(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, name)
+}
