@@ -96,6 +96,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&cfg.opts.Latency, "latency", 0, "`delay` added to every list page, e.g. 20ms")
 	fs.Float64Var(&cfg.opts.FaultRate, "fault-rate", 0, "share of requests answered 429 or 503, between 0 and 1 (a fixed, evenly spread sequence)")
 	fs.IntVar(&cfg.opts.RateLimit, "rate-limit", 0, "requests per minute before answering 429 (0: no limit)")
+	fs.DurationVar(&cfg.opts.Throttle, "throttle", 0, "answer every request 429 with Retry-After: 1 for this `long` from the first one, e.g. 1m")
+	fs.BoolVar(&cfg.opts.Hang, "hang", false, "accept every request and never answer it")
+	fs.DurationVar(&cfg.opts.Drip, "drip", 0, "send every body one byte per `interval`, e.g. 100ms")
+	expand := fs.String("developer-expand", "honoured", "what developers.list does with expand=true next to count or startKey: honoured, ignored-with-count, ignored-with-startkey or rejected")
 	fs.BoolVar(&cfg.verbose, "verbose", false, "log every request")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -115,6 +119,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if cfg.opts.RateLimit < 0 {
 		return nil, fmt.Errorf("--rate-limit %d must not be negative", cfg.opts.RateLimit)
 	}
+	if cfg.opts.Throttle < 0 || cfg.opts.Drip < 0 {
+		return nil, errors.New("--throttle and --drip must not be negative")
+	}
+	mode, err := emulator.ParseExpandMode(*expand)
+	if err != nil {
+		return nil, fmt.Errorf("--developer-expand: %v", err)
+	}
+	cfg.opts.DeveloperExpand = mode
 	if gen != "" {
 		if cfg.dataFile != "" {
 			return nil, errors.New("--data and --generate exclude each other: serve a file or generate data")

@@ -59,7 +59,7 @@ func (l *Lister) requestAhead(ctx context.Context, cur Cursor) {
 // for it if there is one, and the request's URL and number.
 func (l *Lister) request(ctx context.Context, cur Cursor) (body []byte, u string, number int, err error) {
 	a := l.ahead
-	if a == nil || a.cur != cur {
+	if a == nil || a.cur != cur || a.url != l.pageURL(cur) {
 		l.dropAhead()
 		u = l.pageURL(cur)
 		l.fetched++

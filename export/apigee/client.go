@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 	"golang.org/x/oauth2"
@@ -20,19 +21,26 @@ import (
 // Scope is the OAuth scope every Apigee management method needs.
 const Scope = "https://www.googleapis.com/auth/cloud-platform"
 
-// maxBody bounds the body of one response. The largest answer the client
-// asks for, a page of 1000 apps with their credentials, is a few MB, so a
-// body past 32 MiB is not an Apigee page (a wrong base URL, a proxy's error
-// page, a runaway server). Reading stops at the limit and the request is not
-// retried: every attempt would read (and hold) the same 32 MiB again.
-const maxBody = 32 << 20
-
 // Client calls the Apigee management API. It is safe for concurrent use.
+//
+// Every try of a request has a deadline for the whole answer (WithTimeout),
+// and a request is retried within a budget of time (WithRetryBudget), so no
+// call waits forever on an endpoint that accepts and never answers, or
+// drips its answer a byte at a time.
+//
+// The client reads at most WithMaxResponse bytes of one answer
+// (DefaultMaxResponse, 32 MiB). Reading stops at the limit and the try is
+// not retried: every attempt would read (and hold) as much again. A list
+// page over it is asked for again with fewer records (see list.go).
 type Client struct {
-	base     string
-	http     *retryablehttp.Client
-	attempts int
-	pageSize int
+	base        string
+	http        *retryablehttp.Client
+	attempts    int
+	budget      time.Duration
+	timeout     time.Duration
+	maxResponse int64
+	pageSize    int
+	now         func() time.Time
 }
 
 // NewClient makes a client for the API at DefaultBaseURL (or WithBaseURL, or
@@ -75,6 +83,11 @@ func NewClient(ctx context.Context, opts ...Option) (*Client, error) {
 	// No redirects: the transport below adds the token to every request,
 	// including one to another host.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	// One deadline per try, headers and body alike: http.Client's Timeout
+	// keeps running while the body is read.
+	if hc.Timeout <= 0 || hc.Timeout > o.timeout {
+		hc.Timeout = o.timeout
+	}
 	// url.Parse lowercases the scheme, so "HTTP://" is http here.
 	if !o.noAuth && u.Scheme == "https" {
 		creds, err := google.FindDefaultCredentials(ctx, Scope)
@@ -89,10 +102,14 @@ func NewClient(ctx context.Context, opts ...Option) (*Client, error) {
 	hc.Transport = transport
 
 	return &Client{
-		base:     strings.TrimRight(o.baseURL, "/"),
-		http:     newRetryClient(hc, o.attempts, o.minBackoff, o.maxBackoff),
-		attempts: o.attempts,
-		pageSize: o.pageSize,
+		base:        strings.TrimRight(o.baseURL, "/"),
+		http:        newRetryClient(hc, o.minBackoff, o.maxBackoff),
+		attempts:    o.attempts,
+		budget:      o.budget,
+		timeout:     hc.Timeout,
+		maxResponse: o.maxResponse,
+		pageSize:    o.pageSize,
+		now:         time.Now,
 	}, nil
 }
 
@@ -143,26 +160,26 @@ func httpStatus(err error) (int, bool) {
 // The body is read inside the retry loop, so that a connection lost in the
 // middle of a page is retried like one lost before the headers.
 func (c *Client) get(ctx context.Context, u string) ([]byte, error) {
-	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	t := &tries{start: c.now(), budget: c.budget, max: c.attempts, now: c.now}
+	req, err := retryablehttp.NewRequestWithContext(withTries(ctx, t), http.MethodGet, u, nil)
 	if err != nil {
 		return nil, newError(codes.InvalidArgument, err, "building request %s: %v", redactURL(u), err)
 	}
 	u = req.URL.Redacted() // for messages: never a password in the base URL
 	req.Header.Set("Accept", "application/json")
 	var body []byte
-	attempts := 0
+	limit := c.maxResponse
 	req.SetResponseHandler(func(resp *http.Response) error {
-		attempts++
 		defer resp.Body.Close()
-		if resp.ContentLength > maxBody {
-			return &tooLargeError{limit: maxBody}
+		if resp.ContentLength > limit {
+			return &tooLargeError{limit: limit}
 		}
-		b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+		b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 		if err != nil {
 			return fmt.Errorf("reading the response: %w", err)
 		}
-		if len(b) > maxBody {
-			return &tooLargeError{limit: maxBody}
+		if int64(len(b)) > limit {
+			return &tooLargeError{limit: limit}
 		}
 		body = b
 		resp.Body = io.NopCloser(bytes.NewReader(b))
@@ -182,15 +199,19 @@ func (c *Client) get(ctx context.Context, u string) ([]byte, error) {
 	var tooLarge *tooLargeError
 	if errors.As(err, &tooLarge) {
 		return nil, newError(codes.FailedPrecondition, err,
-			"GET %s: the response is larger than %d MiB, the most this client reads (a page of 1000 Apigee records is a few MB): the API URL does not look like the Apigee management API; check --apigee-url or APIGEE_API_URL and any proxy in front of it",
-			u, tooLarge.limit>>20)
+			"GET %s: the response is larger than %s, the most this client reads of one answer", u, mib(tooLarge.limit))
 	}
-	if err != nil && resp == nil {
-		return nil, newError(codes.Unavailable, err, "GET %s: no answer after %d attempts: %v%s", u, c.attempts, err, hint(codes.Unavailable))
-	}
-	if err != nil && resp.StatusCode == http.StatusOK {
-		// Retries exhausted while reading 200 bodies.
-		return nil, newError(codes.Unavailable, err, "GET %s: %v after %d attempts", u, err, c.attempts)
+	n := int(t.attempts.Load())
+	tried := fmt.Sprintf("%d %s over %v", n, pluralWord(n, "attempt"), c.now().Sub(t.start).Round(time.Second))
+	if err != nil && (resp == nil || resp.StatusCode == http.StatusOK) {
+		// No answer, or 200s whose bodies could not be read, until the
+		// budget ran out.
+		if isTimeout(err) {
+			return nil, newError(codes.DeadlineExceeded, err,
+				"GET %s: Apigee did not answer within %v on any of %s (each try has --apigee-timeout to send its whole answer): %v%s",
+				u, c.timeout, tried, err, hint(codes.Unavailable))
+		}
+		return nil, newError(codes.Unavailable, err, "GET %s: no answer after %s: %v%s", u, tried, err, hint(codes.Unavailable))
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		return nil, &statusError{status: resp.StatusCode, err: redirectError(u, resp)}
@@ -200,17 +221,36 @@ func (c *Client) get(ctx context.Context, u string) ([]byte, error) {
 			// A retried status: the retry loop stopped before the handler.
 			body, _ = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		}
-		n := attempts
-		if retryable(resp.StatusCode) {
-			n = c.attempts
+		if !retryable(resp.StatusCode) {
+			tried = ""
 		}
-		return nil, &statusError{status: resp.StatusCode, err: responseError(http.MethodGet, u, resp.StatusCode, n, body)}
+		return nil, &statusError{status: resp.StatusCode, err: responseError(http.MethodGet, u, resp.StatusCode, tried, body)}
 	}
 	return body, nil
 }
 
-// tooLargeError is a response body past maxBody. checkRetry does not retry
-// it: the next attempt would most likely be as large.
+// isTimeout reports whether err is a try that ran out of time.
+func isTimeout(err error) bool {
+	var te interface{ Timeout() bool }
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &te) && te.Timeout())
+}
+
+func mib(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+func pluralWord(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
+
+// tooLargeError is a response body past the client's cap. checkRetry does
+// not retry it: the next attempt would most likely be as large.
 type tooLargeError struct{ limit int64 }
 
 func (e *tooLargeError) Error() string {

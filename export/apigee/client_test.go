@@ -366,8 +366,9 @@ func TestRedirectNotFollowed(t *testing.T) {
 	}
 }
 
-// TestOversizedResponse: a body past maxBody fails at once (one request, no
-// retries) with FAILED_PRECONDITION naming the URL and the limit, whether
+// TestOversizedResponse: a body past the cap is never retried as it is; a
+// page is asked for with half the records down to one, and a single record
+// over the cap fails with FAILED_PRECONDITION naming the limit, whether
 // the server announces its length or streams it. The server writes its
 // body in chunks until the client stops reading.
 func TestOversizedResponse(t *testing.T) {
@@ -375,7 +376,7 @@ func TestOversizedResponse(t *testing.T) {
 		t.Run(fmt.Sprintf("Content-Length=%v", announce), func(t *testing.T) {
 			f := newFakeAPI(t, nil)
 			chunk := []byte(strings.Repeat(" ", 64<<10))
-			const size = maxBody + 1<<20
+			const size = DefaultMaxResponse + 1<<20
 			f.intercept = func(w http.ResponseWriter, r *http.Request, n int) bool {
 				if announce {
 					w.Header().Set("Content-Length", fmt.Sprint(size))
@@ -389,20 +390,26 @@ func TestOversizedResponse(t *testing.T) {
 				return true
 			}
 			err := listErr(f.client(t).List("acme", Developers, Cursor{}))
-			if n := len(f.log()); n != 1 {
-				t.Fatalf("%d requests, want 1 (an oversized body is not retried)", n)
+			// count 1000, 500, ..., 3, 1: each a new request, never a
+			// retry of the same one; then one for the key.
+			var counts []string
+			for _, r := range f.log() {
+				counts = append(counts, r.URL.Query().Get("count"))
+			}
+			if want := "1000 500 250 125 62 31 15 7 3 1 2"; strings.Join(counts, " ") != want {
+				t.Fatalf("counts %v, want %s (halved to 1, then the key asked for)", counts, want)
 			}
 			if status.Code(err) != codes.FailedPrecondition {
 				t.Fatalf("got %v (%v), want FAILED_PRECONDITION", status.Code(err), err)
 			}
 			msg := err.Error()
-			for _, want := range []string{"GET " + f.srv.URL + "/v1/organizations/acme/developers?", "larger than 32 MiB", "--apigee-url"} {
+			for _, want := range []string{"developer is larger than 32 MiB on its own"} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("error %q does not mention %q", msg, want)
 				}
 			}
-			if strings.Contains(msg, "attempts") {
-				t.Errorf("error %q speaks of attempts: it was not retried", msg)
+			if strings.Contains(msg, "attempts") || strings.Contains(msg, "--apigee-url") {
+				t.Errorf("error %q speaks of attempts or blames the URL", msg)
 			}
 		})
 	}
@@ -412,7 +419,7 @@ func TestOversizedResponse(t *testing.T) {
 // there among read errors.
 func TestOversizedNotRetried(t *testing.T) {
 	ctx := context.Background()
-	if retry, _ := checkRetry(ctx, nil, fmt.Errorf("reading: %w", &tooLargeError{limit: maxBody})); retry {
+	if retry, _ := checkRetry(ctx, nil, fmt.Errorf("reading: %w", &tooLargeError{limit: DefaultMaxResponse})); retry {
 		t.Error("an oversized body is retried")
 	}
 	if retry, _ := checkRetry(ctx, nil, errors.New("connection reset")); !retry {
@@ -460,5 +467,29 @@ func TestResources(t *testing.T) {
 	}
 	if _, err := ParseResource("companies"); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "developers, apps, apiproducts") {
 		t.Errorf("ParseResource(companies): %v", err)
+	}
+}
+
+// TestClientDefaults: a client made without options retries for the
+// default budget, bounds every try by the default timeout (also when the
+// caller's http.Client has none), and reads at most 32 MiB of an answer.
+func TestClientDefaults(t *testing.T) {
+	for _, opts := range [][]Option{nil, {WithHTTPClient(&http.Client{})}} {
+		c, err := NewClient(context.Background(), append(opts, WithoutAuthentication())...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.budget != DefaultRetryBudget || c.budget < 2*time.Minute {
+			t.Errorf("retry budget %v, want DefaultRetryBudget (%v, at least 2 minutes)", c.budget, DefaultRetryBudget)
+		}
+		if c.timeout != DefaultTimeout || c.http.HTTPClient.Timeout != DefaultTimeout {
+			t.Errorf("timeout %v (http.Client %v), want %v", c.timeout, c.http.HTTPClient.Timeout, DefaultTimeout)
+		}
+		if c.attempts != 0 {
+			t.Errorf("attempts capped at %d by default; the budget alone should decide", c.attempts)
+		}
+		if c.maxResponse != 32<<20 {
+			t.Errorf("max response %d", c.maxResponse)
+		}
 	}
 }

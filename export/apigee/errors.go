@@ -121,15 +121,16 @@ func hint(c codes.Code) string {
 	case codes.PermissionDenied:
 		return " (the caller needs read access to the organization, e.g. roles/apigee.readOnlyAdmin)"
 	case codes.ResourceExhausted:
-		return " (the Apigee quota is exhausted: lower the rate limit or try again later)"
+		return " (Apigee's management API quota, 6000 calls a minute per project, stayed exhausted through the retry budget: lower the rate limit, stop other clients of the same project, or try again later)"
 	case codes.Unavailable:
 		return " (Apigee is unavailable: try again later)"
 	}
 	return ""
 }
 
-// responseError is the error for a final non-200 response.
-func responseError(method, url string, httpStatus, attempts int, body []byte) error {
+// responseError is the error for a final non-200 response; tried says how
+// long it was retried ("" when it was not).
+func responseError(method, url string, httpStatus int, tried string, body []byte) error {
 	msg, bodyStatus := apiMessage(body)
 	c := httpCode(httpStatus, bodyStatus)
 	if httpStatus == http.StatusTooManyRequests {
@@ -137,9 +138,8 @@ func responseError(method, url string, httpStatus, attempts int, body []byte) er
 	} else if httpStatus >= 500 && c != codes.Unimplemented {
 		c = codes.Unavailable
 	}
-	tries := ""
-	if attempts > 1 {
-		tries = fmt.Sprintf(" after %d attempts", attempts)
+	if tried != "" {
+		tried = " after " + tried
 	}
-	return newError(c, nil, "%s %s: HTTP %d%s: %s%s", method, url, httpStatus, tries, msg, hint(c))
+	return newError(c, nil, "%s %s: HTTP %d%s: %s%s", method, url, httpStatus, tried, msg, hint(c))
 }

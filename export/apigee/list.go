@@ -50,6 +50,12 @@ type Lister struct {
 	totals   map[string]int64
 	err      error // sticky: a failed listing stays failed
 
+	// size is the records asked for per page: the client's page size,
+	// halved while pages come back over the client's response cap (see
+	// shrink), and grown back after growAfter pages that fit.
+	size int
+	fits int
+
 	noAhead      bool // tests: one request after another, none ahead
 	started      int  // tests: requests started, including those dropped
 	mispredicted int  // tests: requests ahead for a page the listing did not go to
@@ -59,7 +65,7 @@ type Lister struct {
 // Nothing is requested until Next.
 func (c *Client) List(org string, r Resource, from Cursor) *Lister {
 	return &Lister{c: c, org: org, r: r, cur: from, seen: keyset.New(), tokens: map[string]bool{},
-		totals: map[string]int64{statusApproved: -1, statusRevoked: -1}}
+		totals: map[string]int64{statusApproved: -1, statusRevoked: -1}, size: c.pageSize}
 }
 
 // TrackKeys makes the listing's deduplication survive a resume. The listing
@@ -164,12 +170,31 @@ func (l *Lister) Next(ctx context.Context) (*Page, error) {
 // blindly, because a server that does not repeat it would otherwise lose a
 // record per page.
 func (l *Lister) keyPage(ctx context.Context, p *Page) error {
-	n := l.c.pageSize
 	startKey := l.cur.StartKey
-	data, u, num, err := l.fetch(ctx, l.cur, func(s string) (Cursor, bool) { return l.keyAhead(s, startKey, n) })
-	if err != nil {
-		return err
+	var (
+		data *pageData
+		u    string
+		num  int
+		n    int
+		err  error
+	)
+	for {
+		n = l.size
+		data, u, num, err = l.fetch(ctx, l.cur, func(s string) (Cursor, bool) { return l.keyAhead(s, startKey, n) })
+		// A follow-up page repeats its startKey record, so it needs room
+		// for 2 to bring a new one.
+		floor := 1
+		if startKey != "" {
+			floor = 2
+		}
+		if err == nil || !l.shrink(err, floor) {
+			break
+		}
 	}
+	if err != nil {
+		return l.oversized(ctx, err, num)
+	}
+	l.fitted(n)
 	if err := l.checkExpanded(data.records, num, u); err != nil {
 		return err
 	}
@@ -217,9 +242,22 @@ func (l *Lister) appsPage(ctx context.Context, p *Page) error {
 		}
 	}
 	token := l.cur.PageToken
-	data, u, num, err := l.fetch(ctx, l.cur, func(s string) (Cursor, bool) { return l.tokenAhead(s, pass, token) })
-	if err != nil {
-		return err
+	var (
+		data *pageData
+		u    string
+		num  int
+		err  error
+	)
+	for {
+		n := l.size
+		data, u, num, err = l.fetch(ctx, l.cur, func(s string) (Cursor, bool) { return l.tokenAhead(s, pass, token) })
+		if err == nil {
+			l.fitted(n)
+			break
+		}
+		if !l.shrink(err, 1) {
+			return l.oversized(ctx, err, num)
+		}
 	}
 	p.Unknown += data.unknown
 	if t := passTotal(data); t >= 0 {
@@ -261,6 +299,12 @@ func (l *Lister) probe(ctx context.Context, pass string) error {
 	l.fetched++
 	l.started++
 	body, err := l.c.get(ctx, u)
+	if errors.As(err, new(*tooLargeError)) {
+		// A single app over the cap: the listing reports it by name when
+		// it gets there; the total is only for progress.
+		l.probed = true
+		return nil
+	}
 	if err != nil {
 		return l.requestError(err, false, l.fetched)
 	}
@@ -315,13 +359,13 @@ func (l *Lister) add(p *Page, items []proto.Message) int {
 // pageURL is the URL of the page at cur.
 func (l *Lister) pageURL(cur Cursor) string {
 	if l.r == Apps {
-		q := appsQuery(cur.pass(), l.c.pageSize)
+		q := appsQuery(cur.pass(), l.size)
 		if cur.PageToken != "" {
 			q.Set("pageToken", cur.PageToken)
 		}
 		return l.listURL(q)
 	}
-	q := url.Values{"expand": {"true"}, "count": {strconv.Itoa(l.c.pageSize)}}
+	q := url.Values{"expand": {"true"}, "count": {strconv.Itoa(l.size)}}
 	if cur.StartKey != "" {
 		q.Set("startKey", cur.StartKey)
 	}

@@ -14,32 +14,49 @@ const (
 	DefaultRateLimit  = 6000 // calls a minute
 	DefaultPageSize   = 1000
 	MaxPageSize       = 1000
-	DefaultAttempts   = 8
 	DefaultMinBackoff = 500 * time.Millisecond
 	DefaultMaxBackoff = 30 * time.Second
+	// DefaultRetryBudget is how long one request keeps being retried after
+	// 429, 5xx or no answer. Apigee's quota is counted per minute, so a
+	// budget shorter than a minute can give up inside one throttled window;
+	// two minutes outlast a whole window with room to spare.
+	DefaultRetryBudget = 2 * time.Minute
+	// DefaultTimeout bounds one attempt, from sending the request to the
+	// last byte of the answer: a page of 1000 records is a few MB, read in
+	// well under a second, so an attempt past a minute is a connection
+	// that hangs or drips, not a slow page.
+	DefaultTimeout = 60 * time.Second
+	// DefaultMaxResponse is the most the client reads of one answer (see
+	// WithMaxResponse).
+	DefaultMaxResponse = 32 << 20
 )
 
 // Option configures a Client.
 type Option func(*options)
 
 type options struct {
-	baseURL    string
-	noAuth     bool
-	httpClient *http.Client
-	attempts   int
-	minBackoff time.Duration
-	maxBackoff time.Duration
-	perMinute  int
-	pageSize   int
+	baseURL     string
+	noAuth      bool
+	httpClient  *http.Client
+	attempts    int // 0: as many as the budget allows
+	minBackoff  time.Duration
+	maxBackoff  time.Duration
+	budget      time.Duration
+	timeout     time.Duration
+	maxResponse int64
+	perMinute   int
+	pageSize    int
 }
 
 func defaultOptions() options {
 	return options{
-		attempts:   DefaultAttempts,
-		minBackoff: DefaultMinBackoff,
-		maxBackoff: DefaultMaxBackoff,
-		perMinute:  DefaultRateLimit,
-		pageSize:   DefaultPageSize,
+		minBackoff:  DefaultMinBackoff,
+		maxBackoff:  DefaultMaxBackoff,
+		budget:      DefaultRetryBudget,
+		timeout:     DefaultTimeout,
+		maxResponse: DefaultMaxResponse,
+		perMinute:   DefaultRateLimit,
+		pageSize:    DefaultPageSize,
 	}
 }
 
@@ -58,14 +75,50 @@ func WithoutAuthentication() Option { return func(o *options) { o.noAuth = true 
 // replaces its CheckRedirect so that redirects are never followed.
 func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
 
-// WithRetry sets how often a request answered 429 or 5xx (or not answered)
-// is tried in all, and the bounds of the exponential backoff between tries.
-// attempts < 1 means 1 (no retries).
+// WithRetry caps how often a request answered 429 or 5xx (or not answered
+// in time) is tried in all, within the retry budget (WithRetryBudget), and
+// sets the bounds of the exponential backoff between tries. attempts < 1
+// means no cap: the budget alone decides, which is the default.
 func WithRetry(attempts int, minBackoff, maxBackoff time.Duration) Option {
 	return func(o *options) {
-		o.attempts = max(attempts, 1)
+		o.attempts = max(attempts, 0)
 		o.minBackoff = max(minBackoff, 0)
 		o.maxBackoff = max(maxBackoff, o.minBackoff)
+	}
+}
+
+// WithRetryBudget sets how long one request is retried, from its first
+// try, before the client gives up on it (DefaultRetryBudget). Backoff waits
+// are cut so that the last try starts when the budget ends; a Retry-After
+// is honoured even past it (up to 5 minutes), for one last try.
+// budget <= 0 means a single try.
+func WithRetryBudget(budget time.Duration) Option {
+	return func(o *options) { o.budget = max(budget, 0) }
+}
+
+// WithTimeout bounds each try of a request, from sending it to reading the
+// last byte of its answer (DefaultTimeout). A try that runs out of time
+// counts as a failure to retry within the budget, as a connection reset
+// does. timeout <= 0 means DefaultTimeout: no request may wait forever.
+func WithTimeout(timeout time.Duration) Option {
+	return func(o *options) {
+		if timeout <= 0 {
+			timeout = DefaultTimeout
+		}
+		o.timeout = timeout
+	}
+}
+
+// WithMaxResponse sets the most the client reads of one answer
+// (DefaultMaxResponse). A list page over it is asked for again with half
+// the records, down to a single one; only a single record over it fails
+// the listing. Tests use a small cap instead of pages of 32 MiB.
+func WithMaxResponse(n int64) Option {
+	return func(o *options) {
+		if n <= 0 {
+			n = DefaultMaxResponse
+		}
+		o.maxResponse = n
 	}
 }
 

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"context"
 	"math"
 	"net/http"
 	"sync"
@@ -68,3 +69,46 @@ func (b *bucket) take() (ok bool, wait time.Duration) {
 	}
 	return false, time.Duration((1 - b.tokens) / b.perMinute * float64(time.Minute))
 }
+
+// throttle is a quota spent for a span of time from the first request.
+type throttle struct {
+	span  time.Duration
+	now   func() time.Time
+	once  sync.Once
+	until time.Time
+}
+
+// on reports whether a request now falls in the throttled span.
+func (t *throttle) on() bool {
+	now := t.now()
+	t.once.Do(func() { t.until = now.Add(t.span) })
+	return now.Before(t.until)
+}
+
+// dripWriter writes a body one byte at a time, flushing each, every apart,
+// until the client goes away. Headers (Content-Length included) go at once.
+type dripWriter struct {
+	http.ResponseWriter
+	ctx   context.Context
+	every time.Duration
+}
+
+func (d *dripWriter) Write(p []byte) (int, error) {
+	rc := http.NewResponseController(d.ResponseWriter)
+	t := time.NewTicker(d.every)
+	defer t.Stop()
+	for i := range p {
+		if _, err := d.ResponseWriter.Write(p[i : i+1]); err != nil {
+			return i, err
+		}
+		rc.Flush()
+		select {
+		case <-t.C:
+		case <-d.ctx.Done():
+			return i + 1, d.ctx.Err()
+		}
+	}
+	return len(p), nil
+}
+
+func (d *dripWriter) Unwrap() http.ResponseWriter { return d.ResponseWriter }

@@ -15,6 +15,11 @@ type GenerateSpec struct {
 	Org                           string // default "acme"
 	Developers, Apps, APIProducts int
 	Seed                          int64
+	// OperationPaths, when above 0, gives every API product an operation
+	// group with that many operation configs, one path each with its own
+	// methods, quota and attributes, as large products have: at 150 a
+	// page of 1000 products is over 32 MiB.
+	OperationPaths int
 }
 
 // The generated timeline: records are created between these instants (ms).
@@ -45,6 +50,9 @@ func Generate(s GenerateSpec) *Data {
 	o.APIProducts = make([]*apigeepb.ApiProduct, max(s.APIProducts, 0))
 	for i := range o.APIProducts {
 		o.APIProducts[i] = g.product(i)
+		if s.OperationPaths > 0 {
+			o.APIProducts[i].OperationGroup = g.operationPaths(o.APIProducts[i], s.OperationPaths)
+		}
 	}
 	o.Developers = make([]*apigeepb.Developer, max(s.Developers, 0))
 	for i := range o.Developers {
@@ -414,4 +422,25 @@ func (g *generator) product(i int) *apigeepb.ApiProduct {
 		}}}
 	}
 	return p
+}
+
+// operationPaths is an operation group of n configs, one path each.
+func (g *generator) operationPaths(p *apigeepb.ApiProduct, n int) *apigeepb.OperationGroup {
+	og := &apigeepb.OperationGroup{OperationConfigType: proto.String("proxy")}
+	proxy := p.GetProxies()[0]
+	for i := range n {
+		og.OperationConfigs = append(og.OperationConfigs, &apigeepb.OperationConfig{
+			ApiSource: proto.String(proxy),
+			Attributes: []*apigeepb.Attribute{
+				{Name: proto.String("owner"), Value: proto.String("team-" + strconv.Itoa(g.rng.IntN(40)) + "@example.com")},
+				{Name: proto.String("tier"), Value: proto.String(pick(g, []string{"gold", "silver", "bronze"}))},
+			},
+			Operations: []*apigeepb.Operation{{
+				Methods:  []string{"GET", "POST", "PUT", "PATCH", "DELETE"}[:1+g.rng.IntN(5)],
+				Resource: proto.String("/" + p.GetName() + "/v" + strconv.Itoa(1+i%3) + "/resources-" + strconv.Itoa(i) + "/{id}/items/**"),
+			}},
+			Quota: g.quota(),
+		})
+	}
+	return og
 }

@@ -139,3 +139,10 @@ func decode[M proto.Message](t *testing.T, raw []byte, m M) M {
 }
 
 func orgURL(s *Server, org string) string { return s.URL + "/v1/organizations/" + url.PathEscape(org) }
+
+func decodeJSON(t *testing.T, raw []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(raw, v); err != nil {
+		t.Fatalf("%s: %v", raw, err)
+	}
+}

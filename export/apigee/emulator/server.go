@@ -31,6 +31,16 @@ type Options struct {
 	// RESOURCE_EXHAUSTED with a Retry-After, like Apigee's API quota.
 	// 0 means no limit.
 	RateLimit int
+	// Throttle answers every request 429 RESOURCE_EXHAUSTED, with
+	// Retry-After: 1, for this long from the first request: a project whose
+	// Apigee quota is spent for a while (the quota is counted per minute).
+	Throttle time.Duration
+	// Hang accepts every request and never answers it (until the client
+	// gives up or the server closes): a stuck proxy or backend.
+	Hang bool
+	// Drip sends every answer's headers at once and then its body one byte
+	// at a time, Drip apart: a connection that never quite stalls.
+	Drip time.Duration
 	// DeveloperExpand is how developers.list treats expand=true next to
 	// count or startKey (see ExpandMode); the zero value expands anyway.
 	DeveloperExpand ExpandMode
@@ -57,6 +67,9 @@ func (o Options) validate() error {
 	}
 	if o.RateLimit < 0 {
 		return status.Errorf(codes.InvalidArgument, "emulator: rate limit %d is negative", o.RateLimit)
+	}
+	if o.Throttle < 0 || o.Drip < 0 {
+		return status.Errorf(codes.InvalidArgument, "emulator: throttle %v or drip %v is negative", o.Throttle, o.Drip)
 	}
 	if o.DeveloperExpand < ExpandHonoured || o.DeveloperExpand > ExpandRejected {
 		return status.Errorf(codes.InvalidArgument, "emulator: %v is not an expand mode", o.DeveloperExpand)
@@ -127,13 +140,14 @@ func NewHandler(d *Data, o Options) http.Handler {
 
 // handler is the emulator: the organizations, the knobs and the routes.
 type handler struct {
-	orgs    map[string]*orgState
-	opts    Options
-	faults  *faults
-	limit   *bucket
-	mux     *http.ServeMux
-	now     func() time.Time
-	newUUID func() string
+	orgs     map[string]*orgState
+	opts     Options
+	faults   *faults
+	limit    *bucket
+	throttle *throttle
+	mux      *http.ServeMux
+	now      func() time.Time
+	newUUID  func() string
 }
 
 func newHandler(d *Data, o Options) (*handler, error) {
@@ -146,6 +160,9 @@ func newHandler(d *Data, o Options) (*handler, error) {
 	}
 	if o.RateLimit > 0 {
 		h.limit = newBucket(o.RateLimit, time.Now)
+	}
+	if o.Throttle > 0 {
+		h.throttle = &throttle{span: o.Throttle, now: time.Now}
 	}
 	if d != nil {
 		for _, org := range d.Orgs {
@@ -234,6 +251,20 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // first, then the quota, then injected faults, then the API itself.
 func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 	if h.opts.Intercept != nil && h.opts.Intercept(w, r) {
+		return
+	}
+	if h.opts.Hang {
+		h.logFault(r, "hang", 0)
+		<-r.Context().Done()
+		return
+	}
+	if h.opts.Drip > 0 {
+		w = &dripWriter{ResponseWriter: w, ctx: r.Context(), every: h.opts.Drip}
+	}
+	if h.throttle != nil && h.throttle.on() {
+		h.logFault(r, "throttle", http.StatusTooManyRequests)
+		writeError(w, errorf(http.StatusTooManyRequests, "RESOURCE_EXHAUSTED",
+			"Quota exceeded for quota metric 'Management API requests' and limit 'Management API requests per minute per project' (emulator --throttle %v)", h.opts.Throttle), 1)
 		return
 	}
 	if h.limit != nil {

@@ -1,0 +1,134 @@
+package apigee_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"pubexport/export/apigee"
+	"pubexport/export/apigee/emulator"
+)
+
+// startEmulator serves a small generated organization with o.
+func startEmulator(t *testing.T, o emulator.Options) (*emulator.Server, *emulator.Data) {
+	t.Helper()
+	data := emulator.Generate(emulator.GenerateSpec{Org: "acme", Developers: 30, Apps: 30, APIProducts: 30, Seed: 5})
+	emu, err := emulator.Start(data, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emu.Close)
+	return emu, data
+}
+
+func newClient(t *testing.T, emu *emulator.Server, opts ...apigee.Option) *apigee.Client {
+	t.Helper()
+	opts = append([]apigee.Option{apigee.WithBaseURL(emu.URL), apigee.WithoutAuthentication()}, opts...)
+	c, err := apigee.NewClient(context.Background(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// firstPage reads the first page of r, failing the test if that takes
+// longer than a generous liveness bound: a client without deadlines would
+// wait forever on some of these servers.
+func firstPage(t *testing.T, c *apigee.Client, r apigee.Resource) (*apigee.Page, error, time.Duration) {
+	t.Helper()
+	type result struct {
+		p   *apigee.Page
+		err error
+	}
+	done := make(chan result, 1)
+	start := time.Now()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		p, err := c.List("acme", r, apigee.Cursor{}).Next(ctx)
+		done <- result{p, err}
+	}()
+	select {
+	case res := <-done:
+		return res.p, res.err, time.Since(start)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the listing still waits after 30s: a request without a deadline")
+		return nil, nil, 0
+	}
+}
+
+// TestDefaultRetryBudgetAndTimeout: the defaults outlast Apigee's
+// per-minute quota window, and every try has a deadline.
+func TestDefaultRetryBudgetAndTimeout(t *testing.T) {
+	if apigee.DefaultRetryBudget < 2*time.Minute {
+		t.Errorf("DefaultRetryBudget %v is shorter than 2 minutes: a throttled minute would fail exports", apigee.DefaultRetryBudget)
+	}
+	if apigee.DefaultTimeout <= 0 || apigee.DefaultTimeout > 2*time.Minute {
+		t.Errorf("DefaultTimeout %v", apigee.DefaultTimeout)
+	}
+}
+
+// TestThrottledLongerThanEightAttempts: a quota spent for 9 seconds, with
+// Retry-After: 1 on every 429, is waited out with the default budget;
+// counting 8 attempts would give up after 7 seconds.
+func TestThrottledLongerThanEightAttempts(t *testing.T) {
+	emu, data := startEmulator(t, emulator.Options{Throttle: 9 * time.Second})
+	c := newClient(t, emu)
+	got, _ := listAll(t, c, apigee.APIProducts)
+	if len(got) != len(data.Orgs[0].APIProducts) {
+		t.Fatalf("%d products, want %d", len(got), len(data.Orgs[0].APIProducts))
+	}
+}
+
+// TestThrottledPastTheBudget: a quota that stays spent fails the listing
+// with RESOURCE_EXHAUSTED naming the quota, once the budget is spent (a
+// short one here) and not before.
+func TestThrottledPastTheBudget(t *testing.T) {
+	emu, _ := startEmulator(t, emulator.Options{Throttle: time.Hour})
+	c := newClient(t, emu, apigee.WithRetryBudget(2500*time.Millisecond))
+	_, err, took := firstPage(t, c, apigee.Developers)
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("got %v, want RESOURCE_EXHAUSTED", err)
+	}
+	if took < 2500*time.Millisecond {
+		t.Errorf("gave up after %v, before the 2.5s budget", took)
+	}
+	for _, want := range []string{"HTTP 429", "Quota exceeded", "quota", "attempts over"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
+// TestAPIThatNeverAnswers: an endpoint that accepts requests and never
+// answers, or drips its answer a byte at a time, ends the listing with
+// DEADLINE_EXCEEDED after the retry budget instead of waiting forever.
+func TestAPIThatNeverAnswers(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opts emulator.Options
+	}{
+		{"hang", emulator.Options{Hang: true}},
+		{"drip", emulator.Options{Drip: 20 * time.Millisecond}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			emu, _ := startEmulator(t, c.opts)
+			cl := newClient(t, emu, apigee.WithTimeout(300*time.Millisecond), apigee.WithRetryBudget(time.Second),
+				apigee.WithRetry(0, 10*time.Millisecond, 50*time.Millisecond))
+			_, err, took := firstPage(t, cl, apigee.APIProducts)
+			if status.Code(err) != codes.DeadlineExceeded {
+				t.Fatalf("got %v, want DEADLINE_EXCEEDED", err)
+			}
+			if took < time.Second {
+				t.Errorf("gave up after %v, before the 1s budget", took)
+			}
+			if !strings.Contains(err.Error(), "did not answer within 300ms") {
+				t.Errorf("error %q does not name the deadline", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,89 @@
+package emulator
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// TestThrottle: every request of the throttled span gets 429 with
+// Retry-After, in Google's shape; afterwards requests are served.
+func TestThrottle(t *testing.T) {
+	s := start(t, Generate(GenerateSpec{Developers: 3, Seed: 1}), Options{Throttle: 300 * time.Millisecond})
+	u := orgURL(s, "acme") + "/developers"
+	for range 3 {
+		r := get(t, u)
+		r.googleError(t, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED")
+		if r.header.Get("Retry-After") != "1" {
+			t.Fatalf("Retry-After %q", r.header.Get("Retry-After"))
+		}
+	}
+	time.Sleep(350 * time.Millisecond)
+	get(t, u).ok(t)
+}
+
+// TestHangAndDrip: a hanging server answers nothing until the client gives
+// up; a dripping one sends headers at once and the body byte by byte.
+func TestHangAndDrip(t *testing.T) {
+	s := start(t, Generate(GenerateSpec{Developers: 3, Seed: 1}), Options{Hang: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, orgURL(s, "acme")+"/developers", nil)
+	if res, err := http.DefaultClient.Do(req); err == nil {
+		res.Body.Close()
+		t.Fatalf("a hanging server answered HTTP %d", res.StatusCode)
+	}
+
+	s = start(t, Generate(GenerateSpec{Developers: 3, Seed: 1}), Options{Drip: 5 * time.Millisecond})
+	began := time.Now()
+	r := get(t, orgURL(s, "acme")+"/developers?includeCompany=true")
+	keys := keysOf(t, items(t, r.ok(t), "developer"), "email")
+	if len(keys) != 3 {
+		t.Fatalf("%d developers", len(keys))
+	}
+	if took, least := time.Since(began), time.Duration(len(r.body)-1)*5*time.Millisecond; took < least {
+		t.Fatalf("%d bytes in %v: not dripped (at least %v)", len(r.body), took, least)
+	}
+}
+
+// TestDeveloperExpandModes: each reading of "expand is not valid with count
+// or startKey".
+func TestDeveloperExpandModes(t *testing.T) {
+	d := Generate(GenerateSpec{Developers: 5, Seed: 2})
+	k := d.Orgs[0].Developers[1].GetEmail()
+	queries := []string{"expand=true", "expand=true&count=3", "expand=true&startKey=" + k, "expand=true&count=3&startKey=" + k}
+	for _, c := range []struct {
+		mode ExpandMode
+		want []string // per query: "full", "keys" or "400"
+	}{
+		{ExpandHonoured, []string{"full", "full", "full", "full"}},
+		{ExpandIgnoredWithCount, []string{"full", "keys", "full", "keys"}},
+		{ExpandIgnoredWithStartKey, []string{"full", "keys", "keys", "keys"}},
+		{ExpandRejected, []string{"full", "400", "400", "400"}},
+	} {
+		s := start(t, d, Options{DeveloperExpand: c.mode})
+		for i, q := range queries {
+			r := get(t, orgURL(s, "acme")+"/developers?includeCompany=true&"+q)
+			got := "400"
+			if r.code == http.StatusOK {
+				got = "full"
+				list := items(t, r.obj(t), "developer")
+				var m map[string]any
+				decodeJSON(t, list[0], &m)
+				if len(m) == 1 {
+					got = "keys"
+				}
+			}
+			if got != c.want[i] {
+				t.Errorf("%v, %s: %s, want %s", c.mode, q, got, c.want[i])
+			}
+		}
+	}
+	if _, err := ParseExpandMode("ignored-with-count"); err != nil {
+		t.Error(err)
+	}
+	if _, err := ParseExpandMode("sometimes"); err == nil {
+		t.Error("an unknown mode parsed")
+	}
+}
