@@ -98,6 +98,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.opts.RateLimit, "rate-limit", 0, "requests per minute before answering 429 (0: no limit)")
 	fs.DurationVar(&cfg.opts.Throttle, "throttle", 0, "answer every request 429 with Retry-After: 1 for this `long` from the first one, e.g. 1m")
 	fs.BoolVar(&cfg.opts.Hang, "hang", false, "accept every request and never answer it")
+	fs.BoolVar(&cfg.opts.FutureFields, "future-fields", false, "add to listed records a field and an enum value newer than pubexport's protos")
 	fs.DurationVar(&cfg.opts.Drip, "drip", 0, "send every body one byte per `interval`, e.g. 100ms")
 	expand := fs.String("developer-expand", "honoured", "what developers.list does with expand=true next to count or startKey: honoured, ignored-with-count, ignored-with-startkey or rejected")
 	fs.BoolVar(&cfg.verbose, "verbose", false, "log every request")

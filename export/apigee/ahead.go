@@ -114,6 +114,9 @@ func (l *Lister) Close() { l.dropAhead() }
 // Anything else (a short page, a page that would fail or end the listing, a
 // page peekPage cannot read) gets no request ahead.
 func (l *Lister) keyAhead(s, startKey string, n int) (Cursor, bool) {
+	if l.noCount {
+		return Cursor{}, false // the page size is the API's: no page is known to be full
+	}
 	pk, ok := peekPage(l.r, s, true)
 	if !ok || len(pk.keys) == 0 || len(pk.keys) < n {
 		return Cursor{}, false

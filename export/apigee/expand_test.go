@@ -12,9 +12,9 @@ import (
 )
 
 // TestListUnexpandedDevelopers: a developers list answered in the
-// expand=false shape (emails only) fails with FAILED_PRECONDITION naming
-// the cause and the missing list-then-get path, and returns no page, so
-// nothing incomplete reaches an export.
+// expand=false shape (emails only) with count and without it fails with
+// FAILED_PRECONDITION naming the cause and the missing list-then-get path,
+// and returns no page, so nothing incomplete reaches an export.
 func TestListUnexpandedDevelopers(t *testing.T) {
 	recs := genRecords(Developers, 5, 3)
 	f := newFakeAPI(t, map[Resource][]proto.Message{Developers: recs})
@@ -27,13 +27,17 @@ func TestListUnexpandedDevelopers(t *testing.T) {
 	if status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("got %v (%v), want FAILED_PRECONDITION", status.Code(err), err)
 	}
-	for _, want := range []string{"unexpanded developers", "expand=true", "list-then-get", "not implemented", "page 1"} {
+	for _, want := range []string{"unexpanded developers", "expand=true", "list-then-get", "not implemented", "page 2"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
 	}
-	if got := f.log()[0].URL.Query().Get("expand"); got != "true" {
-		t.Fatalf("expand=%q requested, want true", got)
+	log := f.log()
+	if len(log) != 2 || log[0].URL.Query().Get("expand") != "true" || log[1].URL.Query().Get("expand") != "true" {
+		t.Fatalf("requests %v, want two with expand=true", log)
+	}
+	if !log[0].URL.Query().Has("count") || log[1].URL.Query().Has("count") {
+		t.Fatalf("requests %v, want one with count, then one without", log)
 	}
 }
 

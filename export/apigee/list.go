@@ -26,8 +26,12 @@ type Page struct {
 	Records    []proto.Message // new records of this page (boundary duplicates and repeats removed)
 	Next       Cursor          // where a listing resumed after this page continues
 	Duplicates int             // records dropped on this page because they were seen before
-	Unknown    int             // unknown JSON fields ignored on this page
+	Unknown    int             // unknown JSON fields and enum values ignored on this page
 	TotalSize  int64           // total records when the API reports one (apps), else -1
+	// Warnings say what the listing worked around or could not keep while
+	// it read this page: each unknown field and enum value with its count,
+	// a way of listing it had to fall back to.
+	Warnings []Warning
 }
 
 // Lister walks one resource of one organization, a page per Next. It holds
@@ -55,6 +59,10 @@ type Lister struct {
 	// shrink), and grown back after growAfter pages that fit.
 	size int
 	fits int
+	// noCount lists developers with expand=true and startKey but no
+	// count, after the API ignored or refused expand next to count.
+	noCount      bool
+	noCountPages int // pages served without count
 
 	noAhead      bool // tests: one request after another, none ahead
 	started      int  // tests: requests started, including those dropped
@@ -152,7 +160,7 @@ func (l *Lister) Next(ctx context.Context) (*Page, error) {
 			break
 		}
 		if l.cur.Done {
-			if l.returned > 0 && p.Duplicates == 0 && p.Unknown == 0 {
+			if l.returned > 0 && p.Duplicates == 0 && p.Unknown == 0 && len(p.Warnings) == 0 {
 				return nil, io.EOF
 			}
 			break
@@ -187,22 +195,43 @@ func (l *Lister) keyPage(ctx context.Context, p *Page) error {
 		if startKey != "" {
 			floor = 2
 		}
-		if err == nil || !l.shrink(err, floor) {
-			break
+		switch {
+		case err == nil:
+			if !keyOnly(l.r, data.records) || l.r != Developers {
+				break
+			}
+			if err := l.unexpanded(p, num, u, len(data.records)); err != nil {
+				return err
+			}
+			continue // the same page, without count
+		case !l.noCount && l.shrink(err, floor):
+			continue
+		case l.r == Developers && isBadRequest(err):
+			if err := l.rejected(p, err); err != nil {
+				return err
+			}
+			continue
+		default:
+			return l.oversized(ctx, err, num)
 		}
-	}
-	if err != nil {
-		return l.oversized(ctx, err, num)
+		break
 	}
 	l.fitted(n)
-	if err := l.checkExpanded(data.records, num, u); err != nil {
-		return err
+	if l.noCount {
+		l.noCountPages++
 	}
 	items := data.records
-	p.Unknown += data.unknown
 	if startKey != "" && len(items) > 0 && l.r.Key(items[0]) == startKey {
 		items = items[1:]
+		// Counted on the page before.
+		for k, n := range data.unknownFirst {
+			data.unknown[k] -= n
+			if data.unknown[k] <= 0 {
+				delete(data.unknown, k)
+			}
+		}
 	}
+	p.addUnknown(data.unknown)
 	added := l.add(p, items)
 
 	last := ""
@@ -210,8 +239,12 @@ func (l *Lister) keyPage(ctx context.Context, p *Page) error {
 		last = l.r.Key(data.records[len(data.records)-1])
 	}
 	switch {
-	case len(data.records) < n:
+	case !l.noCount && len(data.records) < n:
 		// A short page is the last one.
+		l.cur = Cursor{Done: true}
+	case l.noCount && (len(data.records) == 0 || (startKey != "" && len(data.records) == 1 && last == startKey)):
+		// Without count the page size is the API's to choose, so only a
+		// page with nothing after its startKey ends the list.
 		l.cur = Cursor{Done: true}
 	case startKey != "" && last == startKey:
 		return newError(codes.Internal, nil,
@@ -259,7 +292,7 @@ func (l *Lister) appsPage(ctx context.Context, p *Page) error {
 			return l.oversized(ctx, err, num)
 		}
 	}
-	p.Unknown += data.unknown
+	p.addUnknown(data.unknown)
 	if t := passTotal(data); t >= 0 {
 		l.totals[pass] = t
 	}
@@ -366,6 +399,9 @@ func (l *Lister) pageURL(cur Cursor) string {
 		return l.listURL(q)
 	}
 	q := url.Values{"expand": {"true"}, "count": {strconv.Itoa(l.size)}}
+	if l.noCount {
+		q.Del("count")
+	}
 	if cur.StartKey != "" {
 		q.Set("startKey", cur.StartKey)
 	}

@@ -30,7 +30,10 @@ type pageData struct {
 	records   []proto.Message
 	nextToken string // apps only
 	total     int64  // apps only; -1 when the page does not say
-	unknown   int
+	unknown   pagejson.Unknown
+	// unknownFirst is the part of unknown inside the first record, which
+	// a follow-up page of key paging repeats and drops.
+	unknownFirst pagejson.Unknown
 }
 
 // decodePage decodes one list response of r. The body is copied once into a
@@ -43,11 +46,11 @@ func decodePage(r Resource, body []byte) (*pageData, error) {
 // point into s.
 func decodeText(r Resource, s string) (*pageData, error) {
 	m, take := r.page()
-	unknown, err := pagePlans[r].Decode(s, m.ProtoReflect())
+	unknown, first, err := pagePlans[r].DecodeUnknown(s, m.ProtoReflect())
 	if err != nil {
 		return nil, err
 	}
-	p := &pageData{records: take(m), total: -1, unknown: unknown}
+	p := &pageData{records: take(m), total: -1, unknown: unknown, unknownFirst: first}
 	if a, ok := m.(*apigeepb.ListAppsResponse); ok {
 		// A copy, not a slice of s: the listing keeps every token it
 		// followed (to catch a server that loops), and a token pointing

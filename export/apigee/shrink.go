@@ -55,6 +55,11 @@ func (l *Lister) oversized(ctx context.Context, err error, num int) error {
 	if !errors.As(err, &tl) {
 		return err
 	}
+	if l.noCount {
+		return newError(codes.FailedPrecondition, err,
+			"listing %s of organization %q, page %d: a page of the API's default size (listed without count, since the API does not expand developers with count) is larger than %s, the most this client reads of one answer",
+			l.r, l.org, num, mib(tl.limit))
+	}
 	what := "a " + l.r.noun()
 	if k := l.keyAt(ctx, l.cur); k != "" {
 		what = l.r.noun() + " " + strconv.Quote(k)

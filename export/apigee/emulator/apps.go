@@ -93,9 +93,9 @@ func (h *handler) listApps(w http.ResponseWriter, r *http.Request, o *orgState) 
 		case !expand:
 			p.addKey("appId", rec.key)
 		case withCred:
-			p.add(rec.bytes())
+			p.add(h.future(rec.bytes()))
 		default:
-			p.add(rec.bareBytes())
+			p.add(h.future(rec.bareBytes()))
 		}
 	}
 	o.mu.RUnlock()

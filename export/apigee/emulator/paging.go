@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -117,7 +118,7 @@ func (h *handler) listByKey(w http.ResponseWriter, r *http.Request, q url.Values
 	p := newPage(l.field)
 	for _, rec := range rows {
 		if expand {
-			p.add(rec.bytes())
+			p.add(h.future(rec.bytes()))
 		} else {
 			p.addKey(l.keyField, rec.key)
 		}
@@ -249,4 +250,19 @@ func writeRecord(w http.ResponseWriter, r *record) {
 	b := r.bytes()
 	out := make([]byte, 0, len(b)+1)
 	writeBody(w, http.StatusOK, append(append(out, b...), '\n'))
+}
+
+// future is b with the additions of Options.FutureFields, or b.
+func (h *handler) future(b []byte) []byte {
+	if !h.opts.FutureFields || len(b) < 2 || b[0] != '{' {
+		return b
+	}
+	out := make([]byte, 0, len(b)+64)
+	out = append(out, `{"futureField":{"tier":"platinum","since":"2027"}`...)
+	if len(b) > 2 {
+		out = append(out, ',')
+	}
+	out = append(out, b[1:]...)
+	out = bytes.ReplaceAll(out, []byte(`"quotaCounterScope":"PROXY"`), []byte(`"quotaCounterScope":"API_SOURCE"`))
+	return bytes.ReplaceAll(out, []byte(`"operationConfigType":"proxy"`), []byte(`"operationConfigType":"proxy","futureSetting":true`))
 }

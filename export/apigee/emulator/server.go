@@ -41,6 +41,11 @@ type Options struct {
 	// Drip sends every answer's headers at once and then its body one byte
 	// at a time, Drip apart: a connection that never quite stalls.
 	Drip time.Duration
+	// FutureFields adds to every listed record what Apigee may add
+	// tomorrow: a field these protos do not have (futureField, and
+	// futureSetting inside an API product's operationGroup), and on API
+	// products the quotaCounterScope value API_SOURCE instead of PROXY.
+	FutureFields bool
 	// DeveloperExpand is how developers.list treats expand=true next to
 	// count or startKey (see ExpandMode); the zero value expands anyway.
 	DeveloperExpand ExpandMode

@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 	"unsafe"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -211,8 +212,80 @@ const unknownField = "(unknown field)"
 type decoder struct {
 	s       string
 	i       int
-	unknown int // unknown fields and enum names ignored
+	unknown Unknown  // unknown fields and enum names ignored
+	first   Unknown  // those of them inside the first element of a top-level list
+	inFirst bool     // decoding the first element of a top-level list
+	path    []string // JSON names of the message fields being decoded
 	slabs   slabs
+}
+
+// UnknownKey names one kind of thing a decode ignored: an unknown field by
+// its path of JSON names from the top ("apiProduct.operationGroup.newField",
+// array indexes left out), or an unknown enum value by its field's path and
+// the value (Value "API_SOURCE" of "apiProduct.quotaCounterScope").
+type UnknownKey struct {
+	Path  string
+	Value string // "" for an unknown field
+}
+
+// Unknown counts what a decode ignored, by kind.
+type Unknown map[UnknownKey]int
+
+// Total is how many things were ignored in all.
+func (u Unknown) Total() int {
+	n := 0
+	for _, c := range u {
+		n += c
+	}
+	return n
+}
+
+// Bounds on what Unknown keeps of a page, which comes from a server: names
+// are cut, and past maxUnknownKinds distinct kinds the rest are counted
+// under OtherUnknown, so that a page of a million distinct names costs no
+// more than a page of a hundred.
+const (
+	maxUnknownName  = 200
+	maxUnknownKinds = 100
+)
+
+// OtherUnknown counts the unknown fields and values past maxUnknownKinds.
+var OtherUnknown = UnknownKey{Path: "(other unknown fields and values)"}
+
+// ignore counts an unknown field name (value "") or an unknown enum value
+// of field name, at the current path.
+func (d *decoder) ignore(name, value string) {
+	if d.unknown == nil {
+		d.unknown = Unknown{}
+	}
+	var b strings.Builder
+	for _, p := range d.path {
+		b.WriteString(p)
+		b.WriteByte('.')
+	}
+	b.WriteString(cut(name))
+	k := UnknownKey{Path: b.String(), Value: strings.Clone(cut(value))}
+	if _, ok := d.unknown[k]; !ok && len(d.unknown) >= maxUnknownKinds {
+		k = OtherUnknown
+	}
+	d.unknown[k]++
+	if d.inFirst {
+		if d.first == nil {
+			d.first = Unknown{}
+		}
+		d.first[k]++
+	}
+}
+
+func cut(s string) string {
+	if len(s) <= maxUnknownName {
+		return s
+	}
+	n := maxUnknownName
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }
 
 // Decode decodes the JSON object in s into m, which must be empty and of
@@ -220,8 +293,22 @@ type decoder struct {
 // names) it ignored; errors are *SyntaxError. Strings without escapes are
 // substrings of s, so m keeps s alive.
 func (p *Plan) Decode(s string, m protoreflect.Message) (unknown int, err error) {
+	d, err := p.decode(s, m)
+	return d.unknown.Total(), err
+}
+
+// DecodeUnknown is Decode that says what it ignored, by field path and
+// enum value: in all, and inside the first element of a list field of the
+// top-level object (a list page's first record, which key paging repeats
+// from the page before and drops).
+func (p *Plan) DecodeUnknown(s string, m protoreflect.Message) (all, first Unknown, err error) {
+	u, err := p.decode(s, m)
+	return u.unknown, u.first, err
+}
+
+func (p *Plan) decode(s string, m protoreflect.Message) (*decoder, error) {
 	if m.Descriptor() != p.md {
-		return 0, fmt.Errorf("pagejson: decoding %s with the plan of %s", m.Descriptor().FullName(), p.md.FullName())
+		return &decoder{}, fmt.Errorf("pagejson: decoding %s with the plan of %s", m.Descriptor().FullName(), p.md.FullName())
 	}
 	d := decoder{s: s}
 	d.ws()
@@ -233,13 +320,13 @@ func (p *Plan) Decode(s string, m protoreflect.Message) (unknown int, err error)
 		ptr = reflect.ValueOf(m.Interface()).UnsafePointer()
 	}
 	if err := d.message(m, ptr, p, recursionLimit); err != nil {
-		return d.unknown, err
+		return &d, err
 	}
 	d.ws()
 	if d.i < len(d.s) {
-		return d.unknown, d.errorf(d.i, "found %s after the top-level object", d.tokenAt(d.i))
+		return &d, d.errorf(d.i, "found %s after the top-level object", d.tokenAt(d.i))
 	}
-	return d.unknown, nil
+	return &d, nil
 }
 
 // message decodes one object into m, or, when ptr is not nil, directly into
@@ -276,8 +363,8 @@ func (d *decoder) message(m protoreflect.Message, ptr unsafe.Pointer, p *Plan, b
 		switch {
 		case f == nil:
 			// Apigee adds fields over time: ignore them, but count them
-			// so that an export can say it saw some.
-			d.unknown++
+			// by name so that an export can say which it dropped.
+			d.ignore(name, "")
 			if err := d.skip(budget); err != nil {
 				return within(err, unknownField)
 			}
@@ -286,22 +373,40 @@ func (d *decoder) message(m protoreflect.Message, ptr unsafe.Pointer, p *Plan, b
 		case d.literal("null"):
 			// null means "not set" (protojson does the same).
 		case f.list:
+			d.enter(f)
 			if err := d.list(m, ptr, f, budget); err != nil {
 				return within(err, f.json)
 			}
+			d.leave(f)
 		default:
 			if f.oneof >= 0 && seen.testAndSet(f.oneof) {
 				return d.errorf(at, "field %q: oneof %s is already set", name, f.fd.ContainingOneof().Name())
 			}
+			d.enter(f)
 			if err := d.singular(m, ptr, f, budget); err != nil {
 				return within(err, f.json)
 			}
+			d.leave(f)
 		}
 		if more, ok := d.next('}'); !ok {
 			return d.unexpected(`"," or "}" after a field`)
 		} else if !more {
 			return nil
 		}
+	}
+}
+
+// enter and leave keep the path of message fields for naming unknown
+// fields; scalar fields are named by ignore itself.
+func (d *decoder) enter(f *fieldPlan) {
+	if f.kind == protoreflect.MessageKind {
+		d.path = append(d.path, f.json)
+	}
+}
+
+func (d *decoder) leave(f *fieldPlan) {
+	if f.kind == protoreflect.MessageKind {
+		d.path = d.path[:len(d.path)-1]
 	}
 }
 
@@ -334,7 +439,11 @@ func (d *decoder) list(m protoreflect.Message, ptr unsafe.Pointer, f *fieldPlan,
 	if ptr == nil {
 		l = m.Mutable(f.fd).List()
 	}
+	top := len(d.path) == 1 && f.kind == protoreflect.MessageKind
 	for n := 0; ; n++ {
+		if top {
+			d.inFirst = n == 0
+		}
 		switch {
 		case ptr != nil && f.kind == protoreflect.MessageKind:
 			e := reflect.New(f.msg.goType).UnsafePointer()
@@ -370,6 +479,9 @@ func (d *decoder) list(m protoreflect.Message, ptr unsafe.Pointer, f *fieldPlan,
 		if more, ok := d.next(']'); !ok {
 			return d.unexpected(`"," or "]" in an array`)
 		} else if !more {
+			if top {
+				d.inFirst = false
+			}
 			return nil
 		}
 	}
@@ -427,7 +539,7 @@ func (d *decoder) scalar(f *fieldPlan) (v protoreflect.Value, ok bool, err error
 			if ev := f.enum.ByName(protoreflect.Name(name)); ev != nil {
 				return protoreflect.ValueOfEnum(ev.Number()), true, nil
 			}
-			d.unknown++ // a value added after these protos were generated
+			d.ignore(f.json, name) // a value added after these protos were generated
 			return v, false, nil
 		case c == '-' || isDigit(c):
 			end, err := d.number(at)

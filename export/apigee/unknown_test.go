@@ -1,0 +1,80 @@
+package apigee_test
+
+import (
+	"slices"
+	"testing"
+
+	"pubexport/export/apigee"
+	"pubexport/export/apigee/apigeepb"
+	"pubexport/export/apigee/emulator"
+)
+
+// TestUnknownFieldsNamed: fields and enum values newer than these protos
+// are dropped from the records, and each distinct field path and enum value
+// is named in the pages' warnings with how often it was seen.
+func TestUnknownFieldsNamed(t *testing.T) {
+	data := emulator.Generate(emulator.GenerateSpec{Org: "acme", APIProducts: 1500, Apps: 40, Seed: 6})
+	emu, err := emulator.Start(data, emulator.Options{FutureFields: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	cl := newClient(t, emu)
+	var proxyScope, proxyGroups, graphqlGroups int64
+	for _, p := range data.Orgs[0].APIProducts {
+		if p.GetQuotaCounterScope() == apigeepb.ApiProduct_PROXY {
+			proxyScope++
+		}
+		if p.GetOperationGroup().GetOperationConfigType() == "proxy" {
+			proxyGroups++
+		}
+		if p.GetGraphqlOperationGroup().GetOperationConfigType() == "proxy" {
+			graphqlGroups++
+		}
+	}
+	for _, c := range []struct {
+		r    apigee.Resource
+		want []apigee.Warning
+	}{
+		{apigee.APIProducts, []apigee.Warning{
+			{Text: `ignored unknown field "apiProduct.futureField" (newer than this pubexport; not exported)`, Count: 1500},
+			{Text: `ignored unknown field "apiProduct.operationGroup.futureSetting" (newer than this pubexport; not exported)`, Count: proxyGroups},
+			{Text: `ignored unknown field "apiProduct.graphqlOperationGroup.futureSetting" (newer than this pubexport; not exported)`, Count: graphqlGroups},
+			{Text: `ignored unknown value "API_SOURCE" of "apiProduct.quotaCounterScope" (newer than this pubexport; exported as unset)`, Count: proxyScope},
+		}},
+		{apigee.Apps, []apigee.Warning{
+			{Text: `ignored unknown field "app.futureField" (newer than this pubexport; not exported)`, Count: 40},
+		}},
+	} {
+		l := cl.List("acme", c.r, apigee.Cursor{})
+		var got []apigee.Warning
+		var unknown int
+		for {
+			p, err := l.Next(t.Context())
+			if err != nil {
+				break
+			}
+			got = apigee.MergeWarnings(got, p.Warnings)
+			unknown += p.Unknown
+			for _, r := range p.Records {
+				if pr, ok := r.(*apigeepb.ApiProduct); ok && pr.QuotaCounterScope != nil && pr.GetQuotaCounterScope() == apigeepb.ApiProduct_PROXY {
+					t.Fatalf("product %s still has scope PROXY", pr.GetName())
+				}
+			}
+		}
+		want := apigee.MergeWarnings(nil, c.want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s warnings:\n got %v\nwant %v", c.r, got, want)
+		}
+		var sum int64
+		for _, w := range want {
+			sum += w.Count
+		}
+		if int64(unknown) != sum {
+			t.Errorf("%s: Unknown %d, want %d", c.r, unknown, sum)
+		}
+	}
+	if proxyScope == 0 || proxyGroups == 0 {
+		t.Fatal("no PROXY scopes or proxy operation groups generated")
+	}
+}

@@ -1,0 +1,95 @@
+package apigee
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"pubexport/export/apigee/internal/pagejson"
+)
+
+// Warning is something a listing worked around or could not keep: an
+// unknown field or enum value it dropped, a way of listing it fell back to.
+// An export gathers them into its operation's warnings and its manifest.
+type Warning struct {
+	// Text says what happened, without a count.
+	Text string `json:"text"`
+	// Count is how often it happened; warnings with the same Text add up.
+	// 0 for a warning that is not counted.
+	Count int64 `json:"count,omitempty"`
+}
+
+func (w Warning) String() string {
+	if w.Count <= 0 {
+		return w.Text
+	}
+	return fmt.Sprintf("%s (%s %s)", w.Text, thousands(w.Count), pluralWord(int(min(w.Count, 2)), "time"))
+}
+
+// maxWarnings bounds MergeWarnings: past it, counted warnings go under one
+// "other" text, so that a source that names a million things cannot grow
+// an export's checkpoint and metadata without bound.
+const maxWarnings = 100
+
+const otherWarnings = "other unknown fields and values ignored"
+
+// MergeWarnings adds more to ws: counts of equal texts add up, new texts
+// are appended, and the result is sorted by text, so that the same
+// warnings in any order merge to the same list.
+func MergeWarnings(ws, more []Warning) []Warning {
+	for _, w := range more {
+		i := slices.IndexFunc(ws, func(x Warning) bool { return x.Text == w.Text })
+		if i < 0 && len(ws) >= maxWarnings {
+			w.Text = otherWarnings
+			i = slices.IndexFunc(ws, func(x Warning) bool { return x.Text == w.Text })
+		}
+		if i >= 0 {
+			ws[i].Count += w.Count
+			continue
+		}
+		ws = append(ws, w)
+	}
+	slices.SortFunc(ws, func(a, b Warning) int { return strings.Compare(a.Text, b.Text) })
+	return ws
+}
+
+// addUnknown counts what the decoder ignored on a page into the page's
+// Unknown and Warnings, one warning per field path and enum value.
+func (p *Page) addUnknown(u pagejson.Unknown) {
+	if len(u) == 0 {
+		return
+	}
+	p.Unknown += u.Total()
+	ws := make([]Warning, 0, len(u))
+	for k, n := range u {
+		var text string
+		switch {
+		case k == pagejson.OtherUnknown:
+			text = otherWarnings
+		case k.Value == "":
+			text = "ignored unknown field " + strconv.Quote(k.Path) + " (newer than this pubexport; not exported)"
+		default:
+			text = "ignored unknown value " + strconv.Quote(k.Value) + " of " + strconv.Quote(k.Path) + " (newer than this pubexport; exported as unset)"
+		}
+		ws = append(ws, Warning{Text: text, Count: int64(n)})
+	}
+	p.Warnings = MergeWarnings(p.Warnings, ws)
+}
+
+// thousands writes n with thousands separators: 12,000.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	var b strings.Builder
+	if n < 0 {
+		b.WriteByte('-')
+		s = s[1:]
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
