@@ -84,8 +84,16 @@ refused. With --auth none on loopback, the Host header must name the listening
 address or localhost with its port (--allow-host adds names), which defeats DNS
 rebinding. Pages of the server's own origin pass.
 
+With --console it also serves the export console, a web page at / on the
+same port and behind the same authentication: Export buttons, a notification
+bell with progress and Download links, and the operations list. --sample adds
+the bundled sample organization from a built-in Apigee emulator (offline).
+
 Logs are JSON lines on stdout in Cloud Logging's format.`,
-		Example: `  # Locally, operations in a folder, no authentication (loopback only)
+		Example: `  # The export console on the bundled sample organization, offline
+  pubexport serve --console --sample --allow-destination ./exports --store ./exports/.pubexport/operations
+
+  # Locally, operations in a folder, no authentication (loopback only)
   pubexport serve --addr 127.0.0.1:8080 --store file:///tmp/pubexport-ops
 
   # On Cloud Run (PORT is set there), operations in Cloud Storage, ID tokens
