@@ -70,6 +70,11 @@ type job struct {
 	lastSave  time.Time
 	stopped   bool // errLost: write nothing more
 	downloads downloads
+	// shown, once set, is what Get shows instead of the live state: the
+	// state before the end, while the end is being recorded and after
+	// recording it failed. A poller must not see an end the store does
+	// not have (it would stop watching an operation nobody finishes).
+	shown *longrunningpb.Operation
 }
 
 func newJob(m *Manager, name string) *job {
@@ -165,6 +170,13 @@ func (j *job) record(now, expires time.Time) (*operationspb.OperationRecord, err
 func (j *job) snapshot() *longrunningpb.Operation {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.shown != nil {
+		return proto.Clone(j.shown).(*longrunningpb.Operation)
+	}
+	return j.snapshotLocked()
+}
+
+func (j *job) snapshotLocked() *longrunningpb.Operation {
 	_, op, err := pack(j.op, j.md)
 	if err != nil {
 		return proto.Clone(j.op).(*longrunningpb.Operation)
@@ -441,6 +453,7 @@ func (j *job) finish(res *export.Result, err error) {
 		return
 	}
 	desc := j.md.GetProgress().GetDescription()
+	j.shown = j.snapshotLocked()
 	switch {
 	case err == nil:
 		p := finalProgress(res)
@@ -475,8 +488,59 @@ func (j *job) finish(res *export.Result, err error) {
 
 	if err := j.save(true); err != nil && !errors.Is(err, errLost) {
 		m.log.Error("could not record the end of an operation; its lease will lapse and Recover will look at it again", "operation", j.name, "error", err)
+		m.mu.Lock()
+		if m.unrecorded == nil {
+			m.unrecorded = map[string]error{}
+		}
+		m.unrecorded[j.name] = &endNotRecorded{name: j.name, done: done, err: err}
+		m.mu.Unlock()
+	} else {
+		j.mu.Lock()
+		j.shown = nil
+		j.mu.Unlock()
 	}
 	if done && err == nil {
 		m.log.Info("operation done", "operation", j.name)
 	}
+}
+
+// ErrEndNotRecorded is what Get and Run answer (errors.Is) for an export
+// that ended in this process but whose end the store did not take after
+// its retries: the store still says IN_PROGRESS with this process's lease,
+// and only this process knows better. Nobody would otherwise end it until
+// the lease lapses and a Recover runs it again, so a caller polling Get
+// must stop and say how to continue (`operations resume`): a resumed run
+// publishes the same objects and records the end.
+var ErrEndNotRecorded = errors.New("the end of the export could not be recorded")
+
+type endNotRecorded struct {
+	name string
+	done bool // the export ended (done), rather than being suspended
+	err  error
+}
+
+func (e *endNotRecorded) Error() string {
+	how := "was suspended"
+	if e.done {
+		how = "ended"
+	}
+	return fmt.Sprintf("operation %s %s in this process, but the operation store did not take its new state (%v): "+
+		"it still says IN_PROGRESS; resume it to finish and record it", e.name, how, e.err)
+}
+
+func (e *endNotRecorded) Is(target error) bool { return target == ErrEndNotRecorded }
+func (e *endNotRecorded) Unwrap() error        { return e.err }
+
+func (e *endNotRecorded) GRPCStatus() *status.Status {
+	return status.New(codes.Unavailable, e.Error())
+}
+
+// unrecordedEnd returns the endNotRecorded error of operation name, if any.
+func (m *Manager) unrecordedEnd(name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err, ok := m.unrecorded[name]; ok {
+		return err
+	}
+	return nil
 }

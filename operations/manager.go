@@ -108,6 +108,11 @@ type Manager struct {
 	jobs   map[string]*job // operations this process runs, by name
 	closed bool
 	wg     sync.WaitGroup
+
+	// unrecorded holds the operations whose export ended here but whose
+	// end the store did not take (see ErrEndNotRecorded), until run again.
+	// Guarded by mu.
+	unrecorded map[string]error
 }
 
 // New returns a Manager. It does not touch the store: call Recover to take
@@ -340,7 +345,7 @@ func (m *Manager) Run(ctx context.Context, name string) (*longrunningpb.Operatio
 	})
 	defer stop()
 	<-j.done
-	return j.snapshot(), nil
+	return j.snapshot(), m.unrecordedEnd(name)
 }
 
 // launch takes the lease of operation name and runs it in the background.
@@ -366,6 +371,7 @@ func (m *Manager) launch(ctx context.Context, name string) (*job, *longrunningpb
 		}
 		j := newJob(m, name)
 		m.jobs[name] = j
+		delete(m.unrecorded, name)
 		m.wg.Add(1)
 		m.mu.Unlock()
 
@@ -421,6 +427,9 @@ func (m *Manager) Get(ctx context.Context, name string) (*longrunningpb.Operatio
 	}
 	if j := m.job(name); j != nil {
 		return j.snapshot(), nil
+	}
+	if err := m.unrecordedEnd(name); err != nil {
+		return nil, err
 	}
 	rec, _, err := m.store.Get(ctx, name)
 	if err != nil {

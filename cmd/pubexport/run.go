@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -330,6 +331,13 @@ func runExports(ctx context.Context, a *app, f *runFlags) error {
 	stopped, werr := w.run(ctx, pending)
 	disp.Wait()
 	if werr != nil {
+		if errors.Is(werr, operations.ErrEndNotRecorded) && rb.resume != "" {
+			for _, it := range items {
+				if !it.op.GetDone() {
+					fmt.Fprintf(a.stderr, "To continue %s: %s\n", labelOf(it.op), fmt.Sprintf(rb.resume, it.op.GetName()))
+				}
+			}
+		}
 		return werr
 	}
 	if w.detached {

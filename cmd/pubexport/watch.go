@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"pubexport/cmd/pubexport/internal/progress"
+	"pubexport/operations"
 )
 
 // watched is one operation on the display.
@@ -156,7 +157,8 @@ func (w *watcher) run(ctx context.Context, pending os.Signal) (stopped os.Signal
 			}
 			op, err := w.be.Get(ctx, it.op.GetName())
 			if err != nil {
-				if c := status.Code(err); c == codes.NotFound || c == codes.PermissionDenied || c == codes.Unauthenticated || ctx.Err() != nil {
+				if c := status.Code(err); c == codes.NotFound || c == codes.PermissionDenied || c == codes.Unauthenticated || ctx.Err() != nil ||
+					errors.Is(err, operations.ErrEndNotRecorded) {
 					return stopped, fmt.Errorf("watching %s: %w", it.op.GetName(), err)
 				}
 				if errs++; errs >= maxPollErrors {

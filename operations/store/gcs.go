@@ -4,23 +4,44 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/storage"
+	gax "github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"pubexport/export/sink"
 	"pubexport/operations/operationspb"
 )
 
 // maxRecordSize bounds what Get reads: a record holds one checkpoint, whose
 // size grows with the number of published objects, far below this.
 const maxRecordSize = 64 << 20
+
+// Retries. Every call is retried on 408, 429, 5xx and network errors with
+// the data path's policy (export/sink: sink.DefaultRetryAttempts calls,
+// exponential backoff from 250 ms): writes carry DoesNotExist or
+// GenerationMatch preconditions, so a repeat of a write that landed fails
+// its precondition, which Create and the Manager's saves recognise as their
+// own write. callTimeout bounds a whole call, retries included, so that an
+// endpoint that accepts requests and never answers cannot hold a caller
+// (Cloud Storage's client has no request timeout of its own).
+const (
+	callTimeout   = 30 * time.Second
+	backoffMin    = 250 * time.Millisecond
+	backoffMax    = 32 * time.Second
+	chunkSize     = 256 << 10 // the smallest resumable chunk: a record is one chunk
+	maxReadTries  = 5         // of read's attributes-then-generation loop
+	readRetryBase = 100 * time.Millisecond
+)
 
 // GCS returns a Store in a Cloud Storage bucket under prefix ("" or ending
 // in "/", e.g. "exports/.pubexport/"), usually the export destination's own
@@ -32,6 +53,11 @@ func GCS(b *storage.BucketHandle, prefix string) Store {
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
+	b = b.Retryer(
+		storage.WithPolicy(storage.RetryAlways),
+		storage.WithMaxAttempts(sink.DefaultRetryAttempts),
+		storage.WithBackoff(gax.Backoff{Initial: backoffMin, Max: backoffMax, Multiplier: 2}),
+	)
 	return &gcs{b: b, prefix: prefix}
 }
 
@@ -43,19 +69,39 @@ type gcs struct {
 
 func (s *gcs) object(rel string) *storage.ObjectHandle { return s.b.Object(s.prefix + rel) }
 
+// bounded gives one store call at most callTimeout, retries included.
+func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, callTimeout)
+}
+
 // read returns an object's bytes and generation. It asks for the attributes
 // first and then reads that generation, so the two always agree; if the
-// object changed in between it tries again.
+// object changed in between it tries again, a few times with backoff: an
+// endpoint that lists attributes but answers 404 for every read (a
+// misrouted emulator host, a proxy) must fail the call, not spin.
 func (s *gcs) read(ctx context.Context, rel string) ([]byte, int64, error) {
 	o := s.object(rel)
-	for {
+	wait := readRetryBase
+	for try := 1; ; try++ {
 		attrs, err := o.Attrs(ctx)
 		if err != nil {
 			return nil, 0, err
 		}
 		r, err := o.Generation(attrs.Generation).NewReader(ctx)
 		if errors.Is(err, storage.ErrObjectNotExist) {
-			continue // replaced since Attrs: read the new one
+			// Replaced since Attrs: read the new one.
+			if try == maxReadTries {
+				return nil, 0, fmt.Errorf("generation %d of %s was listed but not found %d times in a row (if nothing rewrites it that often, "+
+					"the storage endpoint serves metadata and downloads from different places; check STORAGE_EMULATOR_HOST or the proxy): %w",
+					attrs.Generation, o.ObjectName(), try, errUnreadable)
+			}
+			select {
+			case <-ctx.Done():
+				return nil, 0, ctx.Err()
+			case <-time.After(wait):
+			}
+			wait *= 2
+			continue
 		}
 		if err != nil {
 			return nil, 0, err
@@ -69,12 +115,18 @@ func (s *gcs) read(ctx context.Context, rel string) ([]byte, int64, error) {
 	}
 }
 
+// errUnreadable marks a read that kept finding its object gone.
+var errUnreadable = errors.New("object unreadable")
+
 // write stores body under rel if cond holds and returns the new generation.
+// It is a resumable upload of one chunk, not a single request: the storage
+// client retries neither a single-request upload (ChunkSize 0) nor one
+// whose data it did not buffer.
 func (s *gcs) write(ctx context.Context, rel string, body []byte, cond storage.Conditions) (int64, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel() // abandons the upload if Write fails
+	ctx, cancel := bounded(ctx)
+	defer cancel() // also abandons the upload if Write fails
 	w := s.object(rel).If(cond).NewWriter(ctx)
-	w.ChunkSize = 0 // one request: records are small
+	w.ChunkSize = chunkSize
 	w.ContentType = "application/json"
 	if _, err := w.Write(body); err != nil {
 		return 0, err
@@ -89,6 +141,8 @@ func (s *gcs) Get(ctx context.Context, name string) (*operationspb.OperationReco
 	if _, _, err := SplitName(name); err != nil {
 		return nil, 0, err
 	}
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	b, gen, err := s.read(ctx, recordPath(name))
 	if err != nil {
 		return nil, 0, s.error(err, name, "reading")
@@ -148,6 +202,8 @@ func (s *gcs) Delete(ctx context.Context, name string) error {
 	if _, _, err := SplitName(name); err != nil {
 		return err
 	}
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	if err := s.object(recordPath(name)).Delete(ctx); err != nil {
 		return s.error(err, name, "deleting")
 	}
@@ -162,6 +218,8 @@ func (s *gcs) List(ctx context.Context, parent string) ([]string, error) {
 	if err := q.SetAttrSelection([]string{"Name"}); err != nil {
 		return nil, status.Errorf(codes.Internal, "listing operations: %v", err)
 	}
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	var names []string
 	it := s.b.Objects(ctx, q)
 	for {
@@ -206,6 +264,8 @@ func (s *gcs) ClaimRequest(ctx context.Context, parent, requestID, name string) 
 
 func (s *gcs) ReleaseRequest(ctx context.Context, parent, requestID, name string) error {
 	rel := requestPath(parent, requestID)
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	owner, gen, err := s.readClaim(ctx, rel)
 	if err != nil || owner != name {
 		return err
@@ -218,6 +278,8 @@ func (s *gcs) ReleaseRequest(ctx context.Context, parent, requestID, name string
 }
 
 func (s *gcs) readClaim(ctx context.Context, rel string) (string, int64, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	b, gen, err := s.read(ctx, rel)
 	if errors.Is(err, storage.ErrObjectNotExist) {
 		return "", 0, nil
@@ -245,7 +307,13 @@ func (s *gcs) error(err error, name, what string) error {
 	if errors.Is(err, storage.ErrBucketNotExist) {
 		return wrap(codes.NotFound, err, "%s %s: the operation store's bucket does not exist", what, name)
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, errUnreadable) {
+		return wrap(codes.Unavailable, err, "%s %s", what, name)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return wrap(codes.DeadlineExceeded, err, "%s %s: Cloud Storage did not answer in time (retries included)", what, name)
+	}
+	if errors.Is(err, context.Canceled) {
 		return status.FromContextError(err).Err()
 	}
 	code := codes.Unavailable

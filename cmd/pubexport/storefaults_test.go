@@ -1,0 +1,123 @@
+package main
+
+import (
+	"net/http"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"pubexport/export/apigee/emulator"
+	"pubexport/export/sink/gcstest"
+)
+
+// finalNames returns the base names of the ExportFinal_ objects under
+// prefix (their names carry the SHA-256 of their bytes).
+func finalNames(t *testing.T, srv *gcstest.Server, bucket, prefix string) []string {
+	t.Helper()
+	var out []string
+	for _, o := range srv.Objects(t, bucket) {
+		if strings.HasPrefix(o, prefix) && strings.HasPrefix(path.Base(o), "ExportFinal_") {
+			out = append(out, path.Base(o))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// recordWrite matches the start of an upload of an operation record.
+func recordWrite(r *http.Request) bool {
+	return gcstest.ObjectInserts(r) && strings.HasPrefix(r.URL.Query().Get("name"), ".pubexport/operations/")
+}
+
+// TestRunStoreOnFlakyCloudStorage: with the operation store on Cloud
+// Storage and every third storage request failing with 503 (before the
+// emulator sees it), `run` ends with exit 0 and the clean run's objects,
+// every time: record writes are retried like data writes.
+func TestRunStoreOnFlakyCloudStorage(t *testing.T) {
+	srv := gcstest.Start(t, "acme-exports")
+	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host)
+	args := func(to string) []string {
+		return []string{"run", "--to", "gs://acme-exports/" + to, "--resource", "apps,developers", "--format", "ndjson"}
+	}
+	clean := newTestApp(nil)
+	if code := clean.run(t.Context(), args("clean")...); code != 0 {
+		t.Fatalf("clean run: exit %d\n%s", code, clean.stderr)
+	}
+	want := finalNames(t, srv, "acme-exports", "clean/")
+	if len(want) != 2 {
+		t.Fatalf("clean run objects: %v", want)
+	}
+
+	faults := gcstest.FailEvery(3, http.StatusServiceUnavailable)
+	// Cloud Storage answers testIamPermissions (the emulator does not).
+	srv.Use(faults.Middleware, srv.AnswerTestPermissions("storage.objects.create", "storage.objects.delete", "storage.objects.get", "storage.objects.list"))
+	for i := range 3 {
+		to := "flaky" + string(rune('a'+i))
+		ta := newTestApp(nil)
+		if code := ta.run(t.Context(), args(to)...); code != 0 {
+			t.Fatalf("run %d with 503 on every third request: exit %d\n%s", i, code, ta.stderr)
+		}
+		if got := finalNames(t, srv, "acme-exports", to+"/"); !slices.Equal(got, want) {
+			t.Errorf("run %d: objects %v, want the clean run's %v", i, got, want)
+		}
+	}
+	if faults.Injected() == 0 {
+		t.Fatal("no fault was injected")
+	}
+}
+
+// TestRunEndNotRecorded: when the store stops taking writes after the
+// export started, `run` does not poll forever for an operation nobody
+// runs: it exits non-zero soon after the export ends, printing the
+// resume command, and `operations resume` later finishes the operation
+// with the clean run's objects.
+func TestRunEndNotRecorded(t *testing.T) {
+	srv := gcstest.Start(t, "acme-exports")
+	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host)
+	emu := startEmulator(t, emulator.Options{})
+	args := func(to string) []string {
+		return []string{"run", "--org", "acme", "--apigee-url", emu.URL, "--to", "gs://acme-exports/" + to, "--resource", "apps", "--format", "ndjson"}
+	}
+	clean := newTestApp(nil)
+	if code := clean.run(t.Context(), args("clean")...); code != 0 {
+		t.Fatalf("clean run: exit %d\n%s", code, clean.stderr)
+	}
+	want := finalNames(t, srv, "acme-exports", "clean/")
+
+	// Record writes succeed for the create and the lease, then fail.
+	var writes atomic.Int64
+	srv.Use(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if recordWrite(r) && writes.Add(1) > 2 {
+				gcstest.WriteError(w, http.StatusServiceUnavailable, "gcstest: record writes are down")
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	ta := newTestApp(nil)
+	start := time.Now()
+	code := ta.run(t.Context(), args("down")...)
+	took := time.Since(start)
+	if code == 0 {
+		t.Fatalf("run exited 0 although its end was not recorded\n%s", ta.stderr)
+	}
+	m := regexp.MustCompile(`pubexport operations resume (\S+) --store (\S+)`).FindStringSubmatch(ta.stderr.String())
+	if m == nil {
+		t.Fatalf("run (exit %d after %v) does not print the resume command:\n%s", code, took, ta.stderr)
+	}
+	t.Logf("run exited %d after %v:\n%s", code, took, ta.stderr)
+
+	srv.Use()
+	res := newTestApp(nil)
+	if code := res.run(t.Context(), "operations", "resume", m[1], "--store", m[2]); code != 0 {
+		t.Fatalf("resume: exit %d\n%s", code, res.stderr)
+	}
+	if got := finalNames(t, srv, "acme-exports", "down/"); !slices.Equal(got, want) {
+		t.Errorf("after resume: objects %v, want the clean run's %v", got, want)
+	}
+}
