@@ -63,7 +63,7 @@ type env struct {
 	emu  *emulator.Server
 }
 
-func startEnv(t *testing.T, auth *server.Auth) *env {
+func startEnv(t *testing.T, auth *server.Auth, tweak ...func(*console.Options)) *env {
 	t.Helper()
 	data := emulator.Sample()
 	acme := data.Org("acme")
@@ -108,7 +108,7 @@ func startEnv(t *testing.T, auth *server.Auth) *env {
 		t.Fatal(err)
 	}
 	dest := t.TempDir()
-	c, err := console.New(console.Options{
+	copts := console.Options{
 		Operations:          m,
 		Records:             st,
 		Organizations:       []string{"acme", "bigco"},
@@ -122,7 +122,11 @@ func startEnv(t *testing.T, auth *server.Auth) *env {
 			return nil
 		},
 		Logger: log,
-	})
+	}
+	for _, f := range tweak {
+		f(&copts)
+	}
+	c, err := console.New(copts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -106,3 +106,44 @@ func TestBrowserEscapesOperationFields(t *testing.T) {
 		t.Errorf("%d images with the panel open, want 1", n)
 	}
 }
+
+// TestBrowserSignedLinks: an object with a V4 signed URL is linked to it
+// directly; a download URL that is not https (a damaged record) is not
+// used, the console's own download endpoint is.
+func TestBrowserSignedLinks(t *testing.T) {
+	e := startEnv(t, server.NoAuth())
+	id, err := uuid.NewV7()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "organizations/acme/operations/" + id.String()
+	const signedURL = "https://storage.googleapis.com/acme-exports/ExportFinal_aa.json?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Signature=00"
+	resp, err := anypb.New(&operationspb.ExportResponse{
+		Objects:  []*operationspb.ExportObject{{Name: "ExportFinal_aa.json", Uri: "gs://acme-exports/ExportFinal_aa.json", Size: 10, DownloadUrl: signedURL}},
+		Manifest: &operationspb.ExportObject{Name: "ExportManifest_bb.json", Uri: "gs://acme-exports/ExportManifest_bb.json", Size: 5, DownloadUrl: "javascript:alert(1)"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := anypb.New(&apigeepb.OperationMetadata{State: apigeepb.OperationMetadata_FINISHED.Enum(), TargetResourceName: proto.String("organizations/acme/apps")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := anypb.New(&longrunningpb.Operation{Name: name, Metadata: md, Done: true, Result: &longrunningpb.Operation_Response{Response: resp}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.Create(t.Context(), &operationspb.OperationRecord{Operation: op, CreateTime: timestamppb.Now(), UpdateTime: timestamppb.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := tab(t)
+	do(t, ctx, "open the console", chromedp.Navigate(e.url+"/"), chromedp.Click(chromedp.ID("bell")))
+	waitFor(t, ctx, "the links", `document.querySelectorAll('#panel-list a.download').length === 2`)
+	hrefs := eval[[]string](t, ctx, `Array.from(document.querySelectorAll('#panel-list a.download')).map(a => a.href)`)
+	if hrefs[0] != signedURL {
+		t.Errorf("object link %q, want the signed URL", hrefs[0])
+	}
+	if !strings.HasPrefix(hrefs[1], e.url+"/v1/console/download?") {
+		t.Errorf("manifest link %q, want the console's download endpoint", hrefs[1])
+	}
+}

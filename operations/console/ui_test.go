@@ -8,6 +8,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"pubexport/operations/console"
 	"pubexport/operations/operationspb"
 	"pubexport/operations/server"
 )
@@ -118,4 +119,16 @@ func TestBrowserKeyboardAndPhone(t *testing.T) {
 	if w := eval[[]int](t, ctx, `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] {
 		t.Errorf("at 390 px the page is %d px wide: it does not fit a phone", w[0])
 	}
+}
+
+// TestBrowserTypedOrganization: a caller granted every organization, on a
+// server that names none, types the organization's name.
+func TestBrowserTypedOrganization(t *testing.T) {
+	e := startEnv(t, server.NoAuth(), func(o *console.Options) { o.Organizations = nil })
+	exportDone(t, e, "bigco", "apiproducts")
+	ctx := tab(t)
+	do(t, ctx, "open the console", chromedp.Navigate(e.url+"/"))
+	waitFor(t, ctx, "the name field", `!document.querySelector('#org-other').hidden`)
+	do(t, ctx, "type bigco", chromedp.SendKeys(chromedp.ID("org-other"), "bigco\t"))
+	waitFor(t, ctx, "bigco's export", `document.querySelector('.orgname').textContent === 'bigco' && document.querySelectorAll('#panel-list li.op').length === 1`)
 }

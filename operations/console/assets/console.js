@@ -170,8 +170,14 @@
     return name.replace(/_([0-9a-f]{8})[0-9a-f]{56}\./, '_$1….');
   }
 
+  // signed is the object's V4 signed URL, if the server made one; only
+  // https URLs are links (a damaged record must not make a javascript: one).
+  function signed(obj) {
+    return /^https:\/\//i.test(obj.downloadUrl || '') ? obj.downloadUrl : '';
+  }
+
   function downloadHref(op, obj) {
-    if (obj.downloadUrl) return obj.downloadUrl; // V4 signed by the server
+    if (signed(obj)) return signed(obj);
     return '/v1/console/download?' + new URLSearchParams({ operation: op.name, object: obj.name }).toString();
   }
 
@@ -284,7 +290,7 @@
       rel: 'noopener noreferrer',
     }, what + ' ', el('span', { class: 'objname' }, shortName(obj.name)), ' (' + bytes(obj.size) + ')');
     a.title = obj.name;
-    if (!obj.downloadUrl) a.addEventListener('click', (ev) => download(ev, a, obj.name));
+    if (!signed(obj)) a.addEventListener('click', (ev) => download(ev, a, obj.name));
     return a;
   }
 
@@ -691,7 +697,8 @@
     sel.disabled = opts.length < 2 && !s.anyOrganization;
     const saved = localStorage.getItem(ORG_KEY) || '';
     let org = s.organizations.includes(saved) ? saved : (s.organizations[0] || '');
-    if (!org && s.anyOrganization && saved) {
+    if (!org && s.anyOrganization) {
+      // Nothing to pick from: type the name (the last one used, if any).
       org = saved;
       sel.value = '\u0000other';
       other.hidden = false;
