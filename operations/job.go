@@ -427,6 +427,15 @@ func (j *job) save(release bool) error {
 		case curOp.GetDone():
 			m.log.Info("operation ended by another process", "operation", j.name)
 			j.stop(errCancelledElsewhere, true)
+			// The process that ended it saw it running (our lease) and
+			// left the notification to us.
+			// In the background, counted in m.wg (as this job still is)
+			// so that Close waits for it.
+			m.wg.Add(1)
+			go func() {
+				defer m.wg.Done()
+				m.ended(context.Background(), curOp, cur.GetRequest())
+			}()
 			return errLost
 		case cur.GetLeaseHolder() != m.holder:
 			m.log.Warn("operation taken over by another process", "operation", j.name, "holder", cur.GetLeaseHolder())
@@ -484,23 +493,25 @@ func (j *job) finish(res *export.Result, err error) {
 	}
 	j.version++
 	done := j.op.GetDone()
+	req := j.base.GetRequest()
 	j.mu.Unlock()
 
-	if err := j.save(true); err != nil && !errors.Is(err, errLost) {
-		m.log.Error("could not record the end of an operation; its lease will lapse and Recover will look at it again", "operation", j.name, "error", err)
+	serr := j.save(true)
+	if serr != nil && !errors.Is(serr, errLost) {
+		m.log.Error("could not record the end of an operation; its lease will lapse and Recover will look at it again", "operation", j.name, "error", serr)
 		m.mu.Lock()
 		if m.unrecorded == nil {
 			m.unrecorded = map[string]error{}
 		}
-		m.unrecorded[j.name] = &endNotRecorded{name: j.name, done: done, err: err}
+		m.unrecorded[j.name] = &endNotRecorded{name: j.name, done: done, err: serr}
 		m.mu.Unlock()
 	} else {
 		j.mu.Lock()
 		j.shown = nil
 		j.mu.Unlock()
 	}
-	if done && err == nil {
-		m.log.Info("operation done", "operation", j.name)
+	if done && serr == nil {
+		m.ended(context.Background(), j.snapshot(), req)
 	}
 }
 

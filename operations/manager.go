@@ -86,6 +86,11 @@ type Config struct {
 	NotStartedTimeout time.Duration
 	Logger            *slog.Logger
 	Now               func() time.Time
+
+	// Notify, when set, is told about every operation that ends (done,
+	// failed or cancelled) by the process that ends it. A notification
+	// that fails is a warning on the operation, never a failure.
+	Notify Notifier
 }
 
 // Manager runs exports as long-running operations and answers for them.
@@ -101,6 +106,7 @@ type Manager struct {
 	log    *slog.Logger
 	now    func() time.Time
 
+	notify     Notifier      // nil: nobody to tell
 	signExpiry time.Duration // of download URLs; negative: do not sign
 	notStarted time.Duration // see Config.NotStartedTimeout; negative: never
 
@@ -133,6 +139,7 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 		jobs:   map[string]*job{},
 
 		notStarted: cfg.NotStartedTimeout,
+		notify:     cfg.Notify,
 	}
 	if m.open == nil {
 		m.open = openDefault
@@ -481,7 +488,7 @@ func (m *Manager) Cancel(ctx context.Context, name string) error {
 		setState(md, finished, "cancelled")
 		op.Done = true
 		op.Result = &longrunningpb.Operation_Error{Error: status.Convert(errCancelled).Proto()}
-		any, _, err := pack(op, md)
+		any, ended, err := pack(op, md)
 		if err != nil {
 			return err
 		}
@@ -495,6 +502,11 @@ func (m *Manager) Cancel(ctx context.Context, name string) error {
 		}
 		if err != nil {
 			return err
+		}
+		if !running {
+			// A running export's runner finds it cancelled at its next
+			// save and tells the subscribers itself.
+			m.ended(ctx, ended, rec.GetRequest())
 		}
 		if !running && (rec.GetAttempts() > 0 || len(checkpoint) > 0) {
 			// Nobody runs it, so nobody else will remove its staging: a

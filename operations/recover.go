@@ -125,7 +125,7 @@ func (m *Manager) abort(ctx context.Context, rec *operationspb.OperationRecord, 
 	setState(md, finished, "aborted; "+md.GetProgress().GetDescription())
 	op.Done = true
 	op.Result = &longrunningpb.Operation_Error{Error: st.Proto()}
-	a, _, err := pack(op, md)
+	a, ended, err := pack(op, md)
 	if err != nil {
 		return err
 	}
@@ -139,6 +139,7 @@ func (m *Manager) abort(ctx context.Context, rec *operationspb.OperationRecord, 
 		return err
 	}
 	m.log.Warn("operation aborted", "operation", op.GetName(), "reason", why)
+	m.ended(ctx, ended, rec.GetRequest())
 	m.cleanup(ctx, op.GetName(), runRequest(rec))
 	return nil
 }

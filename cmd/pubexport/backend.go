@@ -165,21 +165,32 @@ func newLocal(ctx context.Context, a *app, flag, storeURI string, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	m, err := newManager(ctx, a, st, log, "", lease)
+	m, closeNotifier, err := newManager(ctx, a, st, log, "", lease)
 	if err != nil {
 		closeStore()
 		return nil, err
 	}
-	return &local{m: m, st: st, lease: lease, cleanup: []func() error{closeStore}}, nil
+	return &local{m: m, st: st, lease: lease, cleanup: []func() error{closeStore, closeNotifier}}, nil
 }
 
 // newManager is the operations manager every command uses: the store, the
 // logger, a lease holder name ("" for a random one) and the lease duration.
 // Sources and destinations are the manager's default: the Apigee API, which
 // sends credentials only to an https:// base URL (so the emulator and the
-// offline sample run need none), and sink.Open.
-func newManager(ctx context.Context, a *app, st store.Store, log *slog.Logger, holder string, lease time.Duration) (*operations.Manager, error) {
-	return operations.New(ctx, operations.Config{Store: st, Logger: log, Holder: holder, LeaseDuration: lease, Now: a.now})
+// offline sample run need none), and sink.Open. Ended operations are
+// published to the --notify topic (PUBEXPORT_NOTIFY), if any;
+// closeNotifier releases it after the manager is closed.
+func newManager(ctx context.Context, a *app, st store.Store, log *slog.Logger, holder string, lease time.Duration) (m *operations.Manager, closeNotifier func() error, err error) {
+	n, closeNotifier, err := openNotifier(ctx, a)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err = operations.New(ctx, operations.Config{Store: st, Logger: log, Holder: holder, LeaseDuration: lease, Now: a.now, Notify: n})
+	if err != nil {
+		closeNotifier()
+		return nil, nil, err
+	}
+	return m, closeNotifier, nil
 }
 
 // leaseVar overrides operations.DefaultLeaseDuration. It is for tests only

@@ -23,7 +23,7 @@ func knownVars() []string {
 		}
 	}
 	slices.Sort(names)
-	return names
+	return slices.Compact(names)
 }
 
 // checkEnv refuses PUBEXPORT_* variables that no command reads: a

@@ -94,6 +94,9 @@ func runJob(ctx context.Context, a *app) error {
 	if err != nil {
 		return usageError{err}
 	}
+	if err := checkNotify(jobenv.Notify, cfg.Notify); err != nil {
+		return err
+	}
 	level, _ := parseLevel(cfg.LogLevel)
 	if cfg.LogLevel == "" {
 		level = slog.LevelInfo
@@ -143,10 +146,11 @@ func runJob(ctx context.Context, a *app) error {
 		// instead of both writing the same export.
 		t.holder = fmt.Sprintf("%s/attempt-%d", t.taskPrefix(), cfg.TaskAttempt)
 	}
-	m, err := newManager(ctx, a, st, log, t.holder, lease)
+	m, closeNotifier, err := newManager(ctx, a, st, log, t.holder, lease)
 	if err != nil {
 		return err
 	}
+	defer closeNotifier()
 	t.m = m
 	var closeOnce sync.Once
 	closeManager := func() {

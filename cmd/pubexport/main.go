@@ -67,6 +67,9 @@ type app struct {
 	signals func() (ch <-chan os.Signal, stop func())
 	// hardExit ends the process at a second Ctrl-C (os.Exit in main).
 	hardExit func(code int)
+	// notify is the --notify topic of the command (empty: the
+	// PUBEXPORT_NOTIFY variable, or none).
+	notify string
 	// now is the clock of the operations this process runs (nil:
 	// time.Now); tests move it to run "yesterday's" export.
 	now func() time.Time

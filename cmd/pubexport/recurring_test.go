@@ -3,14 +3,21 @@ package main
 import (
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"cloud.google.com/go/pubsub/v2/pstest"
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/iterator"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"pubexport/export"
 	"pubexport/export/apigee/emulator"
@@ -57,12 +64,15 @@ func readGCS(t *testing.T, srv *gcstest.Server, bucket, name string) []byte {
 func TestJobRecurring(t *testing.T) {
 	srv := gcstest.Start(t, "acme-exports")
 	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host)
+	ps := startPubSub(t)
+	t.Setenv("PUBSUB_EMULATOR_HOST", ps.Addr)
 	emu := startEmulator(t, emulator.Options{})
 	env := map[string]string{
 		"PUBEXPORT_ORG":         "acme",
 		"PUBEXPORT_APIGEE_URL":  emu.URL,
 		"PUBEXPORT_DESTINATION": "gs://acme-exports/apigee/{resource}/{date}",
 		"PUBEXPORT_FORMAT":      "ndjson",
+		"PUBEXPORT_NOTIFY":      "pubsub://projects/acme-ops/topics/exports",
 	}
 	yesterday := time.Now().UTC().Add(-24 * time.Hour)
 	days := []string{yesterday.Format(time.DateOnly), time.Now().UTC().Format(time.DateOnly)}
@@ -127,6 +137,78 @@ func TestJobRecurring(t *testing.T) {
 	}
 	if pointers != 3 || records != 6 {
 		t.Errorf("%d pointers (want 3), %d operation records at gs://acme-exports/.pubexport/operations (want 6)", pointers, records)
+	}
+
+	// A failed and a cancelled export of the same job.
+	release := make(chan struct{})
+	defer close(release)
+	bad := startEmulator(t, emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/apiproducts"):
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte(`{"error":{"code":403,"message":"Permission denied","status":"PERMISSION_DENIED"}}`))
+			return true
+		case strings.HasSuffix(r.URL.Path, "/apps"):
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		return false
+	}})
+	env3 := maps.Clone(env)
+	env3["PUBEXPORT_APIGEE_URL"] = bad.URL
+	env3["PUBEXPORT_RESOURCES"] = "apiproducts,apps"
+	env3["PUBEXPORT_LEASE"] = "900ms"
+	ta3 := newTestApp(env3)
+	done3 := make(chan int, 1)
+	go func() { done3 <- ta3.run(t.Context(), "job") }()
+	var appsOp string
+	waitFor(t, "the apps export to run", func() bool {
+		ops := newTestApp(nil)
+		ops.run(t.Context(), "operations", "list", "--org", "acme", "--store", "gs://acme-exports/.pubexport/operations", "--filter", "done=false", "--output", "json")
+		var resp struct{ Operations []struct{ Name string } }
+		if json.Unmarshal([]byte(ops.stdout.String()), &resp) == nil && len(resp.Operations) == 1 {
+			appsOp = resp.Operations[0].Name
+			return true
+		}
+		return false
+	})
+	cancel := newTestApp(nil)
+	if code := cancel.run(t.Context(), "operations", "cancel", appsOp, "--store", "gs://acme-exports/.pubexport/operations"); code != 0 {
+		t.Fatalf("cancel: exit %d\n%s", code, cancel.stderr)
+	}
+	if code := <-done3; code != exitFailed {
+		t.Errorf("job with a failed export: exit %d\n%s", code, ta3.stdout)
+	}
+	severity := map[string]string{}
+	for _, l := range logLines(t, ta3.stdout.String()) {
+		if m, _ := l["message"].(string); strings.HasPrefix(m, "operation ") {
+			severity[m], _ = l["severity"].(string)
+		}
+	}
+	if severity["operation failed"] != "ERROR" || severity["operation cancelled"] != "WARNING" {
+		t.Errorf("terminal states logged as %v\n%s", severity, ta3.stdout)
+	}
+
+	// One message per operation: six done, one failed, one cancelled.
+	states := map[string][]string{}
+	for _, msg := range ps.Messages() {
+		states[msg.Attributes["operation"]] = append(states[msg.Attributes["operation"]], msg.Attributes["state"])
+	}
+	count := map[string]int{}
+	for name, s := range states {
+		if len(s) != 1 {
+			t.Errorf("%s: %d messages %v", name, len(s), s)
+		}
+		count[s[0]]++
+	}
+	if count["SUCCEEDED"] != 6 || count["FAILED"] != 1 || count["CANCELLED"] != 1 || len(states) != 8 {
+		t.Errorf("messages by state: %v (%d operations)", count, len(states))
+	}
+	if s := states[appsOp]; len(s) != 1 || s[0] != "CANCELLED" {
+		t.Errorf("cancelled export: %v", s)
 	}
 
 	// `pubexport latest` finds the newest apps export from the template.
@@ -229,4 +311,23 @@ func TestRunLayoutFolder(t *testing.T) {
 	if code := ta.run(t.Context(), "latest", "--org", "acme", "--resource", "apps", "--to", dir); code != 0 || !strings.Contains(ta.stdout.String(), "/acme/apps/"+day+"/ExportFinal_") {
 		t.Errorf("latest: exit %d\n%s%s", code, ta.stdout, ta.stderr)
 	}
+}
+
+// startPubSub runs the in-process Pub/Sub fake with the topic
+// projects/acme-ops/topics/exports.
+func startPubSub(t *testing.T) *pstest.Server {
+	t.Helper()
+	srv := pstest.NewServer()
+	t.Cleanup(func() { srv.Close() })
+	c, err := pubsub.NewClient(t.Context(), "acme-ops",
+		option.WithEndpoint(srv.Addr), option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.TopicAdminClient.CreateTopic(t.Context(), &pubsubpb.Topic{Name: "projects/acme-ops/topics/exports"}); err != nil {
+		t.Fatal(err)
+	}
+	return srv
 }

@@ -39,6 +39,7 @@ type runFlags struct {
 	maxObjectSize                                     bytesize.Value
 	output, server, token, store, verbosity           string
 	async                                             bool
+	notify                                            string
 }
 
 func newRunCmd(a *app) *cobra.Command {
@@ -115,6 +116,7 @@ Sizes accept plain bytes or units: 64MiB, 1GB (powers of 1000), 1GiB.`,
 	fl.StringVar(&f.server, "server", "", "trigger on a 'pubexport serve' API at this `URL` (http://, https://, grpc://, grpcs://) instead of running here")
 	fl.StringVar(&f.token, "token", "", "bearer `TOKEN` for --server (default $PUBEXPORT_TOKEN; for Cloud Run: $(gcloud auth print-identity-token))")
 	fl.StringVar(&f.store, "store", "", "operation store `URI` for in-process runs: file:///DIR or gs://BUCKET/PREFIX (default DESTINATION/.pubexport/operations)")
+	fl.StringVar(&f.notify, "notify", "", "publish a message per ended export to `TOPIC`, pubsub://projects/P/topics/T (default $PUBEXPORT_NOTIFY)")
 	fl.BoolVar(&f.async, "async", false, "with --server: print the operation names and exit at once instead of watching")
 	fl.StringVar(&f.verbosity, "verbosity", "warning", "log level of the export's own messages: debug, info, warning, error or none")
 	return cmd
@@ -140,6 +142,13 @@ func parseRun(a *app, f *runFlags) (*plan, error) {
 	if f.output != "text" && f.output != "json" {
 		return nil, usagef("--output %q: want text or json", f.output)
 	}
+	if f.notify != "" && f.server != "" {
+		return nil, usagef("--notify applies to in-process runs; with --server the server notifies (serve --notify)")
+	}
+	if err := checkNotify("--notify", f.notify); err != nil {
+		return nil, err
+	}
+	a.notify = f.notify
 	if f.async && f.server == "" {
 		return nil, usagef("--async needs --server: an export run in this process ends with the process")
 	}

@@ -34,7 +34,7 @@ import (
 type serveFlags struct {
 	addr, store, auth, tokenFile, audience string
 	dispatch, job, cloudRunEndpoint        string
-	logLevel                               string
+	logLevel, notify                       string
 	allowApigeeURLs, allowDestinations     []string
 	console                                consoleFlags
 	allowHosts                             []string
@@ -89,7 +89,14 @@ same port and behind the same authentication: Export buttons, a notification
 bell with progress and Download links, and the operations list. --sample adds
 the bundled sample organization from a built-in Apigee emulator (offline).
 
-Logs are JSON lines on stdout in Cloud Logging's format.`,
+With --notify pubsub://projects/P/topics/T (or PUBEXPORT_NOTIFY), every export
+that ends - done, failed or cancelled - is published to the topic: the
+operation as JSON in the data, attributes organization, resource, state
+(SUCCEEDED, FAILED, CANCELLED) and operation. A message that cannot be
+published is a warning on the operation, never a failed export.
+
+Logs are JSON lines on stdout in Cloud Logging's format; every ended export
+is logged with its operation name, at ERROR when it failed.`,
 		Example: `  # The export console on the bundled sample organization, offline
   pubexport serve --console --sample --allow-destination ./exports --store ./exports/.pubexport/operations
 
@@ -119,6 +126,7 @@ Logs are JSON lines on stdout in Cloud Logging's format.`,
 	fl.StringVar(&f.cloudRunEndpoint, "cloudrun-endpoint", "", "plaintext HOST:PORT of a Cloud Run Admin API stand-in (tests)")
 	fl.MarkHidden("cloudrun-endpoint")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warning or error")
+	fl.StringVar(&f.notify, "notify", "", "publish a message per ended export to `TOPIC`, pubsub://projects/P/topics/T (default $PUBEXPORT_NOTIFY; with --dispatch cloudrun the job gets it too)")
 	fl.StringArrayVar(&f.allowApigeeURLs, "allow-apigee-url", nil, "an Apigee base `URL` that triggers may name besides "+apigee.DefaultBaseURL+" (repeatable; e.g. an emulator)")
 	fl.StringArrayVar(&f.allowHosts, "allow-host", nil, "a `HOST:PORT` that requests may name in their Host header besides the listening address and localhost (repeatable; --auth none on loopback only, e.g. behind a local proxy)")
 	fl.IntVar(&f.maxConnections, "max-connections", server.DefaultMaxConnections, "most client connections open at once; more wait until one closes")
@@ -155,6 +163,10 @@ func serve(ctx context.Context, a *app, f *serveFlags, addrSet, authSet bool) er
 	if f.bodyTimeout <= 0 {
 		return usagef("--body-timeout %v: want a positive duration, e.g. 30s", f.bodyTimeout)
 	}
+	if err := checkNotify("--notify", f.notify); err != nil {
+		return err
+	}
+	a.notify = f.notify
 	if f.dispatch != "inprocess" && f.dispatch != "cloudrun" {
 		return usagef("--dispatch %q: want inprocess or cloudrun", f.dispatch)
 	}
@@ -337,7 +349,11 @@ func newDispatcher(ctx context.Context, f *serveFlags, storeURI string) (*cloudr
 			option.WithoutAuthentication(),
 			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
 	}
-	return cloudrun.New(ctx, f.job, map[string]string{"PUBEXPORT_STORE": storeURI}, opts...)
+	env := map[string]string{"PUBEXPORT_STORE": storeURI}
+	if f.notify != "" {
+		env[notifyVar] = f.notify // the job tells of the exports it ends
+	}
+	return cloudrun.New(ctx, f.job, env, opts...)
 }
 
 // dispatching is the server's view of the manager with --dispatch cloudrun:

@@ -40,6 +40,7 @@ const (
 	Store          = "PUBEXPORT_STORE"
 	LogLevel       = "PUBEXPORT_LOG_LEVEL"
 	LogProgress    = "PUBEXPORT_LOG_PROGRESS_EVERY"
+	Notify         = "PUBEXPORT_NOTIFY"
 
 	TaskIndex   = "CLOUD_RUN_TASK_INDEX"
 	TaskCount   = "CLOUD_RUN_TASK_COUNT"
@@ -67,6 +68,7 @@ var Vars = []Var{
 	{MaxObjectSize, "0 (one object)", "split output into objects of about this size: 64MiB, 1GB, bytes"},
 	{Operation, "", "run or resume this existing operation (organizations/ORG/operations/ID) instead of starting exports; set by `serve --dispatch cloudrun`"},
 	{Store, "DESTINATION/.pubexport/operations", "operation store: gs://BUCKET/PREFIX or file:///DIR (required with PUBEXPORT_OPERATION)"},
+	{Notify, "", "pubsub://projects/PROJECT/topics/TOPIC: publish one message per ended export (done, failed or cancelled)"},
 	{LogLevel, "info", "debug, info, warn or error"},
 	{LogProgress, "30s", "how often a running export logs its counters (a Go duration; 0 turns it off)"},
 	{TaskIndex, "0", "set by Cloud Run: this task's index; task i exports resources i, i+n, ... of the list"},
@@ -92,6 +94,7 @@ type Config struct {
 	Store          string
 	LogLevel       string
 	LogProgress    time.Duration
+	Notify         string
 
 	TaskIndex   int
 	TaskCount   int
@@ -113,6 +116,7 @@ func Parse(getenv func(string) string) (*Config, error) {
 		Operation:      p.str(Operation),
 		Store:          p.str(Store),
 		LogLevel:       strings.ToLower(p.str(LogLevel)),
+		Notify:         p.str(Notify),
 		TaskIndex:      p.integer(TaskIndex, 0),
 		TaskCount:      p.integer(TaskCount, 1),
 		TaskAttempt:    p.integer(TaskAttempt, 0),
