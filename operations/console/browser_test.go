@@ -120,6 +120,7 @@ func TestBrowserExportWatchDownload(t *testing.T) {
 // emulator latency on every page), watches its record count rise in the
 // notification panel, cancels it there and sees it end CANCELLED.
 func TestBrowserProgressAndCancel(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, server.NoAuth())
 	ctx := tab(t)
 	do(t, ctx, "open the console", chromedp.Navigate(e.url+"/"))
@@ -169,6 +170,7 @@ func TestBrowserProgressAndCancel(t *testing.T) {
 // sees nothing of acme in the console, and the console's own endpoints
 // refuse acme's operations to it as the API does.
 func TestBrowserNoGrant(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, tokenAuth(t))
 	name := exportDone(t, e, "acme", "apps")
 	ctx := tab(t)

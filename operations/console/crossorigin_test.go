@@ -19,6 +19,7 @@ import (
 // without authentication here, the easiest case for an attacker), cannot
 // read its API and cannot frame the console.
 func TestBrowserCrossOrigin(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, server.NoAuth())
 	body := fmt.Sprintf(`{"destination":"file://%s","apigeeUrl":"%s","requestId":"%s"}`, e.dest, e.emu.URL, uuid.NewString())
 	target := e.url + "/v1/organizations/acme/apps:export"

@@ -27,6 +27,7 @@ import (
 // the connection rather than deliver bytes that no longer match the
 // object's hash.
 func TestDownloadEndpoint(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, server.NoAuth())
 	name := exportDone(t, e, "acme", "developers")
 	op, err := e.m.Get(t.Context(), name)
@@ -90,6 +91,7 @@ func TestDownloadEndpoint(t *testing.T) {
 // answer may take to write; a download moves that bound as it makes
 // progress, so a large object still arrives whole.
 func TestDownloadOutlastsWriteDeadline(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, server.NoAuth())
 	name := exportDone(t, e, "acme", "apps")
 	op, err := e.m.Get(t.Context(), name)

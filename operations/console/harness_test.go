@@ -72,7 +72,7 @@ func startEnv(t *testing.T, auth *server.Auth, tweak ...func(*console.Options)) 
 	app.AppId = proto.String("0badc0de-0000-4000-8000-000000000001")
 	app.Credentials = nil
 	acme.Apps = append(acme.Apps, app)
-	data.Orgs = append(data.Orgs, emulator.Generate(emulator.GenerateSpec{Org: "bigco", Developers: 5000, Seed: 1}).Orgs...)
+	data.Orgs = append(data.Orgs, bigco().Orgs...)
 	emu, err := emulator.Start(data, emulator.Options{Latency: 150 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +147,11 @@ func startEnv(t *testing.T, auth *server.Auth, tweak ...func(*console.Options)) 
 	})
 	return &env{url: "http://" + l.Addr().String(), dest: dest, st: st, m: m, emu: emu}
 }
+
+// bigco is the slow organization, generated once: servers copy their data.
+var bigco = sync.OnceValue(func() *emulator.Data {
+	return emulator.Generate(emulator.GenerateSpec{Org: "bigco", Developers: 5000, Seed: 1})
+})
 
 func tokenAuth(t *testing.T) *server.Auth {
 	t.Helper()

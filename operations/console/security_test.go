@@ -48,6 +48,7 @@ func objectsOf(t *testing.T, op *longrunningpb.Operation) []*operationspb.Export
 // field is markup (as a buggy or hostile writer of the shared store could)
 // and checks that the console shows it as text and runs none of it.
 func TestBrowserEscapesOperationFields(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, server.NoAuth())
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -111,6 +112,7 @@ func TestBrowserEscapesOperationFields(t *testing.T) {
 // directly; a download URL that is not https (a damaged record) is not
 // used, the console's own download endpoint is.
 func TestBrowserSignedLinks(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, server.NoAuth())
 	id, err := uuid.NewV7()
 	if err != nil {

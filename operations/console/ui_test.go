@@ -88,6 +88,7 @@ func TestBrowserOperationsPage(t *testing.T) {
 // from the keyboard; every form control has a label; at a phone's width
 // nothing is wider than the screen.
 func TestBrowserKeyboardAndPhone(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, server.NoAuth())
 	exportDone(t, e, "acme", "apps")
 	ctx := tab(t)
@@ -124,6 +125,7 @@ func TestBrowserKeyboardAndPhone(t *testing.T) {
 // TestBrowserTypedOrganization: a caller granted every organization, on a
 // server that names none, types the organization's name.
 func TestBrowserTypedOrganization(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, server.NoAuth(), func(o *console.Options) { o.Organizations = nil })
 	exportDone(t, e, "bigco", "apiproducts")
 	ctx := tab(t)
