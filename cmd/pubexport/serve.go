@@ -27,6 +27,7 @@ import (
 	"pubexport/export/apigee/apigeepb"
 	"pubexport/operations"
 	"pubexport/operations/operationspb"
+	"pubexport/operations/queue"
 	"pubexport/operations/server"
 	"pubexport/operations/store"
 )
@@ -40,6 +41,7 @@ type serveFlags struct {
 	allowHosts                             []string
 	maxConnections                         int
 	bodyTimeout                            time.Duration
+	maxExports, maxExportsPerOrg           int
 }
 
 func newServeCmd(a *app) *cobra.Command {
@@ -131,6 +133,8 @@ is logged with its operation name, at ERROR when it failed.`,
 	fl.StringArrayVar(&f.allowHosts, "allow-host", nil, "a `HOST:PORT` that requests may name in their Host header besides the listening address and localhost (repeatable; --auth none on loopback only, e.g. behind a local proxy)")
 	fl.IntVar(&f.maxConnections, "max-connections", server.DefaultMaxConnections, "most client connections open at once; more wait until one closes")
 	fl.DurationVar(&f.bodyTimeout, "body-timeout", server.DefaultBodyTimeout, "how long a REST request body may take to arrive before the request is cut off with 408")
+	fl.IntVar(&f.maxExports, "max-exports", defaultMaxExports(), "most exports run at once in this server (default: its memory limit / 256 MiB); more wait NOT_STARTED, in line")
+	fl.IntVar(&f.maxExportsPerOrg, "max-exports-per-org", 0, "most exports of one organization running or waiting here at once; more are refused with RESOURCE_EXHAUSTED (0: no limit)")
 	fl.StringArrayVar(&f.allowDestinations, "allow-destination", []string{"gs://"}, "a destination `PREFIX` triggers may write under (repeatable): gs:// for any bucket, gs://BUCKET/PREFIX, file:///DIR")
 	addConsoleFlags(fl, &f.console)
 	return cmd
@@ -167,6 +171,12 @@ func serve(ctx context.Context, a *app, f *serveFlags, addrSet, authSet bool) er
 		return err
 	}
 	a.notify = f.notify
+	if f.maxExports < 1 {
+		return usagef("--max-exports %d: want at least 1", f.maxExports)
+	}
+	if f.maxExportsPerOrg < 0 {
+		return usagef("--max-exports-per-org %d: want 0 (no limit) or more", f.maxExportsPerOrg)
+	}
 	if f.dispatch != "inprocess" && f.dispatch != "cloudrun" {
 		return usagef("--dispatch %q: want inprocess or cloudrun", f.dispatch)
 	}
@@ -199,11 +209,18 @@ func serve(ctx context.Context, a *app, f *serveFlags, addrSet, authSet bool) er
 	// released) at the same time as the HTTP requests drain, not after:
 	// Cloud Run kills the instance 10 s after SIGTERM, which is also how
 	// long a drain may take.
+	var q *queue.Queue
+	if f.dispatch == "inprocess" {
+		q = queue.New(be.m, queue.Options{MaxRunning: f.maxExports, MaxPerOrganization: f.maxExportsPerOrg, Logger: log})
+	}
 	var suspendOnce sync.Once
 	suspended := make(chan struct{})
 	suspend := func() {
 		suspendOnce.Do(func() {
 			defer close(suspended)
+			if q != nil {
+				q.Close() // queued exports stay NOT_STARTED; running ones are suspended
+			}
 			if err := be.Suspend(); err != nil {
 				log.Error("suspending exports", "error", err)
 			}
@@ -238,6 +255,9 @@ func serve(ctx context.Context, a *app, f *serveFlags, addrSet, authSet bool) er
 	defer func() { cancel(); <-recovered }()
 
 	var ops server.Operations = be.m
+	if q != nil {
+		ops = q
+	}
 	if f.dispatch == "cloudrun" {
 		d, err := newDispatcher(ctx, f, storeURI)
 		if err != nil {

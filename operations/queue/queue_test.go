@@ -1,0 +1,253 @@
+package queue_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"pubexport/export"
+	"pubexport/export/apigee"
+	"pubexport/export/apigee/apigeepb"
+	"pubexport/export/apigee/emulator"
+	"pubexport/export/sink"
+	"pubexport/operations"
+	"pubexport/operations/operationspb"
+	"pubexport/operations/queue"
+	"pubexport/operations/store"
+)
+
+// harness is a Manager on a local store exporting from an emulator, with
+// a gauge of the exports reading from it at once (each export reads its
+// pages one at a time).
+type harness struct {
+	m        *operations.Manager
+	emu      *emulator.Server
+	dir      string
+	inFlight atomic.Int64
+	maxSeen  atomic.Int64
+	block    chan struct{} // while open (non-nil), list requests wait
+}
+
+func newHarness(t *testing.T, block bool) *harness {
+	t.Helper()
+	h := &harness{dir: t.TempDir()}
+	if block {
+		h.block = make(chan struct{})
+	}
+	emu, err := emulator.Start(emulator.Sample(), emulator.Options{
+		Latency: 5 * time.Millisecond,
+		Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+			if !strings.HasSuffix(r.URL.Path, "/apps") {
+				return false
+			}
+			n := h.inFlight.Add(1)
+			defer h.inFlight.Add(-1)
+			for {
+				old := h.maxSeen.Load()
+				if n <= old || h.maxSeen.CompareAndSwap(old, n) {
+					break
+				}
+			}
+			if h.block != nil {
+				select {
+				case <-h.block:
+				case <-r.Context().Done():
+				}
+			}
+			time.Sleep(5 * time.Millisecond) // overlap with the others
+			return false
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emu.Close)
+	h.emu = emu
+	st, err := store.Local(filepath.Join(h.dir, ".ops"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.m, err = operations.New(context.Background(), operations.Config{
+		Store: st,
+		Open: func(ctx context.Context, req *operationspb.ExportRequest) (export.Source, sink.Bucket, error) {
+			c, err := apigee.NewClient(ctx, apigee.WithBaseURL(req.GetApigeeUrl()), apigee.WithoutAuthentication(), apigee.WithPageSize(5))
+			if err != nil {
+				return nil, nil, err
+			}
+			b, err := sink.Open(ctx, req.GetDestination())
+			return export.FromClient(c), b, err
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (h *harness) req(org string, i int) *operationspb.ExportRequest {
+	return &operationspb.ExportRequest{
+		Parent:      "organizations/" + org,
+		Resource:    "apps",
+		Format:      "ndjson",
+		Destination: "file://" + filepath.Join(h.dir, "out", fmt.Sprint(i)),
+		ApigeeUrl:   h.emu.URL,
+	}
+}
+
+func metadata(t *testing.T, op *longrunningpb.Operation) *apigeepb.OperationMetadata {
+	t.Helper()
+	md := new(apigeepb.OperationMetadata)
+	if err := op.GetMetadata().UnmarshalTo(md); err != nil {
+		t.Fatal(err)
+	}
+	return md
+}
+
+// TestThirtyTriggersBounded: 30 triggers at once run at most MaxRunning
+// exports at a time (as the Apigee emulator sees them, and as the store
+// shows them IN_PROGRESS); the others wait NOT_STARTED with their place in
+// line in the metadata; all 30 end DONE with the same object.
+func TestThirtyTriggersBounded(t *testing.T) {
+	const bound = 3
+	h := newHarness(t, false)
+	q := queue.New(h.m, queue.Options{MaxRunning: bound})
+	defer h.m.Close()
+	defer q.Close()
+
+	// Watch the store for IN_PROGRESS operations while the triggers run.
+	stopWatch := make(chan struct{})
+	var storeMax atomic.Int64
+	var watched sync.WaitGroup
+	watched.Go(func() {
+		for {
+			select {
+			case <-stopWatch:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+			ops, _, err := h.m.List(context.Background(), "organizations/acme", "metadata.state=IN_PROGRESS", 100, "")
+			if err == nil && int64(len(ops)) > storeMax.Load() {
+				storeMax.Store(int64(len(ops)))
+			}
+		}
+	})
+
+	var names []string
+	queued := 0
+	for i := range 30 {
+		op, err := q.Start(t.Context(), h.req("acme", i))
+		if err != nil {
+			t.Fatalf("trigger %d: %v", i, err)
+		}
+		names = append(names, op.GetName())
+		if md := metadata(t, op); md.GetState() == apigeepb.OperationMetadata_NOT_STARTED {
+			queued++
+			if d := md.GetProgress().GetDescription(); !strings.HasPrefix(d, "queued: number ") {
+				t.Errorf("trigger %d: NOT_STARTED with description %q, want its place in line", i, d)
+			}
+		}
+	}
+	if queued == 0 {
+		t.Error("no trigger was queued")
+	}
+	// A poller sees the place in line too.
+	for _, n := range names {
+		op, err := q.Get(t.Context(), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if md := metadata(t, op); md.GetState() == apigeepb.OperationMetadata_NOT_STARTED && !strings.HasPrefix(md.GetProgress().GetDescription(), "queued: number ") {
+			t.Errorf("Get %s: NOT_STARTED with description %q", n, md.GetProgress().GetDescription())
+		}
+		break
+	}
+
+	var want string
+	for i, n := range names {
+		op, err := q.Wait(t.Context(), n, 0)
+		for err == nil && !op.GetDone() {
+			op, err = q.Wait(t.Context(), n, 0)
+		}
+		if err != nil {
+			t.Fatalf("wait %s: %v", n, err)
+		}
+		if op.GetError() != nil {
+			t.Fatalf("export %d failed: %v", i, op.GetError())
+		}
+		files, _ := filepath.Glob(filepath.Join(h.dir, "out", fmt.Sprint(i), "ExportFinal_*"))
+		if len(files) != 1 {
+			t.Fatalf("export %d: objects %v", i, files)
+		}
+		if want == "" {
+			want = filepath.Base(files[0])
+		} else if filepath.Base(files[0]) != want {
+			t.Errorf("export %d wrote %s, the first %s", i, filepath.Base(files[0]), want)
+		}
+	}
+	close(stopWatch)
+	watched.Wait()
+	if got := h.maxSeen.Load(); got > bound || got < 2 {
+		t.Errorf("Apigee saw %d exports reading at once, want 2..%d", got, bound)
+	}
+	if got := storeMax.Load(); got > bound {
+		t.Errorf("the store showed %d exports IN_PROGRESS at once, want at most %d", got, bound)
+	}
+	if got := q.Peak(); got > bound {
+		t.Errorf("the queue ran %d at once, want at most %d", got, bound)
+	}
+	t.Logf("peak: queue %d, Apigee %d, store %d; %d of 30 queued", q.Peak(), h.maxSeen.Load(), storeMax.Load(), queued)
+}
+
+// TestPerOrganizationLimit: an organization with MaxPerOrganization exports
+// running or waiting gets RESOURCE_EXHAUSTED (nothing recorded); another
+// organization does not; a cancelled one frees its place.
+func TestPerOrganizationLimit(t *testing.T) {
+	h := newHarness(t, true)
+	q := queue.New(h.m, queue.Options{MaxRunning: 1, MaxPerOrganization: 2})
+	defer h.m.Close()
+	defer q.Close()
+	defer close(h.block)
+
+	first, err := q.Start(t.Context(), h.req("acme", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := q.Start(t.Context(), h.req("acme", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md := metadata(t, second); md.GetState() != apigeepb.OperationMetadata_NOT_STARTED {
+		t.Fatalf("second trigger: %v, want NOT_STARTED behind the first", md.GetState())
+	}
+	before, _, _ := h.m.List(t.Context(), "organizations/acme", "", 100, "")
+	_, err = q.Start(t.Context(), h.req("acme", 3))
+	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "--max-exports-per-org") {
+		t.Fatalf("third acme trigger: %v, want RESOURCE_EXHAUSTED naming the flag", err)
+	}
+	after, _, _ := h.m.List(t.Context(), "organizations/acme", "", 100, "")
+	if len(after) != len(before) {
+		t.Errorf("a refused trigger recorded an operation: %d -> %d", len(before), len(after))
+	}
+	if _, err := q.Start(t.Context(), h.req("globex", 4)); err != nil {
+		t.Errorf("another organization's trigger: %v", err)
+	}
+	if err := q.Cancel(t.Context(), second.GetName()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Start(t.Context(), h.req("acme", 5)); err != nil {
+		t.Errorf("acme trigger after a cancel: %v", err)
+	}
+	if op, err := q.Get(t.Context(), first.GetName()); err != nil || metadata(t, op).GetState() != apigeepb.OperationMetadata_IN_PROGRESS {
+		t.Errorf("first trigger: %v %v, want IN_PROGRESS", op, err)
+	}
+}
