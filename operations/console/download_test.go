@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,10 +17,16 @@ import (
 	"testing"
 	"time"
 
+	"pubexport/export"
+	"pubexport/export/apigee"
+	"pubexport/export/apigee/emulator"
 	"pubexport/export/sink"
+	"pubexport/export/sink/gcstest"
+	"pubexport/operations"
 	"pubexport/operations/console"
 	"pubexport/operations/operationspb"
 	"pubexport/operations/server"
+	"pubexport/operations/store"
 )
 
 // TestDownloadEndpoint: the console's download streams only the outputs
@@ -150,4 +157,64 @@ type slowReader struct{ io.ReadCloser }
 func (r slowReader) Read(p []byte) (int, error) {
 	time.Sleep(5 * time.Millisecond)
 	return r.ReadCloser.Read(p[:min(len(p), 1024)])
+}
+
+// TestDownloadFromCloudStorage: where the server cannot sign URLs (here
+// Cloud Storage without a service account), the console streams the object
+// from the bucket; the destination's placeholders were filled by the
+// export, and the download reads from the folder the object is in.
+func TestDownloadFromCloudStorage(t *testing.T) {
+	t.Parallel()
+	gs := gcstest.Start(t, "acme-exports")
+	emu, err := emulator.Start(emulator.Sample(), emulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emu.Close)
+	st, err := store.Local(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func(ctx context.Context, dest string) (sink.Bucket, error) {
+		return sink.Open(ctx, dest, sink.WithClientOptions(gs.ClientOptions()...))
+	}
+	m, err := operations.New(t.Context(), operations.Config{Store: st,
+		Open: func(ctx context.Context, req *operationspb.ExportRequest) (export.Source, sink.Bucket, error) {
+			c, err := apigee.NewClient(ctx, apigee.WithBaseURL(req.GetApigeeUrl()), apigee.WithoutAuthentication())
+			if err != nil {
+				return nil, nil, err
+			}
+			b, err := open(ctx, req.GetDestination())
+			return export.FromClient(c), b, err
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	op, err := m.Start(t.Context(), &operationspb.ExportRequest{
+		Parent: "organizations/acme", Resource: "apps", Format: "csv", Destination: "gs://acme-exports/{org}/{resource}", ApigeeUrl: emu.URL,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op, err = m.Wait(t.Context(), op.GetName(), 20*time.Second); err != nil || op.GetError() != nil {
+		t.Fatalf("export: %v %v", op, err)
+	}
+	obj := objectsOf(t, op)[0]
+	if obj.GetDownloadUrl() != "" || !strings.HasPrefix(obj.GetUri(), "gs://acme-exports/acme/apps/") {
+		t.Fatalf("object %v: want one in gs://acme-exports/acme/apps/ without a signed URL", obj)
+	}
+
+	c, err := console.New(console.Options{Operations: m, Records: st, Open: open})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(server.New(m, server.Options{Auth: server.NoAuth(), Pages: c.Pages(), Routes: c.Routes()}).Handler())
+	t.Cleanup(srv.Close)
+	res := get(t, srv.URL+"/v1/console/download?"+url.Values{"operation": {op.GetName()}, "object": {obj.GetName()}}.Encode(), "")
+	b, err := io.ReadAll(res.Body)
+	sum := sha256.Sum256(b)
+	if err != nil || res.StatusCode != 200 || hex.EncodeToString(sum[:]) != obj.GetSha256() {
+		t.Fatalf("download: %s, %d bytes, %v", res.Status, len(b), err)
+	}
 }

@@ -163,3 +163,39 @@ func TestSeveralAuthorizationHeaders(t *testing.T) {
 		t.Errorf("two Authorization headers: HTTP %d", resp.StatusCode)
 	}
 }
+
+// TestCallerOrganizations: what the console offers a caller is what its
+// grant names, and "*" says every organization.
+func TestCallerOrganizations(t *testing.T) {
+	a := tokenAuth(t)
+	for _, c := range []struct {
+		token string
+		orgs  string
+		all   bool
+	}{
+		{acmeToken, "acme", false},
+		{globexToken, "globex", false},
+		{starToken, "", true},
+	} {
+		caller, err := a.authenticate(t.Context(), "Bearer "+c.token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		orgs, all := caller.Organizations()
+		if strings.Join(orgs, ",") != c.orgs || all != c.all {
+			t.Errorf("%s: %q %v, want %q %v", caller.Subject, orgs, all, c.orgs, c.all)
+		}
+	}
+	if orgs, all := NoAuth().mustCaller(t).Organizations(); len(orgs) != 0 || !all {
+		t.Errorf("anonymous: %q %v", orgs, all)
+	}
+}
+
+func (a *Auth) mustCaller(t *testing.T) *Caller {
+	t.Helper()
+	c, err := a.authenticate(t.Context(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
