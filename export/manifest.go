@@ -57,7 +57,7 @@ func (x *run) manifest(res *Result) Manifest {
 		Duplicates:      res.Duplicates,
 		UnknownFields:   res.Unknown,
 		SecretsIncluded: res.SecretsIncluded,
-		Source:          strings.TrimSuffix(base, "/") + "/v1/" + x.spec.Target(),
+		Source:          strings.TrimSuffix(apigee.RedactURL(base), "/") + "/v1/" + x.spec.Target(),
 		StartTime:       res.Started,
 		EndTime:         res.Finished,
 	}

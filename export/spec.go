@@ -79,7 +79,7 @@ func (s *Spec) Validate() error {
 	if s.ApigeeURL != "" {
 		u, err := url.Parse(s.ApigeeURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
-			return invalid("invalid --apigee-url %q: want a base URL such as https://apigee.googleapis.com or http://127.0.0.1:8080", s.ApigeeURL)
+			return invalid("invalid --apigee-url %q: want a base URL such as https://apigee.googleapis.com or http://127.0.0.1:8080", apigee.RedactURL(s.ApigeeURL))
 		}
 	}
 	if s.MaxObjectSize < 0 || (s.MaxObjectSize > 0 && s.MaxObjectSize < MinObjectSize) {

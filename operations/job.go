@@ -108,6 +108,9 @@ func (j *job) acquire(ctx context.Context) (*longrunningpb.Operation, error) {
 	if op.GetDone() {
 		return op, nil
 	}
+	if _, ok := m.urls.restored(rec.GetRequest()); !ok {
+		return nil, missingPassword(rec.GetRequest()) // before taking anything: resumable with the password
+	}
 	now := m.now()
 	if leased(rec, m.holder, now) {
 		return nil, status.Errorf(codes.FailedPrecondition, "operation %s is being run by %s (lease until %s); wait for it, or cancel it",

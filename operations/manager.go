@@ -110,6 +110,8 @@ type Manager struct {
 	signExpiry time.Duration // of download URLs; negative: do not sign
 	notStarted time.Duration // see Config.NotStartedTimeout; negative: never
 
+	urls apigeeURLs // passwords kept out of records
+
 	mu     sync.Mutex
 	jobs   map[string]*job // operations this process runs, by name
 	closed bool
@@ -144,6 +146,7 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	if m.open == nil {
 		m.open = openDefault
 	}
+	m.open = m.urls.opener(m.open)
 	if m.lease <= 0 {
 		m.lease = DefaultLeaseDuration
 	}
@@ -227,7 +230,7 @@ func (m *Manager) create(ctx context.Context, req *operationspb.ExportRequest) (
 	now := timestamppb.New(m.now())
 	rec := &operationspb.OperationRecord{
 		Operation:  any,
-		Request:    proto.Clone(req).(*operationspb.ExportRequest),
+		Request:    m.urls.redacted(req),
 		CreateTime: now,
 		UpdateTime: now,
 	}

@@ -80,7 +80,7 @@ func Spec(req *operationspb.ExportRequest) (export.Spec, error) {
 	if u := spec.ApigeeURL; u != "" {
 		p, err := url.Parse(u)
 		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || strings.Trim(p.Path, "/") != "" || p.RawQuery != "" {
-			return export.Spec{}, invalid("apigee_url: %q is not a base URL; use one such as https://apigee.googleapis.com or http://127.0.0.1:8080, or leave it empty", u)
+			return export.Spec{}, invalid("apigee_url: %q is not a base URL; use one such as https://apigee.googleapis.com or http://127.0.0.1:8080, or leave it empty", apigee.RedactURL(u))
 		}
 	}
 	if n := spec.MaxObjectSize; n < 0 || (n > 0 && n < export.MinObjectSize) {

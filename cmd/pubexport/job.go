@@ -152,6 +152,9 @@ func runJob(ctx context.Context, a *app) error {
 	}
 	defer closeNotifier()
 	t.m = m
+	if cfg.ApigeeURL != "" {
+		m.KeepApigeeURL(cfg.ApigeeURL) // for an operation recorded without its password
+	}
 	var closeOnce sync.Once
 	closeManager := func() {
 		closeOnce.Do(func() {

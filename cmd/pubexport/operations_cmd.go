@@ -20,6 +20,7 @@ import (
 
 type opsFlags struct {
 	server, token, store, output string
+	apigeeURL                    string // resume only
 }
 
 func newOperationsCmd(a *app) *cobra.Command {
@@ -272,7 +273,7 @@ func newOpsCancelCmd(a *app, f *opsFlags) *cobra.Command {
 }
 
 func newOpsResumeCmd(a *app, f *opsFlags) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "resume NAME --store URI",
 		Short: "Run or resume a recorded operation here, from its last checkpoint",
 		Long: `Resume runs a recorded operation in this process until it ends, showing its
@@ -306,6 +307,8 @@ SIGTERM and SIGHUP suspend it again; a second signal exits at once.`,
 			return resumeOperation(cmd.Context(), a, f, args[0])
 		},
 	}
+	cmd.Flags().StringVar(&f.apigeeURL, "apigee-url", "", "the export's Apigee base `URL` with its password (http://user:pass@host), which operation records do not keep")
+	return cmd
 }
 
 // resumeOperation is `operations resume`: Manager.Run in this process,
@@ -322,6 +325,9 @@ func resumeOperation(ctx context.Context, a *app, f *opsFlags, name string) erro
 		return err
 	}
 	defer be.Close()
+	if f.apigeeURL != "" {
+		be.m.KeepApigeeURL(f.apigeeURL)
+	}
 	output := f.output
 	if output == "" {
 		output = "text"

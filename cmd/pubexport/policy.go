@@ -36,7 +36,12 @@ func (p triggerPolicy) check(req *operationspb.ExportRequest) error {
 			allowed = allowed || u == strings.TrimSuffix(a, "/")
 		}
 		if !allowed {
-			return status.Errorf(codes.PermissionDenied, "apigee_url: this server exports only from %s; start it with --allow-apigee-url %s to allow %q", allowedList(apigee.DefaultBaseURL, p.apigeeURLs), u, u)
+			var urls []string
+			for _, a := range p.apigeeURLs {
+				urls = append(urls, apigee.RedactURL(a))
+			}
+			shown := apigee.RedactURL(u)
+			return status.Errorf(codes.PermissionDenied, "apigee_url: this server exports only from %s; start it with --allow-apigee-url %s to allow %q", allowedList(apigee.DefaultBaseURL, urls), shown, shown)
 		}
 	}
 	return p.checkDestination(req.GetDestination())

@@ -135,7 +135,7 @@ func parseRun(a *app, f *runFlags) (*plan, error) {
 	p := &plan{offline: f.org == "" && f.apigeeURL == "" && f.server == ""}
 	switch {
 	case f.org == "" && f.apigeeURL != "":
-		return nil, usagef("--org is required with --apigee-url: name the organization to export from %s", f.apigeeURL)
+		return nil, usagef("--org is required with --apigee-url: name the organization to export from %s", apigee.RedactURL(f.apigeeURL))
 	case f.org == "" && f.server != "":
 		return nil, usagef("--org is required with --server: name the organization to export")
 	}

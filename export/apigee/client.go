@@ -33,7 +33,8 @@ const Scope = "https://www.googleapis.com/auth/cloud-platform"
 // not retried: every attempt would read (and hold) as much again. A list
 // page over it is asked for again with fewer records (see list.go).
 type Client struct {
-	base        string
+	base        string        // without user information
+	user        *url.Userinfo // from the base URL, for basic authentication
 	http        *retryablehttp.Client
 	attempts    int
 	budget      time.Duration
@@ -69,8 +70,13 @@ func NewClient(ctx context.Context, opts ...Option) (*Client, error) {
 	}
 	u, err := url.Parse(o.baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, newError(codes.InvalidArgument, err, "invalid Apigee API URL %q: want a base URL such as %s or http://127.0.0.1:8080", o.baseURL, DefaultBaseURL)
+		return nil, newError(codes.InvalidArgument, err, "invalid Apigee API URL %q: want a base URL such as %s or http://127.0.0.1:8080", RedactURL(o.baseURL), DefaultBaseURL)
 	}
+	// A user:password in the URL is sent as basic authentication on every
+	// request, and kept out of the URLs the client builds: those end up in
+	// messages, logs and operation records.
+	user := u.User
+	u.User = nil
 
 	hc := &http.Client{}
 	if o.httpClient != nil {
@@ -102,7 +108,8 @@ func NewClient(ctx context.Context, opts ...Option) (*Client, error) {
 	hc.Transport = transport
 
 	return &Client{
-		base:        strings.TrimRight(o.baseURL, "/"),
+		base:        strings.TrimRight(u.String(), "/"),
+		user:        user,
 		http:        newRetryClient(hc, o.minBackoff, o.maxBackoff),
 		attempts:    o.attempts,
 		budget:      o.budget,
@@ -163,10 +170,14 @@ func (c *Client) get(ctx context.Context, u string) ([]byte, error) {
 	t := &tries{start: c.now(), budget: c.budget, max: c.attempts, now: c.now}
 	req, err := retryablehttp.NewRequestWithContext(withTries(ctx, t), http.MethodGet, u, nil)
 	if err != nil {
-		return nil, newError(codes.InvalidArgument, err, "building request %s: %v", redactURL(u), err)
+		return nil, newError(codes.InvalidArgument, err, "building request %s: %v", RedactURL(u), err)
 	}
 	u = req.URL.Redacted() // for messages: never a password in the base URL
 	req.Header.Set("Accept", "application/json")
+	if c.user != nil {
+		pw, _ := c.user.Password()
+		req.SetBasicAuth(c.user.Username(), pw)
+	}
 	var body []byte
 	limit := c.maxResponse
 	req.SetResponseHandler(func(resp *http.Response) error {
@@ -273,13 +284,4 @@ func redirectError(u string, resp *http.Response) error {
 	return newError(codes.FailedPrecondition, nil,
 		"GET %s: HTTP %d redirect to %s: the Apigee API does not redirect, so the client does not follow it (the request carries credentials); check --apigee-url or APIGEE_API_URL and any proxy in front of it (use https:// when the redirect is from http to https)",
 		u, resp.StatusCode, to)
-}
-
-// redactURL is u without a password, for messages.
-func redactURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return p.Redacted()
 }
