@@ -7,12 +7,14 @@ package keyset
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"runtime"
 	"slices"
 )
 
 // keyBuckets splits a Set by the top 12 bits of each hash, so that every
 // bucket stays short: a lookup is a binary search within a few hundred
-// entries (a cache miss or two) and an insertion moves a few hundred bytes.
+// entries (a cache miss or two) and an insertion into a small bucket moves
+// a few bytes.
 const keyBuckets = 1 << 12
 
 // Seed keys the hash under which a listing remembers the records it
@@ -32,23 +34,48 @@ func NewSeed() Seed {
 
 // Set remembers the keys a listing has delivered, as 64-bit hashes, so
 // that a record the API returns twice is exported once. It is the one part
-// of a listing that grows with the organization, so it is kept compact: 8
-// bytes a record in sorted buckets (about 11 MB for a million records with
-// the buckets' spare capacity, where a map takes two to three times that and
-// doubles while it grows). Two different keys collide with probability about
-// n²/2⁶⁵ (one in 36 million for a million records); the hash is keyed by a
-// seed that is random per export, so a collision does not repeat on the
-// next export.
-// The zero Set hashes under the all-zero seed; New gives a random one.
+// of a listing that grows with the organization, so it is kept compact and
+// out of the garbage collector's way: the hashes live in one sorted array
+// (see sorted), 8 bytes a record, outside the Go heap where the system
+// allows it, so that they neither count towards the heap's growth target
+// (which would double them) nor get scanned. New hashes collect in small
+// sorted buckets on the heap and are merged into the array in batches.
+//
+// Two different keys collide with probability about n²/2⁶⁵ (one in 36
+// million for a million records); the hash is keyed by a seed that is
+// random per export, so a collision does not repeat on the next export.
+// The zero Set hashes under the all-zero seed; New gives a random one. A
+// Set must not be copied after first use.
 type Set struct {
-	k0, k1  uint64
-	buckets [keyBuckets][]uint64 // each sorted ascending, unless unsorted
-	// unsorted says that load appended hashes without sorting; the buckets
-	// are sorted (and repeats removed) once, before the next lookup.
+	k0, k1 uint64
+	// big holds most hashes, sorted; start[b] is where the hashes of
+	// bucket b (their top 12 bits) begin in it, start[keyBuckets] its length.
+	big   *sorted
+	start [keyBuckets + 1]int
+	// small holds the hashes added since the last merge, each bucket
+	// sorted ascending unless unsorted; smallLen counts them.
+	small    [keyBuckets][]uint64
+	smallLen int
+	// unsorted says that Load appended hashes without sorting; the
+	// buckets are sorted (and repeats removed) before the next lookup.
 	unsorted bool
 	// fresh, when tracking, holds the hashes added since takeFresh.
 	fresh []uint64
 	track bool
+}
+
+// A batch of new hashes is merged into the big array once it holds an
+// eighth of the array, so that a merge moves O(1) hashes per new hash on
+// average, but at least minBatch and at most maxBatch hashes: the heap
+// holds at most 2 MiB of hashes however large the set grows.
+const (
+	minBatch = 1 << 14
+	maxBatch = 1 << 18
+)
+
+// full reports whether the small buckets are due to be merged.
+func (s *Set) full() bool {
+	return s.smallLen >= min(max(minBatch, s.start[keyBuckets]/8), maxBatch)
 }
 
 // New returns an empty set under a random seed.
@@ -66,14 +93,7 @@ func (s *Set) SetSeed(seed Seed) {
 }
 
 // Empty reports whether no key or hash was recorded.
-func (s *Set) Empty() bool {
-	for i := range s.buckets {
-		if len(s.buckets[i]) > 0 {
-			return false
-		}
-	}
-	return true
-}
+func (s *Set) Empty() bool { return s.smallLen == 0 && s.start[keyBuckets] == 0 }
 
 // Add records key and reports whether it was new.
 func (s *Set) Add(key string) bool {
@@ -81,14 +101,21 @@ func (s *Set) Add(key string) bool {
 		s.sort()
 	}
 	h := s.Hash(key)
-	b := &s.buckets[h>>52]
+	if s.inBig(h) {
+		return false
+	}
+	b := &s.small[h>>52]
 	i, found := slices.BinarySearch(*b, h)
 	if found {
 		return false
 	}
 	*b = slices.Insert(*b, i, h)
+	s.smallLen++
 	if s.track {
 		s.fresh = append(s.fresh, h)
+	}
+	if s.full() {
+		s.merge()
 	}
 	return true
 }
@@ -99,7 +126,21 @@ func (s *Set) Has(key string) bool {
 		s.sort()
 	}
 	h := s.Hash(key)
-	_, found := slices.BinarySearch(s.buckets[h>>52], h)
+	if s.inBig(h) {
+		return true
+	}
+	_, found := slices.BinarySearch(s.small[h>>52], h)
+	return found
+}
+
+// inBig reports whether h is in the big array.
+func (s *Set) inBig(h uint64) bool {
+	b := h >> 52
+	lo, hi := s.start[b], s.start[b+1]
+	if lo == hi {
+		return false
+	}
+	_, found := slices.BinarySearch(s.big.hashes()[lo:hi], h)
 	return found
 }
 
@@ -108,8 +149,9 @@ func (s *Set) Has(key string) bool {
 // rather than an insertion per hash.
 func (s *Set) Load(hashes []uint64) {
 	for _, h := range hashes {
-		s.buckets[h>>52] = append(s.buckets[h>>52], h)
+		s.small[h>>52] = append(s.small[h>>52], h)
 	}
+	s.smallLen += len(hashes)
 	s.unsorted = s.unsorted || len(hashes) > 0
 }
 
@@ -117,12 +159,70 @@ func (s *Set) Load(hashes []uint64) {
 // under the set's seed.
 func (s *Set) Hash(key string) uint64 { return sipHash(s.k0, s.k1, key) }
 
+// sort sorts the small buckets, drops repeats and the hashes the big array
+// holds already, and merges when the batch is large enough.
 func (s *Set) sort() {
-	for i := range s.buckets {
-		slices.Sort(s.buckets[i])
-		s.buckets[i] = slices.Compact(s.buckets[i])
+	n := 0
+	for i := range s.small {
+		b := s.small[i]
+		slices.Sort(b)
+		b = slices.DeleteFunc(slices.Compact(b), s.inBig)
+		s.small[i] = b
+		n += len(b)
 	}
+	s.smallLen = n
 	s.unsorted = false
+	if s.full() {
+		s.merge()
+	}
+}
+
+// merge moves the small buckets into the big array: it grows the array and
+// merges from the back, so that no hash of the array is moved twice and no
+// second copy of the array is ever needed. The small buckets hold no hash
+// of the array (Add and sort see to that).
+func (s *Set) merge() {
+	n, m := s.start[keyBuckets], s.smallLen
+	if s.big == nil {
+		s.big = newSorted()
+		// The array's memory may be outside the Go heap: give it back
+		// when the set is collected.
+		runtime.AddCleanup(s, func(a *sorted) { a.free() }, s.big)
+	}
+	all := s.big.grow(n + m)
+	w, i := n+m, n
+	for b := keyBuckets - 1; b >= 0; b-- {
+		small := s.small[b]
+		j := len(small)
+		lo := s.start[b]
+		for j > 0 {
+			if i > lo && all[i-1] > small[j-1] {
+				i--
+				w--
+				all[w] = all[i]
+			} else {
+				j--
+				w--
+				all[w] = small[j]
+			}
+		}
+		// The rest of bucket b's old hashes are in place already when
+		// nothing was written below them; otherwise move them down.
+		for i > lo {
+			i--
+			w--
+			all[w] = all[i]
+		}
+	}
+	// The new bucket starts: each bucket grew by its small bucket.
+	added := 0
+	for b := range keyBuckets {
+		s.start[b] += added
+		added += len(s.small[b])
+		s.small[b] = s.small[b][:0]
+	}
+	s.start[keyBuckets] += added
+	s.smallLen = 0
 }
 
 // Track makes the set keep the hash of every key Add records from now on,

@@ -28,15 +28,41 @@ func TestKeySet(t *testing.T) {
 	if s.Has("never-added@example.com") {
 		t.Fatal("Has reports a key that was never added")
 	}
-	total := 0
-	for i, b := range s.buckets {
-		if !slices.IsSorted(b) {
-			t.Fatalf("bucket %d is not sorted", i)
+	checkSet(t, s, n)
+}
+
+// checkSet checks a set's layout: the big array sorted, bucket by bucket
+// as start says, the small buckets sorted, no hash twice, n in all.
+func checkSet(t *testing.T, s *Set, n int) {
+	t.Helper()
+	var big []uint64
+	if s.big != nil {
+		big = s.big.hashes()[:s.start[keyBuckets]]
+	}
+	if !slices.IsSorted(big) || len(slices.Compact(slices.Clone(big))) != len(big) {
+		t.Fatal("the big array is not sorted and unique")
+	}
+	for b := range keyBuckets {
+		for _, h := range big[s.start[b]:s.start[b+1]] {
+			if h>>52 != uint64(b) {
+				t.Fatalf("hash %x is in bucket %d of the big array", h, b)
+			}
 		}
-		total += len(b)
+	}
+	total := len(big)
+	for i, bk := range s.small {
+		if !slices.IsSorted(bk) || len(slices.Compact(slices.Clone(bk))) != len(bk) {
+			t.Fatalf("small bucket %d is not sorted and unique", i)
+		}
+		for _, h := range bk {
+			if _, found := slices.BinarySearch(big, h); found || h>>52 != uint64(i) {
+				t.Fatalf("hash %x of small bucket %d is in the big array or the wrong bucket", h, i)
+			}
+		}
+		total += len(bk)
 	}
 	if total != n {
-		t.Fatalf("buckets hold %d hashes, want %d", total, n)
+		t.Fatalf("the set holds %d hashes, want %d", total, n)
 	}
 }
 
@@ -108,16 +134,7 @@ func TestKeySetLoad(t *testing.T) {
 	if !b.Add("app-new") {
 		t.Fatal("a key never added counts as seen")
 	}
-	total := 0
-	for i, bk := range b.buckets {
-		if !slices.IsSorted(bk) || len(slices.Compact(slices.Clone(bk))) != len(bk) {
-			t.Fatalf("bucket %d is not sorted and unique", i)
-		}
-		total += len(bk)
-	}
-	if total != n+1 {
-		t.Fatalf("buckets hold %d hashes, want %d", total, n+1)
-	}
+	checkSet(t, b, n+1)
 }
 
 // BenchmarkKeySetLoad rebuilds a set of a million hashes from the parts of
