@@ -133,4 +133,13 @@ func TestBrowserTypedOrganization(t *testing.T) {
 	waitFor(t, ctx, "the name field", `!document.querySelector('#org-other').hidden`)
 	do(t, ctx, "type bigco", chromedp.SendKeys(chromedp.ID("org-other"), "bigco\t"))
 	waitFor(t, ctx, "bigco's export", `document.querySelector('.orgname').textContent === 'bigco' && document.querySelectorAll('#panel-list li.op').length === 1`)
+
+	// A refused trigger is explained in the dialog, which stays open.
+	do(t, ctx, "open the dialog", chromedp.Click(chromedp.CSS("#tabpanel-developers button.export")), chromedp.WaitVisible(chromedp.ID("export-dialog")))
+	do(t, ctx, "a bad destination", chromedp.SetValue(chromedp.ID("destination"), "ftp://example.com/x"), chromedp.Click(chromedp.ID("export-submit")))
+	waitFor(t, ctx, "the error", `!document.querySelector('#export-error').hidden && document.querySelector('#export-dialog').open`)
+	if msg := eval[string](t, ctx, `document.querySelector('#export-error').textContent`); !strings.HasPrefix(msg, "destination:") || !strings.Contains(msg, "INVALID_ARGUMENT") {
+		t.Errorf("error shown: %q", msg)
+	}
+	shot(t, ctx, "11-refused")
 }
