@@ -20,9 +20,7 @@ import (
 // get wraps a console endpoint: GET (or HEAD) only, answers never cached.
 func get(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			server.WriteError(w, status.Errorf(codes.InvalidArgument, "method %s is not allowed on %s: use GET", r.Method, r.URL.Path))
+		if !server.AllowMethods(w, r, http.MethodGet, http.MethodHead) {
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")

@@ -77,7 +77,7 @@ func TestDownloadEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if res.StatusCode != 400 || res.Header.Get("Allow") != "GET, HEAD" {
+	if res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") != "GET, HEAD" {
 		t.Errorf("POST: %s %v", res.Status, res.Header)
 	}
 

@@ -103,3 +103,10 @@ func writeError(w http.ResponseWriter, err error) {
 // with the HTTP status of its gRPC code. It is for handlers mounted with
 // Options.Routes, so that their errors look like the API's.
 func WriteError(w http.ResponseWriter, err error) { writeError(w, err) }
+
+// AllowMethods answers 405 in Google's error shape, with an Allow header,
+// unless r uses one of methods; it reports whether r may go on. It is for
+// handlers mounted with Options.Routes.
+func AllowMethods(w http.ResponseWriter, r *http.Request, methods ...string) bool {
+	return allowMethods(w, r, methods...)
+}
