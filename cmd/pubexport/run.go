@@ -340,7 +340,11 @@ func runExports(ctx context.Context, a *app, f *runFlags) error {
 	stopped, werr := w.run(ctx, pending)
 	disp.Wait()
 	if werr != nil {
-		if errors.Is(werr, operations.ErrEndNotRecorded) && rb.resume != "" {
+		// The export may be resumable though the watch failed: its end
+		// (or suspension) was not recorded, or the store failed while a
+		// signal suspended it.
+		suspended := stopped != nil && !cancels(stopped)
+		if (errors.Is(werr, operations.ErrEndNotRecorded) || suspended) && rb.resume != "" {
 			for _, it := range items {
 				if !it.op.GetDone() {
 					fmt.Fprintf(a.stderr, "To continue %s: %s\n", labelOf(it.op), fmt.Sprintf(rb.resume, it.op.GetName()))

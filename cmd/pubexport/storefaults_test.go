@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -119,5 +120,84 @@ func TestRunEndNotRecorded(t *testing.T) {
 	}
 	if got := finalNames(t, srv, "acme-exports", "down/"); !slices.Equal(got, want) {
 		t.Errorf("after resume: objects %v, want the clean run's %v", got, want)
+	}
+}
+
+// TestRunSignalWhileStorageFails: SIGTERM ends `run` within 15 s while the
+// Cloud Storage endpoint of its operation store (and destination) answers
+// nothing but 404s, or accepts requests and never answers; once storage
+// is back, `operations resume` finishes the operation with the clean
+// run's objects.
+func TestRunSignalWhileStorageFails(t *testing.T) {
+	for _, mode := range []string{"404", "hang"} {
+		t.Run(mode, func(t *testing.T) {
+			srv := gcstest.Start(t, "acme-exports")
+			t.Setenv("STORAGE_EMULATOR_HOST", srv.Host)
+			started := make(chan struct{}, 1)
+			var blocking atomic.Bool
+			block := blockAppsList(started)
+			emu := startEmulator(t, emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+				return blocking.Load() && block(w, r)
+			}})
+			args := func(to string) []string {
+				return []string{"run", "--org", "acme", "--apigee-url", emu.URL, "--to", "gs://acme-exports/" + to, "--resource", "apps", "--format", "ndjson"}
+			}
+			clean := newTestApp(nil)
+			if code := clean.run(t.Context(), args("clean")...); code != 0 {
+				t.Fatalf("clean run: exit %d\n%s", code, clean.stderr)
+			}
+			want := finalNames(t, srv, "acme-exports", "clean/")
+
+			var failing atomic.Bool
+			release := make(chan struct{})
+			srv.Use(func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if !failing.Load() {
+						next.ServeHTTP(w, r)
+						return
+					}
+					if mode == "404" {
+						gcstest.WriteError(w, http.StatusNotFound, "No such object")
+						return
+					}
+					select {
+					case <-release:
+					case <-r.Context().Done():
+					}
+					gcstest.WriteError(w, http.StatusServiceUnavailable, "gcstest: was hanging")
+				})
+			})
+			defer close(release)
+
+			blocking.Store(true)
+			ta := newTestApp(nil)
+			done := make(chan int, 1)
+			go func() { done <- ta.run(t.Context(), args("x")...) }()
+			<-started
+			failing.Store(true)
+			time.Sleep(1500 * time.Millisecond) // a lease renewal meets the failure
+			sent := time.Now()
+			ta.sig <- syscall.SIGTERM
+			select {
+			case code := <-done:
+				t.Logf("exit %d %v after SIGTERM:\n%s", code, time.Since(sent), ta.stderr)
+			case <-time.After(15 * time.Second):
+				t.Fatalf("run still going 15 s after SIGTERM with storage answering %s:\n%s", mode, ta.stderr)
+			}
+			name := startedName(t, ta.stderr.String(), "apps")
+			if want := "pubexport operations resume " + name; !strings.Contains(ta.stderr.String(), want) {
+				t.Errorf("stderr does not say how to resume (%s)", want)
+			}
+
+			failing.Store(false)
+			blocking.Store(false)
+			res := newTestApp(nil)
+			if code := res.run(t.Context(), "operations", "resume", name, "--store", "gs://acme-exports/.pubexport/operations"); code != 0 {
+				t.Fatalf("resume: exit %d\n%s", code, res.stderr)
+			}
+			if got := finalNames(t, srv, "acme-exports", "x/"); !slices.Equal(got, want) {
+				t.Errorf("after resume: objects %v, want the clean run's %v", got, want)
+			}
+		})
 	}
 }

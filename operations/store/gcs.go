@@ -38,7 +38,7 @@ const (
 	callTimeout   = 30 * time.Second
 	backoffMin    = 250 * time.Millisecond
 	backoffMax    = 32 * time.Second
-	chunkSize     = 256 << 10 // the smallest resumable chunk: a record is one chunk
+	chunkSize     = 256 << 10 // the smallest chunk; a record fits one
 	maxReadTries  = 5         // of read's attributes-then-generation loop
 	readRetryBase = 100 * time.Millisecond
 )
@@ -119,9 +119,9 @@ func (s *gcs) read(ctx context.Context, rel string) ([]byte, int64, error) {
 var errUnreadable = errors.New("object unreadable")
 
 // write stores body under rel if cond holds and returns the new generation.
-// It is a resumable upload of one chunk, not a single request: the storage
-// client retries neither a single-request upload (ChunkSize 0) nor one
-// whose data it did not buffer.
+// ChunkSize is not 0: with 0 the storage client streams the body and can
+// retry nothing; with a chunk it buffers the body (a record fits one chunk,
+// sent as one multipart request) and retries it.
 func (s *gcs) write(ctx context.Context, rel string, body []byte, cond storage.Conditions) (int64, error) {
 	ctx, cancel := bounded(ctx)
 	defer cancel() // also abandons the upload if Write fails
