@@ -29,9 +29,9 @@ type config struct {
 	// best run is reported, the usual defence against a noisy machine.
 	repeat int
 
-	// wall: end-to-end exports against the paging floor.
-	wallDevelopers, wallApps, wallProducts int
-	wallLatency                            time.Duration
+	// wall: end-to-end exports against the bare-fetch floor, at each of
+	// these page latencies and sizes.
+	wall []wallRun
 
 	// rss: peak memory of an exporter child at three organization sizes,
 	// developers and apps; mid and large are set against small.
@@ -59,14 +59,23 @@ type config struct {
 	gcsApps int
 }
 
+// wallRun is one emulator of the wall section: its page latency and the
+// size of each resource.
+type wallRun struct {
+	latency                    time.Duration
+	developers, apps, products int
+}
+
 func fullConfig() config {
 	return config{
-		budget:          15 * time.Minute,
-		repeat:          2,
-		wallDevelopers:  100_000,
-		wallApps:        100_000,
-		wallProducts:    5_000,
-		wallLatency:     20 * time.Millisecond,
+		budget: 15 * time.Minute,
+		repeat: 2,
+		wall: []wallRun{
+			// Realistic Apigee latency; smaller sizes keep the run short,
+			// the ratio does not depend on the page count.
+			{latency: 200 * time.Millisecond, developers: 20_000, apps: 20_000, products: 2_000},
+			{latency: 20 * time.Millisecond, developers: 100_000, apps: 100_000, products: 5_000},
+		},
 		rssSmall:        10_000,
 		rssMid:          100_000,
 		rssLarge:        1_000_000,
@@ -83,13 +92,13 @@ func fullConfig() config {
 
 func quickConfig() config {
 	return config{
-		quick:           true,
-		budget:          2 * time.Minute,
-		repeat:          1,
-		wallDevelopers:  1_000,
-		wallApps:        1_000,
-		wallProducts:    200,
-		wallLatency:     2 * time.Millisecond,
+		quick:  true,
+		budget: 2 * time.Minute,
+		repeat: 1,
+		wall: []wallRun{
+			{latency: 20 * time.Millisecond, developers: 500, apps: 500, products: 100},
+			{latency: 2 * time.Millisecond, developers: 1_000, apps: 1_000, products: 200},
+		},
 		rssSmall:        300,
 		rssMid:          600,
 		rssLarge:        1_000,

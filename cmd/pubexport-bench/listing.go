@@ -14,11 +14,12 @@ import (
 )
 
 // listAll pages through a resource with the real client and counts the
-// records, encoding nothing. With rec, every list page body is recorded.
-func listAll(ctx context.Context, url string, r apigee.Resource, rec *recorder) (int, error) {
+// records, encoding nothing. With rt, the requests go through it (a
+// recorder of page bodies or URLs).
+func listAll(ctx context.Context, url string, r apigee.Resource, rt http.RoundTripper) (int, error) {
 	opts := []apigee.Option{apigee.WithBaseURL(url), apigee.WithoutAuthentication(), apigee.WithRateLimit(0)}
-	if rec != nil {
-		opts = append(opts, apigee.WithHTTPClient(&http.Client{Transport: rec}))
+	if rt != nil {
+		opts = append(opts, apigee.WithHTTPClient(&http.Client{Transport: rt}))
 	}
 	c, err := apigee.NewClient(ctx, opts...)
 	if err != nil {

@@ -13,13 +13,23 @@ import (
 	"pubexport/formats"
 )
 
-// benchWall times whole exports against their paging floor: pages x page
-// latency is the least any exporter that reads pages one after another can
-// take, so wall/floor near 1 means encoding and writing hide behind the
-// waiting for pages.
+// benchWall times whole exports against their bare-fetch floor: a client
+// that GETs the same pages one after another and does nothing with them,
+// measured in the same run against the same emulator (see floor.go). That
+// is the least any exporter that reads pages one after another can take, so
+// wall/floor near 1 means decoding, encoding and writing hide behind the
+// waiting for pages. It runs at each latency of h.cfg.wall.
 func benchWall(ctx context.Context, h *harness) error {
-	cfg := h.cfg
-	emu, err := h.startEmulator(ctx, cfg.wallDevelopers, cfg.wallApps, cfg.wallProducts, cfg.wallLatency)
+	for _, w := range h.cfg.wall {
+		if err := h.wallAt(ctx, w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *harness) wallAt(ctx context.Context, w wallRun) error {
+	emu, err := h.startEmulator(ctx, w.developers, w.apps, w.products, w.latency)
 	if err != nil {
 		return err
 	}
@@ -29,22 +39,26 @@ func benchWall(ctx context.Context, h *harness) error {
 		r apigee.Resource
 		n int
 	}{
-		{apigee.Developers, cfg.wallDevelopers},
-		{apigee.Apps, cfg.wallApps},
-		{apigee.APIProducts, cfg.wallProducts},
+		{apigee.Developers, w.developers},
+		{apigee.Apps, w.apps},
+		{apigee.APIProducts, w.products},
 	}
 	// The emulator renders a record's JSON the first time it serves it; a
 	// warm-up listing keeps that one-off cost (the real API's, not ours)
-	// out of the timed runs.
+	// out of the timed runs. It also records the URLs of the pages, which
+	// the bare fetcher then asks for: the same requests as the exporter's.
 	// The three listings run at once: each mostly waits out page latency.
-	h.logf("wall: warming the emulator up with a listing of each resource")
+	h.logf("wall: warming the emulator up with a listing of each resource (%s/page)", w.latency)
 	var warm sync.WaitGroup
 	warmErrs := make([]error, len(cases))
+	urls := make([][]string, len(cases))
 	for i, c := range cases {
 		warm.Go(func() {
-			if _, err := listAll(ctx, emu.URL, c.r, nil); err != nil {
+			rec := &urlRecorder{suffix: "/" + string(c.r)}
+			if _, err := listAll(ctx, emu.URL, c.r, rec); err != nil {
 				warmErrs[i] = fmt.Errorf("warm-up listing of %s: %w", c.r, err)
 			}
+			urls[i] = rec.urls
 		})
 	}
 	warm.Wait()
@@ -52,29 +66,36 @@ func benchWall(ctx context.Context, h *harness) error {
 		return err
 	}
 
-	lat := cfg.wallLatency
+	lat := w.latency
+	addRow := func(name string, wall, fl time.Duration, pages int, note string, extra map[string]float64) {
+		extra["floorSeconds"] = fl.Seconds()
+		extra["latencySeconds"] = lat.Seconds()
+		h.rep.Add(report.Row{
+			Section: "wall", Case: name,
+			Value: wall.Seconds(), Unit: report.Second,
+			Reference: fl.Seconds(), ReferenceName: fmt.Sprintf("bare fetch (%d requests)", pages),
+			Note:  fmt.Sprintf("%s; pages x latency %.2f s", note, (time.Duration(pages) * lat).Seconds()),
+			Extra: extra,
+		})
+	}
 	alone := map[apigee.Resource]exportResult{}
-	var slowest apigee.Resource
-	for _, c := range cases {
+	for i, c := range cases {
 		name := fmt.Sprintf("%s %s, json, %s/page", c.r, count(c.n), lat)
 		h.logf("wall: %s", name)
+		fl, err := floor(ctx, h.cfg.repeat, urls[i])
+		if err != nil {
+			h.rep.Skip("wall", name, skipReason(ctx, fmt.Errorf("bare fetch: %w", err)))
+			continue
+		}
 		res, err := h.best(func() (exportResult, error) { return h.exportToDir(ctx, emu.URL, c.r, formats.JSON) })
 		if err != nil {
 			h.rep.Skip("wall", name, skipReason(ctx, err))
 			continue
 		}
 		alone[c.r] = res
-		if slowest == "" || res.Wall > alone[slowest].Wall {
-			slowest = c.r
-		}
-		floor := time.Duration(res.Pages) * lat
-		h.rep.Add(report.Row{
-			Section: "wall", Case: name,
-			Value: res.Wall.Seconds(), Unit: report.Second,
-			Reference: floor.Seconds(), ReferenceName: fmt.Sprintf("floor (%d pages x %s)", res.Pages, lat),
-			Note:  fmt.Sprintf("%s records, %s rec/s", report.Count.Format(float64(res.Records)), report.Count.Format(float64(res.Records)/res.Wall.Seconds())),
-			Extra: map[string]float64{"records": float64(res.Records), "pages": float64(res.Pages), "latencySeconds": lat.Seconds()},
-		})
+		addRow(name, res.Wall, fl, len(urls[i]),
+			fmt.Sprintf("%s records, %s rec/s", report.Count.Format(float64(res.Records)), report.Count.Format(float64(res.Records)/res.Wall.Seconds())),
+			map[string]float64{"records": float64(res.Records), "pages": float64(res.Pages)})
 	}
 
 	name := fmt.Sprintf("all three at once, json, %s/page", lat)
@@ -83,6 +104,11 @@ func benchWall(ctx context.Context, h *harness) error {
 		return nil
 	}
 	h.logf("wall: %s", name)
+	fl, err := floor(ctx, h.cfg.repeat, urls...)
+	if err != nil {
+		h.rep.Skip("wall", name, skipReason(ctx, fmt.Errorf("bare fetch: %w", err)))
+		return nil
+	}
 	all, err := h.best(func() (exportResult, error) {
 		t0 := time.Now()
 		var wg sync.WaitGroup
@@ -99,17 +125,15 @@ func benchWall(ctx context.Context, h *harness) error {
 		h.rep.Skip("wall", name, skipReason(ctx, err))
 		return nil
 	}
-	wall := all.Wall
 	var sum time.Duration
-	for _, r := range alone {
-		sum += r.Wall
+	pages := 0
+	for i, c := range cases {
+		sum += alone[c.r].Wall
+		pages = max(pages, len(urls[i]))
 	}
-	h.rep.Add(report.Row{
-		Section: "wall", Case: name,
-		Value: wall.Seconds(), Unit: report.Second,
-		Reference: alone[slowest].Wall.Seconds(), ReferenceName: fmt.Sprintf("slowest alone (%s)", slowest),
-		Note: fmt.Sprintf("one after another: %.2f s", sum.Seconds()),
-	})
+	addRow(name, all.Wall, fl, pages,
+		fmt.Sprintf("three bare fetchers at once; exports one after another: %.2f s", sum.Seconds()),
+		map[string]float64{})
 	return nil
 }
 
