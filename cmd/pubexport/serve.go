@@ -218,12 +218,16 @@ func serve(ctx context.Context, a *app, f *serveFlags, addrSet, authSet bool) er
 	suspend := func() {
 		suspendOnce.Do(func() {
 			defer close(suspended)
+			// Queued exports stay NOT_STARTED; the queue's and the
+			// manager's running exports are suspended side by side.
+			var queueClosed sync.WaitGroup
 			if q != nil {
-				q.Close() // queued exports stay NOT_STARTED; running ones are suspended
+				queueClosed.Go(q.Close)
 			}
 			if err := be.Suspend(); err != nil {
 				log.Error("suspending exports", "error", err)
 			}
+			queueClosed.Wait()
 		})
 	}
 	defer func() {

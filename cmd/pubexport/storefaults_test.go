@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"pubexport/cmd/pubexport/internal/opsclient"
 	"pubexport/export/apigee/emulator"
 	"pubexport/export/sink/gcstest"
 )
@@ -199,5 +202,91 @@ func TestRunSignalWhileStorageFails(t *testing.T) {
 				t.Errorf("after resume: objects %v, want the clean run's %v", got, want)
 			}
 		})
+	}
+}
+
+// TestServeSignalWhileStorageHangs: SIGTERM ends `serve` within 15 s while
+// its operation store's Cloud Storage endpoint accepts requests and never
+// answers, with an export running; the export stays resumable and
+// `operations resume` finishes it with the clean run's objects.
+func TestServeSignalWhileStorageHangs(t *testing.T) {
+	srv := gcstest.Start(t, "acme-exports")
+	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host)
+	started := make(chan struct{}, 1)
+	var blocking atomic.Bool
+	block := blockAppsList(started)
+	emu := startEmulator(t, emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+		return blocking.Load() && block(w, r)
+	}})
+	cleanDir, dir := t.TempDir(), t.TempDir()
+	clean := newTestApp(nil)
+	if code := clean.run(t.Context(), "run", "--org", "acme", "--apigee-url", emu.URL, "--to", cleanDir, "--resource", "apps", "--format", "ndjson"); code != 0 {
+		t.Fatalf("clean run: exit %d\n%s", code, clean.stderr)
+	}
+	want, _ := exportFiles(t, cleanDir)
+
+	var hanging atomic.Bool
+	release := make(chan struct{})
+	defer close(release)
+	srv.Use(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if hanging.Load() {
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+				gcstest.WriteError(w, http.StatusServiceUnavailable, "gcstest: was hanging")
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+
+	storeURI := "gs://acme-exports/ops"
+	ta := newTestApp(nil)
+	done := make(chan int, 1)
+	go func() {
+		done <- ta.run(context.WithoutCancel(t.Context()), "serve", "--addr", "127.0.0.1:0", "--store", storeURI,
+			"--allow-apigee-url", emu.URL, "--allow-destination", "file://")
+	}()
+	var url string
+	waitFor(t, "serve to listen", func() bool {
+		m := regexp.MustCompile(`"url":"(http://[^"]+)"`).FindStringSubmatch(ta.stdout.String())
+		if m != nil {
+			url = m[1]
+		}
+		return m != nil
+	})
+	blocking.Store(true)
+	c, err := opsclient.Dial(t.Context(), url, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	req := exportReq(emu, dir, "apps", "ndjson")
+	op, err := c.Export(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	hanging.Store(true)
+	sent := time.Now()
+	ta.sig <- syscall.SIGTERM
+	select {
+	case code := <-done:
+		t.Logf("serve exited %d %v after SIGTERM", code, time.Since(sent))
+	case <-time.After(15 * time.Second):
+		t.Fatalf("serve still running 15 s after SIGTERM with storage hanging:\n%s", ta.stdout)
+	}
+
+	hanging.Store(false)
+	blocking.Store(false)
+	res := newTestApp(nil)
+	if code := res.run(t.Context(), "operations", "resume", op.GetName(), "--store", storeURI); code != 0 {
+		t.Fatalf("resume: exit %d\n%s", code, res.stderr)
+	}
+	got, _ := exportFiles(t, dir)
+	if len(got) != 1 || len(want) != 1 || filepath.Base(got[0]) != filepath.Base(want[0]) {
+		t.Errorf("after resume: %v, want the clean run's %v", got, want)
 	}
 }
