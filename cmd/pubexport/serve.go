@@ -161,6 +161,10 @@ func serve(ctx context.Context, a *app, f *serveFlags, addrSet, authSet bool) er
 	if err != nil {
 		return err
 	}
+	cc, err := checkConsole(f.console, triggerPolicy{destinations: f.allowDestinations})
+	if err != nil {
+		return err
+	}
 	if f.maxConnections < 1 {
 		return usagef("--max-connections %d: want at least 1", f.maxConnections)
 	}
@@ -275,7 +279,7 @@ func serve(ctx context.Context, a *app, f *serveFlags, addrSet, authSet bool) er
 	}
 
 	policy := triggerPolicy{apigeeURLs: f.allowApigeeURLs, destinations: f.allowDestinations}
-	sampleURL, stopSample, err := startSample(f.console)
+	sampleURL, stopSample, err := startSample(cc)
 	if err != nil {
 		return err
 	}
@@ -285,7 +289,7 @@ func serve(ctx context.Context, a *app, f *serveFlags, addrSet, authSet bool) er
 	}
 	ops = guarded{Operations: ops, policy: policy}
 	opts := server.Options{Auth: auth, Logger: log, AllowedHosts: f.allowHosts, MaxConnections: f.maxConnections, BodyTimeout: f.bodyTimeout}
-	if err := mountConsole(&opts, f.console, ops, be.st, policy, sampleURL); err != nil {
+	if err := mountConsole(&opts, cc, ops, be.st, policy, sampleURL); err != nil {
 		return err
 	}
 

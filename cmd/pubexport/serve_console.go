@@ -29,8 +29,8 @@ func addConsoleFlags(fl *pflag.FlagSet, f *consoleFlags) {
 
 // startSample starts the built-in emulator for --sample and returns its
 // URL ("" without --sample) and how to stop it.
-func startSample(f consoleFlags) (string, func(), error) {
-	if !f.sample {
+func startSample(cc consoleConfig) (string, func(), error) {
+	if !cc.sample {
 		return "", func() {}, nil
 	}
 	emu, err := emulator.Start(emulator.Sample(), emulator.Options{})
@@ -40,24 +40,32 @@ func startSample(f consoleFlags) (string, func(), error) {
 	return emu.URL, emu.Close, nil
 }
 
-// mountConsole adds the console to the server's options when --console is
-// given. Its triggers go through ops (policy included) and its downloads
-// read only from destinations the policy allows.
-func mountConsole(opts *server.Options, f consoleFlags, ops server.Operations, st store.Store, policy triggerPolicy, sampleURL string) error {
+// consoleConfig is the console's part of a checked serve command line.
+type consoleConfig struct {
+	on                 bool
+	sample             bool
+	organizations      []string
+	defaultDestination string
+	allowed            []string // the policy's destinations, folders as file:// URLs
+}
+
+// checkConsole checks the console flags against the destination policy,
+// before serve does any work.
+func checkConsole(f consoleFlags, policy triggerPolicy) (consoleConfig, error) {
 	if !f.on {
 		if f.defaultDestination != "" || len(f.organizations) > 0 {
-			return usagef("--console-default-destination and --console-organization need --console")
+			return consoleConfig{}, usagef("--console-default-destination and --console-organization need --console")
 		}
-		return nil
+		return consoleConfig{sample: f.sample}, nil
 	}
-	orgs := f.organizations
-	for _, o := range orgs {
+	c := consoleConfig{on: true, sample: f.sample, organizations: f.organizations}
+	for _, o := range c.organizations {
 		if store.CheckParent("organizations/"+o, false) != nil {
-			return usagef("--console-organization %q is not an organization name (want e.g. acme)", o)
+			return consoleConfig{}, usagef("--console-organization %q is not an organization name (want e.g. acme)", o)
 		}
 	}
-	if sampleURL != "" {
-		orgs = append(orgs, sampleOrg())
+	if f.sample {
+		c.organizations = append(c.organizations, sampleOrg())
 	}
 	def := f.defaultDestination
 	if def == "" {
@@ -70,26 +78,36 @@ func mountConsole(opts *server.Options, f consoleFlags, ops server.Operations, s
 	}
 	if def != "" {
 		if _, err := normalizeDest(def); err != nil {
-			return usagef("--console-default-destination: %s", message(err))
+			return consoleConfig{}, usagef("--console-default-destination: %s", message(err))
 		}
 		def = normalizeDestination(def)
 		if err := policy.checkDestination(def); err != nil {
-			return usagef("--console-default-destination %q is outside --allow-destination: %s", f.defaultDestination, message(err))
+			return consoleConfig{}, usagef("--console-default-destination %q is outside --allow-destination: %s", f.defaultDestination, message(err))
 		}
 	}
-	allowed := make([]string, len(policy.destinations))
-	for i, a := range policy.destinations {
-		allowed[i] = a
+	c.defaultDestination = def
+	for _, a := range policy.destinations {
 		if !strings.HasSuffix(a, "://") {
-			allowed[i] = normalizeDestination(a)
+			a = normalizeDestination(a)
 		}
+		c.allowed = append(c.allowed, a)
+	}
+	return c, nil
+}
+
+// mountConsole adds the console to the server's options when --console is
+// given. Its triggers go through ops (policy included) and its downloads
+// read only from destinations the policy allows.
+func mountConsole(opts *server.Options, cc consoleConfig, ops server.Operations, st store.Store, policy triggerPolicy, sampleURL string) error {
+	if !cc.on {
+		return nil
 	}
 	c, err := console.New(console.Options{
 		Operations:          ops,
 		Records:             st,
-		Organizations:       orgs,
-		DefaultDestination:  def,
-		AllowedDestinations: allowed,
+		Organizations:       cc.organizations,
+		DefaultDestination:  cc.defaultDestination,
+		AllowedDestinations: cc.allowed,
 		ApigeeURL:           sampleURL,
 		CheckDestination:    policy.checkDestination,
 		Logger:              opts.Logger,
