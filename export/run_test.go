@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -26,6 +27,7 @@ import (
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/emulator"
 	"pubexport/export/sink"
+	"pubexport/field"
 	"pubexport/formats"
 )
 
@@ -418,23 +420,26 @@ func TestBadSpecWritesNothing(t *testing.T) {
 		code  codes.Code
 		field string
 	}{
-		{"missing org", func(s *export.Spec) { s.Org = "" }, codes.InvalidArgument, "--org"},
-		{"bad org", func(s *export.Spec) { s.Org = "acme/../x" }, codes.InvalidArgument, "organization"},
-		{"unknown org", func(s *export.Spec) { s.Org = "nobody" }, codes.NotFound, "nobody"},
-		{"unknown resource", func(s *export.Spec) { s.Resource = "companies" }, codes.InvalidArgument, "resource"},
-		{"unknown format", func(s *export.Spec) { s.Format = "xml" }, codes.InvalidArgument, "format"},
-		{"gzip parquet? snappy json", func(s *export.Spec) { s.Compression = "snappy" }, codes.InvalidArgument, "compression"},
-		{"csv options on json", func(s *export.Spec) { s.CSV.NoHeader = true }, codes.InvalidArgument, "--no-header"},
-		{"tiny max size", func(s *export.Spec) { s.MaxObjectSize = 10 }, codes.InvalidArgument, "--max-object-size"},
-		{"bad apigee url", func(s *export.Spec) { s.ApigeeURL = "ftp://x" }, codes.InvalidArgument, "--apigee-url"},
-		{"no destination", func(s *export.Spec) { s.Destination = "" }, codes.InvalidArgument, "--to"},
+		{"missing org", func(s *export.Spec) { s.Org = "" }, codes.InvalidArgument, field.Organization},
+		{"bad org", func(s *export.Spec) { s.Org = "acme/../x" }, codes.InvalidArgument, field.Organization},
+		{"unknown org", func(s *export.Spec) { s.Org = "nobody" }, codes.NotFound, field.Organization},
+		{"unknown resource", func(s *export.Spec) { s.Resource = "companies" }, codes.InvalidArgument, field.Resource},
+		{"unknown format", func(s *export.Spec) { s.Format = "xml" }, codes.InvalidArgument, field.Format},
+		{"gzip parquet? snappy json", func(s *export.Spec) { s.Compression = "snappy" }, codes.InvalidArgument, field.Compression},
+		{"csv options on json", func(s *export.Spec) { s.CSV.NoHeader = true }, codes.InvalidArgument, field.CSVOptions},
+		{"tiny max size", func(s *export.Spec) { s.MaxObjectSize = 10 }, codes.InvalidArgument, field.MaxObjectSize},
+		{"bad apigee url", func(s *export.Spec) { s.ApigeeURL = "ftp://x" }, codes.InvalidArgument, field.ApigeeURL},
+		{"no destination", func(s *export.Spec) { s.Destination = "" }, codes.InvalidArgument, field.Destination},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			spec := good
 			c.mod(&spec)
 			_, err := e.run(context.Background(), b, spec, nil)
-			if status.Code(err) != c.code || !strings.Contains(err.Error(), c.field) {
+			// The error names the value as a *field.Error (each front
+			// door says which flag, variable or request field set it).
+			var fe *field.Error
+			if status.Code(err) != c.code || !errors.As(err, &fe) || fe.Field != c.field || !strings.HasPrefix(err.Error(), c.field+": ") && !strings.Contains(err.Error(), ": "+c.field+": ") {
 				t.Fatalf("got %v (code %v), want %v naming %q", err, status.Code(err), c.code, c.field)
 			}
 			if got := files(t, dir); len(got) != 0 {

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"pubexport/export/apigee"
+	"pubexport/field"
 	"pubexport/formats"
 	"pubexport/formats/csv"
 )
@@ -51,39 +53,47 @@ var orgName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,62}$`)
 
 // Validate checks every field and fills in defaults it can decide alone
 // (compression). It does no I/O; Runner.Run checks the destination and the
-// organization before it writes anything.
+// organization before it writes anything. Errors are INVALID_ARGUMENT and
+// wrap a *field.Error naming the value at fault (never a flag: the command
+// line, the job and the API each name it their own way).
 func (s *Spec) Validate() error {
 	if s.Org == "" {
-		return invalid("missing organization: set --org to your Apigee organization name (for example --org acme)")
+		return invalid(&field.Error{Field: field.Organization, Problem: "missing", Valid: "give your Apigee organization's name, for example acme"})
 	}
 	if !orgName.MatchString(s.Org) {
-		return invalid("invalid organization %q: an Apigee organization name has letters, digits and hyphens only (at most 63)", s.Org)
+		return invalid(&field.Error{Field: field.Organization, Value: s.Org, Problem: fmt.Sprintf("%q is not an organization name", s.Org),
+			Valid: "an Apigee organization name has letters, digits and hyphens only (at most 63)"})
 	}
 	if _, err := apigee.ParseResource(string(s.Resource)); err != nil {
 		return err
 	}
 	if _, err := formats.ParseFormat(string(s.Format)); err != nil {
-		return err
+		return invalid(err)
 	}
 	c, err := formats.ParseCompression(s.Format, string(s.Compression))
 	if err != nil {
-		return err
+		return invalid(err)
 	}
 	s.Compression = c
 	if s.Format != formats.CSV && (s.CSV != csv.Options{}) {
-		return invalid("CSV options (--csv-delimiter, --no-header, --guard-formulas) apply only to --format csv, not %q", s.Format)
+		return invalid(&field.Error{Field: field.CSVOptions, Problem: fmt.Sprintf("CSV options apply only to format csv, not %s", s.Format),
+			Valid: "remove them or choose format csv"})
 	}
 	if s.Destination == "" {
-		return invalid("missing destination: set --to to gs://BUCKET/PREFIX or file:///DIR")
+		return invalid(&field.Error{Field: field.Destination, Problem: "missing", Valid: "give gs://BUCKET/PREFIX or file:///DIR"})
 	}
 	if s.ApigeeURL != "" {
 		u, err := url.Parse(s.ApigeeURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
-			return invalid("invalid --apigee-url %q: want a base URL such as https://apigee.googleapis.com or http://127.0.0.1:8080", apigee.RedactURL(s.ApigeeURL))
+			// The URL may carry a password: it is used, never written.
+			redacted := apigee.RedactURL(s.ApigeeURL)
+			return invalid(&field.Error{Field: field.ApigeeURL, Value: redacted, Problem: fmt.Sprintf("%q is not a base URL", redacted),
+				Valid: "use one such as https://apigee.googleapis.com or http://127.0.0.1:8080"})
 		}
 	}
 	if s.MaxObjectSize < 0 || (s.MaxObjectSize > 0 && s.MaxObjectSize < MinObjectSize) {
-		return invalid("invalid --max-object-size %d: use 0 for one object, or at least %d bytes (1 MiB)", s.MaxObjectSize, MinObjectSize)
+		return invalid(&field.Error{Field: field.MaxObjectSize, Value: strconv.FormatInt(s.MaxObjectSize, 10), Problem: fmt.Sprintf("%d is too small", s.MaxObjectSize),
+			Valid: fmt.Sprintf("use 0 for one object, or at least %d bytes (1 MiB)", MinObjectSize)})
 	}
 	return nil
 }
@@ -94,6 +104,20 @@ func (s Spec) Target() string {
 	return fmt.Sprintf("organizations/%s/%s", s.Org, s.Resource)
 }
 
-func invalid(format string, args ...any) error {
-	return status.Errorf(codes.InvalidArgument, format, args...)
+// invalid gives err, a *field.Error or an error that wraps one, the
+// INVALID_ARGUMENT code for callers that read codes; errors.As still finds
+// the field. An error that has a code already keeps it.
+func invalid(err error) error {
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	return &invalidError{err}
+}
+
+type invalidError struct{ err error }
+
+func (e *invalidError) Error() string { return e.err.Error() }
+func (e *invalidError) Unwrap() error { return e.err }
+func (e *invalidError) GRPCStatus() *status.Status {
+	return status.New(codes.InvalidArgument, e.err.Error())
 }

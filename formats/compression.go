@@ -1,10 +1,10 @@
 package formats
 
 import (
+	"fmt"
 	"strings"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"pubexport/field"
 )
 
 // Compression names how an object's bytes are compressed. For the text
@@ -41,9 +41,8 @@ func ParseCompression(f Format, s string) (Compression, error) {
 		}
 		names[i] = string(c)
 	}
-	return "", status.Errorf(codes.InvalidArgument,
-		"--compression %q is not supported for --format %s; use one of %s",
-		s, f, strings.Join(names, ", "))
+	return "", &field.Error{Field: field.Compression, Value: s,
+		Problem: fmt.Sprintf("%q is not supported for format %s", s, f), Valid: "use one of " + strings.Join(names, ", ")}
 }
 
 // ContentType is the MIME type an object of format f with this compression

@@ -1,13 +1,14 @@
 package formats
 
 import (
+	"errors"
+	"fmt"
 	"io"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"pubexport/field"
 	"pubexport/formats/csv"
 	"pubexport/formats/json"
 	"pubexport/formats/parquet"
@@ -47,10 +48,10 @@ type Encoder interface {
 // format f. Option errors are INVALID_ARGUMENT naming the flag to fix.
 func NewEncoder(w io.Writer, f Format, md protoreflect.MessageDescriptor, o Options) (Encoder, error) {
 	if md == nil {
-		return nil, status.Error(codes.InvalidArgument, "formats: a message descriptor is required")
+		return nil, errors.New("formats: a message descriptor is required")
 	}
 	if o.Written < 0 {
-		return nil, status.Errorf(codes.InvalidArgument, "formats: Written is %d; it counts records and cannot be negative", o.Written)
+		return nil, fmt.Errorf("formats: Written is %d; it counts records and cannot be negative", o.Written)
 	}
 	c := o.Compression
 	if c == "" {
@@ -64,8 +65,7 @@ func NewEncoder(w io.Writer, f Format, md protoreflect.MessageDescriptor, o Opti
 	}
 	if f == Parquet {
 		if o.Written > 0 {
-			return nil, status.Errorf(codes.InvalidArgument,
-				"formats: a parquet object cannot be resumed after %d records; start the object again", o.Written)
+			return nil, fmt.Errorf("formats: a parquet object cannot be resumed after %d records; start the object again", o.Written)
 		}
 		return parquet.NewEncoder(w, md, parquet.Options{Compression: string(c)})
 	}
@@ -75,7 +75,7 @@ func NewEncoder(w io.Writer, f Format, md protoreflect.MessageDescriptor, o Opti
 	if c == Gzip {
 		var err error
 		if stream, err = newGzipStream(w, o.Written > 0); err != nil {
-			return nil, status.Errorf(codes.Internal, "formats: %v", err)
+			return nil, fmt.Errorf("formats: %w", err)
 		}
 		out = stream
 	}
@@ -92,8 +92,8 @@ func NewEncoder(w io.Writer, f Format, md protoreflect.MessageDescriptor, o Opti
 		}
 		inner = enc
 	default:
-		return nil, status.Errorf(codes.InvalidArgument,
-			"--format %q is not supported; use one of %s", f, joinFormats())
+		return nil, &field.Error{Field: field.Format, Value: string(f),
+			Problem: fmt.Sprintf("%q is not supported", f), Valid: "use one of " + joinFormats()}
 	}
 	if stream != nil {
 		return &gzipEncoder{inner: inner, stream: stream}, nil

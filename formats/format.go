@@ -10,12 +10,12 @@
 package formats
 
 import (
+	"fmt"
 	"strings"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"pubexport/field"
 	"pubexport/formats/csv"
 )
 
@@ -33,16 +33,16 @@ const (
 // formatList is the order formats are offered to users in error messages.
 var formatList = [...]Format{JSON, NDJSON, CSV, Parquet}
 
-// ParseFormat returns the Format spelled s (case-insensitive), or an
-// INVALID_ARGUMENT error naming --format and the valid values.
+// ParseFormat returns the Format spelled s (case-insensitive), or a
+// *field.Error naming the format and the valid values.
 func ParseFormat(s string) (Format, error) {
 	for _, f := range formatList {
 		if strings.EqualFold(s, string(f)) {
 			return f, nil
 		}
 	}
-	return "", status.Errorf(codes.InvalidArgument,
-		"--format %q is not supported; use one of %s", s, joinFormats())
+	return "", &field.Error{Field: field.Format, Value: s,
+		Problem: fmt.Sprintf("%q is not supported", s), Valid: "use one of " + joinFormats()}
 }
 
 func joinFormats() string {

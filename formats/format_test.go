@@ -1,13 +1,12 @@
 package formats_test
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
+	"pubexport/field"
 	"pubexport/formats"
 	"pubexport/formats/internal/testpb"
 )
@@ -22,7 +21,8 @@ func TestParseFormat(t *testing.T) {
 	}
 	for _, in := range []string{"", "xml", "json.gz"} {
 		_, err := formats.ParseFormat(in)
-		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "--format") || !strings.Contains(err.Error(), "json, ndjson, csv, parquet") {
+		var fe *field.Error
+		if !errors.As(err, &fe) || fe.Field != field.Format || fe.Value != in || !strings.Contains(err.Error(), "json, ndjson, csv, parquet") {
 			t.Errorf("ParseFormat(%q) error = %v", in, err)
 		}
 	}
@@ -82,7 +82,8 @@ func TestParseCompression(t *testing.T) {
 	}{{formats.JSON, "zstd"}, {formats.CSV, "snappy"}, {formats.Parquet, "lz4"}, {formats.NDJSON, "br"}}
 	for _, c := range bad {
 		_, err := formats.ParseCompression(c.f, c.in)
-		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "--compression") {
+		var fe *field.Error
+		if !errors.As(err, &fe) || fe.Field != field.Compression || fe.Value != c.in {
 			t.Errorf("ParseCompression(%s, %q) error = %v", c.f, c.in, err)
 		}
 	}
@@ -103,19 +104,26 @@ func TestColumns(t *testing.T) {
 }
 
 func TestNewEncoderRefusals(t *testing.T) {
+	// field is the user's value at fault, "" for a caller's mistake.
 	cases := map[string]struct {
-		f formats.Format
-		o formats.Options
+		f     formats.Format
+		o     formats.Options
+		field string
 	}{
-		"unknown format":    {"xml", formats.Options{}},
-		"zstd for json":     {formats.JSON, formats.Options{Compression: formats.Zstd}},
-		"resumed parquet":   {formats.Parquet, formats.Options{Written: 3}},
-		"negative written":  {formats.CSV, formats.Options{Written: -1}},
-		"semicolon for csv": {formats.CSV, formats.Options{CSV: csvOptions(';')}},
+		"unknown format":    {"xml", formats.Options{}, field.Format},
+		"zstd for json":     {formats.JSON, formats.Options{Compression: formats.Zstd}, field.Compression},
+		"resumed parquet":   {formats.Parquet, formats.Options{Written: 3}, ""},
+		"negative written":  {formats.CSV, formats.Options{Written: -1}, ""},
+		"semicolon for csv": {formats.CSV, formats.Options{CSV: csvOptions(';')}, field.CSVDelimiter},
 	}
 	for name, c := range cases {
-		if _, err := formats.NewEncoder(&strings.Builder{}, c.f, everything, c.o); status.Code(err) != codes.InvalidArgument {
-			t.Errorf("%s: err = %v; want INVALID_ARGUMENT", name, err)
+		_, err := formats.NewEncoder(&strings.Builder{}, c.f, everything, c.o)
+		var fe *field.Error
+		switch {
+		case err == nil:
+			t.Errorf("%s: no error", name)
+		case c.field != "" && (!errors.As(err, &fe) || fe.Field != c.field):
+			t.Errorf("%s: err = %v; want a *field.Error for %s", name, err, c.field)
 		}
 	}
 }

@@ -491,7 +491,7 @@ func (j *job) finish(res *export.Result, err error) {
 	default:
 		setState(j.md, finished, "failed; "+desc)
 		j.op.Done = true
-		j.op.Result = &longrunningpb.Operation_Error{Error: status.Convert(err).Proto()}
+		j.op.Result = &longrunningpb.Operation_Error{Error: ErrorStatus(err).Proto()}
 		j.checkpoint = nil
 	}
 	j.version++

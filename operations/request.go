@@ -1,11 +1,14 @@
 package operations
 
 import (
+	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -13,6 +16,7 @@ import (
 	"pubexport/export/apigee"
 	"pubexport/export/layout"
 	"pubexport/export/sink"
+	"pubexport/field"
 	"pubexport/formats"
 	"pubexport/formats/csv"
 	"pubexport/operations/operationspb"
@@ -26,16 +30,17 @@ const MaxRequestIDLength = 128
 // Spec validates an export request and turns it into the export it asks
 // for. It does no I/O. Errors are INVALID_ARGUMENT and start with the
 // request field at fault, then say how to fix it, because they reach API
-// clients that never saw the command line's flag names.
+// clients that never saw the command line's flag names; a
+// google.rpc.BadRequest detail names the field for programs.
 //
 // Defaults: format json; compression none for text formats and zstd for
 // Parquet; CSV delimiter ",".
 func Spec(req *operationspb.ExportRequest) (export.Spec, error) {
 	if req == nil {
-		return export.Spec{}, invalid("request: missing export request")
+		return export.Spec{}, invalid("request", "missing export request")
 	}
 	if err := store.CheckParent(req.GetParent(), false); err != nil {
-		return export.Spec{}, invalid("parent: %q is not an organization; want organizations/{org}, for example organizations/acme", req.GetParent())
+		return export.Spec{}, invalid("parent", "%q is not an organization; want organizations/{org}, for example organizations/acme", req.GetParent())
 	}
 	spec := export.Spec{
 		Org:            strings.TrimPrefix(req.GetParent(), "organizations/"),
@@ -47,7 +52,7 @@ func Spec(req *operationspb.ExportRequest) (export.Spec, error) {
 
 	r, err := apigee.ParseResource(req.GetResource())
 	if err != nil {
-		return export.Spec{}, invalid("resource: %q cannot be exported; use one of %s", req.GetResource(), resourceNames())
+		return export.Spec{}, invalidFrom("resource", err)
 	}
 	spec.Resource = r
 
@@ -57,7 +62,7 @@ func Spec(req *operationspb.ExportRequest) (export.Spec, error) {
 	}
 	f, err := formats.ParseFormat(format)
 	if err != nil {
-		return export.Spec{}, invalid("format: %q is not supported; use json, ndjson, csv or parquet", req.GetFormat())
+		return export.Spec{}, invalidFrom("format", err)
 	}
 	spec.Format = f
 
@@ -67,7 +72,7 @@ func Spec(req *operationspb.ExportRequest) (export.Spec, error) {
 		if f == formats.Parquet {
 			valid = "zstd (default), snappy, gzip or none"
 		}
-		return export.Spec{}, invalid("compression: %q is not available for format %s; use %s", req.GetCompression(), f, valid)
+		return export.Spec{}, invalid("compression", "%q is not available for format %s; use %s", req.GetCompression(), f, valid)
 	}
 	spec.Compression = c
 
@@ -80,19 +85,19 @@ func Spec(req *operationspb.ExportRequest) (export.Spec, error) {
 	if u := spec.ApigeeURL; u != "" {
 		p, err := url.Parse(u)
 		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || strings.Trim(p.Path, "/") != "" || p.RawQuery != "" {
-			return export.Spec{}, invalid("apigee_url: %q is not a base URL; use one such as https://apigee.googleapis.com or http://127.0.0.1:8080, or leave it empty", apigee.RedactURL(u))
+			return export.Spec{}, invalid("apigee_url", "%q is not a base URL; use one such as https://apigee.googleapis.com or http://127.0.0.1:8080, or leave it empty", apigee.RedactURL(u))
 		}
 	}
 	if n := spec.MaxObjectSize; n < 0 || (n > 0 && n < export.MinObjectSize) {
-		return export.Spec{}, invalid("max_object_size: %d is too small; use 0 for a single object or at least %d bytes (1 MiB)", n, export.MinObjectSize)
+		return export.Spec{}, invalid("max_object_size", "%d is too small; use 0 for a single object or at least %d bytes (1 MiB)", n, export.MinObjectSize)
 	}
 	if id := req.GetRequestId(); len(id) > MaxRequestIDLength || !utf8.ValidString(id) {
-		return export.Spec{}, invalid("request_id: use a UUID (at most %d bytes of UTF-8), or leave it empty", MaxRequestIDLength)
+		return export.Spec{}, invalid("request_id", "use a UUID (at most %d bytes of UTF-8), or leave it empty", MaxRequestIDLength)
 	}
 	// The spec's own checks back ours up: a rule added there must not be
 	// skipped here.
 	if err := spec.Validate(); err != nil {
-		return export.Spec{}, invalid("request: %s", status.Convert(err).Message())
+		return export.Spec{}, invalidFrom("request", err)
 	}
 	return spec, nil
 }
@@ -102,18 +107,18 @@ func csvOptions(f formats.Format, o *operationspb.CsvOptions) (csv.Options, erro
 		return csv.Options{}, nil
 	}
 	if f != formats.CSV && (o.GetDelimiter() != "" || o.GetNoHeader() || o.GetGuardFormulas()) {
-		return csv.Options{}, invalid("csv: CSV options apply only to format csv, not %s; remove them or set format to csv", f)
+		return csv.Options{}, invalid("csv", "CSV options apply only to format csv, not %s; remove them or set format to csv", f)
 	}
 	opts := csv.Options{NoHeader: o.GetNoHeader(), GuardFormulas: o.GetGuardFormulas()}
 	if d := o.GetDelimiter(); d != "" {
 		r, size := utf8.DecodeRuneInString(d)
 		if size != len(d) || (r != ',' && r != '|' && r != '\t') {
-			return csv.Options{}, invalid(`csv.delimiter: %q is not supported; use a single ",", "|" or tab character`, d)
+			return csv.Options{}, invalid("csv.delimiter", `%q is not supported; use a single ",", "|" or tab character`, d)
 		}
 		opts.Delimiter = r
 	}
 	if err := opts.Validate(); err != nil {
-		return csv.Options{}, invalid("csv: %s", status.Convert(err).Message())
+		return csv.Options{}, invalidFrom("csv", err)
 	}
 	return opts, nil
 }
@@ -123,25 +128,43 @@ func csvOptions(f formats.Format, o *operationspb.CsvOptions) (csv.Options, erro
 // operation is recorded; its message names the request field.
 func checkDestination(req *operationspb.ExportRequest, d string) error {
 	if err := layout.Validate(d); err != nil {
-		return invalid("destination: %v", err)
+		return invalid("destination", "%v", err)
 	}
 	// A template is checked as it will be used: filled in, here with a
 	// sample operation id and the current date.
 	d = layout.Expand(d, layoutValues(req, "00000000-0000-0000-0000-000000000000", time.Now()))
 	if err := sink.ValidateDestination(d); err != nil {
-		return invalid("destination: %s", strings.TrimPrefix(status.Convert(err).Message(), "--to: "))
+		return invalidFrom("destination", err)
 	}
 	return nil
 }
 
-func resourceNames() string {
-	var names []string
-	for _, r := range apigee.Resources() {
-		names = append(names, string(r))
+// invalid is INVALID_ARGUMENT about the request field named field (its
+// proto name, "" for the request as a whole). The message starts with the
+// field, and a google.rpc.BadRequest detail names it for clients that read
+// details.
+func invalid(field, format string, args ...any) error {
+	desc := fmt.Sprintf(format, args...)
+	if field == "" {
+		return status.Error(codes.InvalidArgument, desc)
 	}
-	return strings.Join(names, ", ")
+	st := status.New(codes.InvalidArgument, field+": "+desc)
+	if d, err := st.WithDetails(&errdetails.BadRequest{
+		FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: desc}},
+	}); err == nil {
+		st = d
+	}
+	return st.Err()
 }
 
-func invalid(format string, args ...any) error {
-	return status.Errorf(codes.InvalidArgument, format, args...)
+// invalidFrom is invalid for an error of a library the request was checked
+// with: a *field.Error in it names the request field at fault (the
+// libraries name values as the request does, except the organization, which
+// the request gives as parent); else the error is about def.
+func invalidFrom(def string, err error) error {
+	var fe *field.Error
+	if !errors.As(err, &fe) {
+		return invalid(def, "%s", status.Convert(err).Message())
+	}
+	return invalid(requestField(fe.Field), "%s", fe.Description())
 }

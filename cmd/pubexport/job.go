@@ -108,6 +108,9 @@ func runJob(ctx context.Context, a *app) error {
 	if cfg.Operation == "" {
 		dest, err := normalizeDest(cfg.Destination)
 		if err != nil {
+			if msg := fieldMessage(err, requestVars); msg != message(err) {
+				return usagef("%s", msg)
+			}
 			return usagef("%s: %s", jobenv.Destination, message(err))
 		}
 		for _, r := range cfg.Mine() {
@@ -364,7 +367,7 @@ func logOutcome(log *slog.Logger, name string, op *longrunningpb.Operation, err 
 	}
 	if err != nil {
 		st, _ := status.FromError(err)
-		log.Error("export failed", "operation", name, "code", code.Code(st.Code()).String(), "error", message(err))
+		log.Error("export failed", "operation", name, "code", code.Code(st.Code()).String(), "error", fieldMessage(err, requestVars))
 		return err
 	}
 	r := responseOf(op)

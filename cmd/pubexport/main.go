@@ -98,18 +98,23 @@ func execute(ctx context.Context, a *app, args []string) int {
 	root.SetArgs(args)
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
+	}
+	// Values are named as the user gave them: a job by its environment.
+	names := requestFlags
+	if cmd != nil && cmd.Name() == "job" {
+		names = requestVars
 	}
 	var ex *exitError
 	if errors.As(err, &ex) {
 		if ex.err != nil {
-			printError(a.stderr, ex.err)
+			printError(a.stderr, ex.err, names)
 		}
 		return ex.code
 	}
-	printError(a.stderr, err)
+	printError(a.stderr, err, names)
 	if isUsage(err) {
 		fmt.Fprintf(a.stderr, "Run '%s --help' for usage.\n", commandPath(root, args))
 		return exitUsage
@@ -149,15 +154,16 @@ func isUsage(err error) bool {
 	return errors.As(err, &u)
 }
 
-// printError writes "ERROR: " and the message; for errors that carry a
-// gRPC status it adds the code the way Google's APIs name it, so that a
-// script or a person can tell PERMISSION_DENIED from NOT_FOUND at a glance.
-func printError(w io.Writer, err error) {
+// printError writes "ERROR: " and the message, with the values libraries
+// refused named by names (see fieldMessage); for errors that carry a gRPC
+// status it adds the code the way Google's APIs name it, so that a script
+// or a person can tell PERMISSION_DENIED from NOT_FOUND at a glance.
+func printError(w io.Writer, err error, names map[string]string) {
 	if st, ok := status.FromError(err); ok && st.Code() != 0 && !isUsage(err) {
-		fmt.Fprintf(w, "ERROR: (%s) %s\n", code.Code(st.Code()).String(), message(err))
+		fmt.Fprintf(w, "ERROR: (%s) %s\n", code.Code(st.Code()).String(), fieldMessage(err, names))
 		return
 	}
-	fmt.Fprintf(w, "ERROR: %s\n", message(err))
+	fmt.Fprintf(w, "ERROR: %s\n", fieldMessage(err, names))
 }
 
 // rpcPrefix is what grpc-go puts before a status message in Error().

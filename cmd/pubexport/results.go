@@ -150,7 +150,10 @@ func opError(op *longrunningpb.Operation) error {
 		return nil
 	}
 	st, _ := status.FromError(err)
-	return status.Errorf(st.Code(), "%s export %s failed: %s (code %d %s)", labelOf(op), op.GetName(), st.Message(), int(st.Code()), code.Code(st.Code()).String())
+	// The details (a field violation, say) stay: printError names the field.
+	p := st.Proto()
+	p.Message = fmt.Sprintf("%s export %s failed: %s (code %d %s)", labelOf(op), op.GetName(), st.Message(), int(st.Code()), code.Code(st.Code()).String())
+	return status.ErrorProto(p)
 }
 
 // printJSON writes m as indented protojson, for scripts (`jq`).

@@ -15,6 +15,7 @@ import (
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"github.com/spf13/cobra"
 	"google.golang.org/api/option"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 
 	"pubexport/cmd/pubexport/internal/bytesize"
 	"pubexport/cmd/pubexport/internal/jobenv"
@@ -24,6 +25,7 @@ import (
 	"pubexport/export/apigee/emulator"
 	"pubexport/export/layout"
 	"pubexport/export/sink"
+	"pubexport/field"
 	"pubexport/formats"
 	"pubexport/operations"
 	"pubexport/operations/operationspb"
@@ -400,7 +402,7 @@ func finish(a *app, output string, items []*watched, stopped os.Signal, resume s
 	}
 	for i, err := range failed {
 		if i < len(failed)-1 {
-			printError(a.stderr, err)
+			printError(a.stderr, err, requestFlags)
 		}
 	}
 	if len(failed) > 0 {
@@ -466,32 +468,31 @@ func openRunBackend(ctx context.Context, a *app, f *runFlags, p *plan, msgs io.W
 }
 
 // requestFlags maps ExportRequest fields, which start operations.Spec's
-// messages, to the flags that set them.
-var requestFlags = []struct{ field, flag string }{
-	{"parent:", "--org:"},
-	{"resource:", "--resource:"},
-	{"format:", "--format:"},
-	{"compression:", "--compression:"},
-	{"destination:", "--to:"},
-	{"apigee_url:", "--apigee-url:"},
-	{"csv.delimiter:", "--csv-delimiter:"},
-	{"csv:", "--csv-delimiter/--no-header/--guard-formulas:"},
-	{"max_object_size:", "--max-object-size:"},
-	{"request:", ""},
+// messages and name the values libraries refuse (see fieldMessage), to the
+// flags that set them.
+var requestFlags = map[string]string{
+	"parent":          "--org",
+	"resource":        "--resource",
+	"format":          "--format",
+	"compression":     "--compression",
+	"destination":     "--to",
+	"apigee_url":      "--apigee-url",
+	"csv.delimiter":   "--csv-delimiter",
+	"csv":             "--csv-delimiter/--no-header/--guard-formulas",
+	"max_object_size": "--max-object-size",
 }
 
 // requestVars maps the same fields to the job's environment variables.
-var requestVars = []struct{ field, flag string }{
-	{"parent:", jobenv.Org + ":"},
-	{"resource:", jobenv.Resources + ":"},
-	{"format:", jobenv.Format + ":"},
-	{"compression:", jobenv.Compression + ":"},
-	{"destination:", jobenv.Destination + ":"},
-	{"apigee_url:", jobenv.ApigeeURL + ":"},
-	{"csv.delimiter:", jobenv.CSVDelimiter + ":"},
-	{"csv:", jobenv.CSVDelimiter + "/" + jobenv.CSVNoHeader + "/" + jobenv.CSVGuard + ":"},
-	{"max_object_size:", jobenv.MaxObjectSize + ":"},
-	{"request:", ""},
+var requestVars = map[string]string{
+	"parent":          jobenv.Org,
+	"resource":        jobenv.Resources,
+	"format":          jobenv.Format,
+	"compression":     jobenv.Compression,
+	"destination":     jobenv.Destination,
+	"apigee_url":      jobenv.ApigeeURL,
+	"csv.delimiter":   jobenv.CSVDelimiter,
+	"csv":             jobenv.CSVDelimiter + "/" + jobenv.CSVNoHeader + "/" + jobenv.CSVGuard,
+	"max_object_size": jobenv.MaxObjectSize,
 }
 
 // flagMessage rewrites a request validation message to name the flag.
@@ -499,10 +500,46 @@ func flagMessage(err error) string { return renameField(message(err), requestFla
 
 // renameField replaces the request field that starts msg with the name the
 // user set it by.
-func renameField(msg string, names []struct{ field, flag string }) string {
-	for _, m := range names {
-		if rest, ok := strings.CutPrefix(msg, m.field); ok {
-			return strings.TrimSpace(m.flag + rest)
+func renameField(msg string, names map[string]string) string {
+	if rest, ok := strings.CutPrefix(msg, "request:"); ok {
+		return strings.TrimSpace(rest)
+	}
+	if f, rest, ok := strings.Cut(msg, ":"); ok {
+		if name, known := names[f]; known {
+			return name + ":" + rest
+		}
+	}
+	return msg
+}
+
+// fieldMessage is err's message with the value a library refused called by
+// the name the user set it by: names maps request fields to flags or
+// variables. The value is found as a *field.Error in err or, in an error
+// that crossed an operation record or the API, as a google.rpc.BadRequest
+// field violation; the libraries name it as the request does, but for the
+// organization (the request's parent).
+func fieldMessage(err error, names map[string]string) string {
+	msg := message(err)
+	for _, d := range operations.ErrorStatus(err).Details() {
+		br, ok := d.(*errdetails.BadRequest)
+		if !ok {
+			continue
+		}
+		for _, v := range br.GetFieldViolations() {
+			name, known := names[v.GetField()]
+			if !known {
+				continue
+			}
+			lib := v.GetField()
+			if lib == "parent" {
+				lib = field.Organization
+			}
+			for _, said := range []string{lib, v.GetField()} {
+				if old := said + ": " + v.GetDescription(); strings.Contains(msg, old) {
+					msg = strings.Replace(msg, old, name+": "+v.GetDescription(), 1)
+					break
+				}
+			}
 		}
 	}
 	return msg

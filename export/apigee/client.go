@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"pubexport/field"
+
 	"github.com/hashicorp/go-retryablehttp"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
@@ -129,7 +131,8 @@ func (c *Client) CheckOrganization(ctx context.Context, org string) error {
 	}
 	_, err := c.get(ctx, c.orgURL(org))
 	if status, ok := httpStatus(err); ok && status == http.StatusNotFound {
-		return newError(codes.NotFound, err, "Apigee organization %q not found: check --org (%v)", org, err)
+		return fieldError(codes.NotFound, &field.Error{Field: field.Organization, Value: org,
+			Problem: fmt.Sprintf("Apigee organization %q not found", org), Valid: "check the organization name", Err: err})
 	}
 	return err
 }
@@ -219,7 +222,7 @@ func (c *Client) get(ctx context.Context, u string) ([]byte, error) {
 		// budget ran out.
 		if isTimeout(err) {
 			return nil, newError(codes.DeadlineExceeded, err,
-				"GET %s: Apigee did not answer within %v on any of %s (each try has --apigee-timeout to send its whole answer): %v%s",
+				"GET %s: Apigee did not answer within %v on any of %s (each try has that long to send its whole answer): %v%s",
 				u, c.timeout, tried, err, hint(codes.Unavailable))
 		}
 		return nil, newError(codes.Unavailable, err, "GET %s: no answer after %s: %v%s", u, tried, err, hint(codes.Unavailable))
@@ -281,7 +284,7 @@ func redirectError(u string, resp *http.Response) error {
 		// something of the redirecting server's.
 		to = (&url.URL{Scheme: loc.Scheme, Host: loc.Host, Path: loc.Path}).String()
 	}
-	return newError(codes.FailedPrecondition, nil,
-		"GET %s: HTTP %d redirect to %s: the Apigee API does not redirect, so the client does not follow it (the request carries credentials); check --apigee-url or APIGEE_API_URL and any proxy in front of it (use https:// when the redirect is from http to https)",
-		u, resp.StatusCode, to)
+	fe := apiURLError("the Apigee API does not redirect, so the client does not follow it (the request carries credentials)")
+	fe.Valid += " (use https:// when the redirect is from http to https)"
+	return newError(codes.FailedPrecondition, fe, "GET %s: HTTP %d redirect to %s: %v", u, resp.StatusCode, to, fe)
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"pubexport/field"
+
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -154,7 +156,7 @@ func TestCheckOrganization(t *testing.T) {
 		}
 		return true
 	}
-	if err := c.CheckOrganization(context.Background(), "gone"); status.Code(err) != codes.NotFound || !strings.Contains(err.Error(), "--org") {
+	if err := c.CheckOrganization(context.Background(), "gone"); status.Code(err) != codes.NotFound || !isField(err, field.Organization) {
 		t.Fatalf("missing org: %v", err)
 	}
 	if err := c.CheckOrganization(context.Background(), "acme"); status.Code(err) != codes.Unauthenticated {
@@ -362,7 +364,7 @@ func TestRedirectNotFollowed(t *testing.T) {
 		t.Fatalf("got %v (%v), want FAILED_PRECONDITION", status.Code(err), err)
 	}
 	msg := err.Error()
-	for _, want := range []string{"HTTP 302 redirect to " + other.URL + "/v1/organizations/acme", "does not redirect", "--apigee-url"} {
+	for _, want := range []string{"HTTP 302 redirect to " + other.URL + "/v1/organizations/acme", "does not redirect", "Apigee API URL"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q does not mention %q", msg, want)
 		}
@@ -498,4 +500,10 @@ func TestClientDefaults(t *testing.T) {
 			t.Errorf("max response %d", c.maxResponse)
 		}
 	}
+}
+
+// isField reports whether err is about the value named name (package field).
+func isField(err error, name string) bool {
+	var fe *field.Error
+	return errors.As(err, &fe) && fe.Field == name
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"pubexport/field"
+
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -28,6 +30,19 @@ func (e *codedError) Unwrap() error              { return e.cause }
 // newError makes a coded error whose message is format's text.
 func newError(c codes.Code, cause error, format string, args ...any) error {
 	return &codedError{st: status.New(c, fmt.Sprintf(format, args...)), cause: cause}
+}
+
+// fieldError is a coded error about a value the caller gave (see package
+// field), with the field error's message.
+func fieldError(c codes.Code, fe *field.Error) error {
+	return &codedError{st: status.New(c, fe.Error()), cause: fe}
+}
+
+// apiURLError is the fix for an answer that cannot come from the Apigee
+// management API: the URL it was asked at is wrong, or a proxy is in the way.
+func apiURLError(problem string) *field.Error {
+	return &field.Error{Field: field.ApigeeURL, Problem: problem,
+		Valid: "check the Apigee API URL (APIGEE_API_URL when not given) and any proxy in front of it"}
 }
 
 // contextError turns a context's end into Canceled or DeadlineExceeded.

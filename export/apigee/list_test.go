@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"pubexport/export/apigee/apigeepb"
+	"pubexport/field"
 )
 
 // drain lists everything from a cursor and returns the pages.
@@ -382,7 +383,7 @@ func TestListBadArguments(t *testing.T) {
 	if err := listErr(c.List("", Developers, Cursor{})); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("empty org: %v", err)
 	}
-	if err := listErr(c.List("acme", "companies", Cursor{})); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "--resource") {
+	if err := listErr(c.List("acme", "companies", Cursor{})); status.Code(err) != codes.InvalidArgument || !isField(err, field.Resource) {
 		t.Errorf("unknown resource: %v", err)
 	}
 	if n := len(f.log()); n != 0 {

@@ -1,14 +1,15 @@
 package apigee
 
 import (
+	"fmt"
 	"strings"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"pubexport/export/apigee/apigeepb"
+	"pubexport/field"
 )
 
 // Resource names one exportable Apigee collection. Its string form is the
@@ -25,7 +26,8 @@ const (
 // Resources lists every Resource in a stable order (the order of --help).
 func Resources() []Resource { return []Resource{Developers, Apps, APIProducts} }
 
-// ParseResource turns a --resource value into a Resource.
+// ParseResource turns a resource name into a Resource. An unknown name is
+// INVALID_ARGUMENT wrapping a *field.Error.
 func ParseResource(s string) (Resource, error) {
 	for _, r := range Resources() {
 		if string(r) == s {
@@ -36,7 +38,8 @@ func ParseResource(s string) (Resource, error) {
 	for _, r := range Resources() {
 		names = append(names, string(r))
 	}
-	return "", status.Errorf(codes.InvalidArgument, "invalid --resource %q: want one of %s", s, strings.Join(names, ", "))
+	return "", fieldError(codes.InvalidArgument, &field.Error{Field: field.Resource, Value: s,
+		Problem: fmt.Sprintf("%q cannot be exported", s), Valid: "use one of " + strings.Join(names, ", ")})
 }
 
 // Descriptor is the message type of one record of r.

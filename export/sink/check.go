@@ -72,7 +72,7 @@ func (b *gcsBucket) checkError(err error, what, perm string) error {
 		}
 		return newError(codes.PermissionDenied, err, "%s: permission denied%s; %s", what, need, grantHint(b.name))
 	case 404:
-		return newError(codes.NotFound, err, "%s: bucket gs://%s does not exist; create it (gcloud storage buckets create gs://%s --location=LOCATION) or correct --to", what, b.name, b.name)
+		return missingBucket(err, what, b.name, "gcloud storage buckets create gs://"+b.name+" --location=LOCATION")
 	}
 	return gcsError(err, b.name, what)
 }

@@ -1,12 +1,15 @@
 package sink
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
+
+	"pubexport/field"
 
 	"google.golang.org/grpc/codes"
 )
@@ -21,19 +24,28 @@ const (
 	MaxPrefixBytes = maxObjectName - reservedNames
 )
 
-// dest is a parsed --to value: either bucket (+prefix) or dir is set.
+// dest is a parsed destination: either bucket (+prefix) or dir is set.
 type dest struct {
 	bucket string // Cloud Storage bucket
 	prefix string // "" or ends in "/"
 	dir    string // absolute local directory
 }
 
+// invalidDest is an INVALID_ARGUMENT error about the destination, wrapping
+// a *field.Error so that each front door can name the destination its own
+// way (--to, PUBEXPORT_TO, the request's destination field).
 func invalidDest(format string, args ...any) error {
-	return newError(codes.InvalidArgument, nil, "--to: "+format, args...)
+	return fieldError(codes.InvalidArgument, "", &field.Error{Field: field.Destination, Problem: fmt.Sprintf(format, args...)})
 }
 
 // parseDest validates a destination without touching the network or disk.
-func parseDest(s string) (dest, error) {
+func parseDest(s string) (d dest, err error) {
+	defer func() {
+		var fe *field.Error
+		if errors.As(err, &fe) && fe.Value == "" {
+			fe.Value = s
+		}
+	}()
 	if s == "" {
 		return dest{}, invalidDest("a destination is required: gs://BUCKET/PREFIX, file:///DIR or a folder path")
 	}

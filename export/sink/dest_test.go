@@ -62,7 +62,7 @@ func TestOpenRejectsBadDestinations(t *testing.T) {
 			t.Errorf("Open(%q) succeeded", c.dest)
 			continue
 		}
-		t.Run("", func(t *testing.T) { wantCode(t, err, codes.InvalidArgument, "--to", c.mention) })
+		t.Run("", func(t *testing.T) { wantCode(t, err, codes.InvalidArgument, c.mention); wantDestination(t, err) })
 	}
 }
 

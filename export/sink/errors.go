@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"syscall"
 
+	"pubexport/field"
+
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/grpc/codes"
@@ -34,6 +36,23 @@ func newError(code codes.Code, cause error, format string, args ...any) error {
 		msg += ": " + cause.Error()
 	}
 	return &sinkError{code: code, msg: msg, err: cause}
+}
+
+// fieldError is an error with code about a value the caller gave (see
+// package field): its message is what's, then the field error's.
+func fieldError(code codes.Code, what string, fe *field.Error) error {
+	msg := fe.Error()
+	if what != "" {
+		msg = what + ": " + msg
+	}
+	return &sinkError{code: code, msg: msg, err: fe}
+}
+
+// missingBucket is the NOT_FOUND error for a bucket that does not exist.
+func missingBucket(err error, what, bucket, create string) error {
+	return fieldError(codes.NotFound, what, &field.Error{Field: field.Destination, Value: "gs://" + bucket,
+		Problem: fmt.Sprintf("bucket gs://%s does not exist", bucket),
+		Valid:   fmt.Sprintf("create it (%s) or correct the destination", create), Err: err})
 }
 
 // grantHint is the fix for a Cloud Storage permission error.
@@ -71,7 +90,7 @@ func gcsError(err error, bucket, what string) error {
 	}
 	switch {
 	case errors.Is(err, storage.ErrBucketNotExist):
-		return newError(codes.NotFound, err, "%s: bucket gs://%s does not exist; create it (gcloud storage buckets create gs://%s) or correct --to", what, bucket, bucket)
+		return missingBucket(err, what, bucket, "gcloud storage buckets create gs://"+bucket)
 	case errors.Is(err, storage.ErrObjectNotExist):
 		return newError(codes.NotFound, err, "%s", what)
 	}
@@ -129,7 +148,8 @@ func localError(err error, what string) error {
 	case errors.Is(err, fs.ErrNotExist):
 		return newError(codes.NotFound, err, "%s", what)
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
-		return newError(codes.PermissionDenied, err, "%s: the folder is not writable; fix its permissions or choose another --to", what)
+		return fieldError(codes.PermissionDenied, what, &field.Error{Field: field.Destination,
+			Problem: "the folder is not writable", Valid: "fix its permissions or choose another destination", Err: err})
 	case errors.Is(err, syscall.ENOSPC):
 		return newError(codes.ResourceExhausted, err, "%s: the disk is full", what)
 	case errors.Is(err, syscall.ENOTDIR):

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 
+	"pubexport/field"
+
 	"google.golang.org/grpc/codes"
 )
 
@@ -236,7 +238,8 @@ func (b *localBucket) List(ctx context.Context, prefix string) ([]ObjectInfo, er
 	})
 	if errors.Is(err, fs.ErrPermission) {
 		// Not localError's "not writable": what failed is reading a folder.
-		return nil, newError(codes.PermissionDenied, err, "listing %s: a folder there cannot be read; fix its permissions or choose another --to", b.URI(prefix))
+		return nil, fieldError(codes.PermissionDenied, "listing "+b.URI(prefix), &field.Error{Field: field.Destination, Value: b.URI(""),
+			Problem: "a folder there cannot be read", Valid: "fix its permissions or choose another destination", Err: err})
 	}
 	if err != nil {
 		return nil, localError(err, "listing "+b.URI(prefix))

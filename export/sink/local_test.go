@@ -27,9 +27,11 @@ func TestLocalOpenRefusesFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := sink.Open(context.Background(), file)
-	wantCode(t, err, codes.InvalidArgument, "--to", "is a file")
+	wantCode(t, err, codes.InvalidArgument, "is a file")
+	wantDestination(t, err)
 	_, err = sink.Open(context.Background(), "file://"+file+"/sub")
-	wantCode(t, err, codes.InvalidArgument, "--to", "parent")
+	wantCode(t, err, codes.InvalidArgument, "parent")
+	wantDestination(t, err)
 }
 
 func TestLocalCheckCreatesTheFolder(t *testing.T) {
@@ -60,7 +62,9 @@ func TestLocalCheckReadOnly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantCode(t, b.Check(context.Background()), codes.PermissionDenied, dir, "--to")
+		err = b.Check(context.Background())
+		wantCode(t, err, codes.PermissionDenied, dir)
+		wantDestination(t, err)
 		_, err = b.NewWriter(context.Background(), "x", sink.Attrs{})
 		wantCode(t, err, codes.PermissionDenied)
 		return
@@ -81,7 +85,9 @@ func TestLocalCheckReadOnly(t *testing.T) {
 	}
 	if os.Geteuid() != 0 {
 		b := openLocal(t, dir)
-		wantCode(t, b.Check(context.Background()), codes.PermissionDenied, dir, "--to")
+		err := b.Check(context.Background())
+		wantCode(t, err, codes.PermissionDenied, dir)
+		wantDestination(t, err)
 		return
 	}
 	runAsNobody(t, base, "TestLocalCheckReadOnly", "SINK_TEST_READONLY_DIR="+dir)

@@ -157,7 +157,8 @@ func WithRetry(attempts int, min, max time.Duration) Option {
 // Open returns the destination dest names: gs://BUCKET[/PREFIX] for Cloud
 // Storage with Application Default Credentials, or file:///DIR or a plain
 // path for a local folder. dest is validated before any I/O; errors are
-// INVALID_ARGUMENT and name the --to flag.
+// INVALID_ARGUMENT and wrap a *field.Error about the destination, which
+// each front door names its own way.
 func Open(ctx context.Context, dest string, opts ...Option) (Bucket, error) {
 	d, err := parseDest(dest)
 	if err != nil {

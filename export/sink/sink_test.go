@@ -18,6 +18,7 @@ import (
 
 	"pubexport/export/sink"
 	"pubexport/export/sink/gcstest"
+	"pubexport/field"
 )
 
 const testBucket = "pubexport-test"
@@ -146,6 +147,17 @@ func wantCode(t *testing.T, err error, want codes.Code, wantIn ...string) {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("error %q does not mention %q", err, s)
 		}
+	}
+}
+
+// wantDestination checks that err is about the destination, as a
+// *field.Error that the command line, the job and the API each name their
+// own way (--to, PUBEXPORT_TO, destination).
+func wantDestination(t *testing.T, err error) {
+	t.Helper()
+	var fe *field.Error
+	if !errors.As(err, &fe) || fe.Field != field.Destination {
+		t.Errorf("error %v is not a *field.Error about the destination", err)
 	}
 }
 

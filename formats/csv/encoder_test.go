@@ -4,6 +4,7 @@ import (
 	"bytes"
 	stdcsv "encoding/csv"
 	stdjson "encoding/json"
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"pubexport/field"
 	"pubexport/formats/csv"
 	"pubexport/formats/internal/testpb"
 	"pubexport/formats/internal/testrecords"
@@ -133,8 +135,9 @@ func TestDelimiters(t *testing.T) {
 	}
 	for _, d := range []rune{';', '"', '\n', 'x'} {
 		_, err := csv.NewEncoder(&bytes.Buffer{}, everything, csv.Options{Delimiter: d}, 0)
-		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "--csv-delimiter") {
-			t.Errorf("delimiter %q: err = %v; want INVALID_ARGUMENT naming --csv-delimiter", d, err)
+		var fe *field.Error
+		if !errors.As(err, &fe) || fe.Field != field.CSVDelimiter || fe.Value != string(d) {
+			t.Errorf("delimiter %q: err = %v; want a *field.Error for the CSV delimiter", d, err)
 		}
 	}
 }

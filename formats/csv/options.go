@@ -1,8 +1,9 @@
 package csv
 
 import (
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"fmt"
+
+	"pubexport/field"
 )
 
 // Options choose the CSV dialect. The zero value is RFC 4180 with a header
@@ -23,15 +24,15 @@ type Options struct {
 	GuardFormulas bool
 }
 
-// Validate reports an INVALID_ARGUMENT error naming --csv-delimiter when
-// the delimiter is not one of the supported ones.
+// Validate reports a *field.Error for the CSV delimiter when it is not one
+// of the supported ones.
 func (o Options) Validate() error {
 	switch o.Delimiter {
 	case 0, ',', '|', '\t':
 		return nil
 	}
-	return status.Errorf(codes.InvalidArgument,
-		`--csv-delimiter %q is not supported; use ",", "|" or a tab`, o.Delimiter)
+	return &field.Error{Field: field.CSVDelimiter, Value: string(o.Delimiter),
+		Problem: fmt.Sprintf("%q is not supported", o.Delimiter), Valid: `use ",", "|" or a tab`}
 }
 
 func (o Options) comma() rune {

@@ -26,6 +26,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"pubexport/field"
 	"pubexport/formats/json"
 )
 
@@ -67,8 +68,8 @@ func codec(name string) (compress.Codec, error) {
 	case "none":
 		return &uncompressed.Codec{}, nil
 	}
-	return nil, status.Errorf(codes.InvalidArgument,
-		"--compression %q is not supported for parquet; use zstd, snappy, gzip or none", name)
+	return nil, &field.Error{Field: field.Compression, Value: name,
+		Problem: fmt.Sprintf("%q is not supported for parquet", name), Valid: "use zstd, snappy, gzip or none"}
 }
 
 // Encoder writes rows of one message type as one Parquet file. See the

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"pubexport/operations"
 	"pubexport/operations/operationspb"
 )
 
@@ -172,6 +173,10 @@ func (s *service) export(ctx context.Context, req *operationspb.ExportRequest) (
 	}
 	op, err := s.ops.Start(ctx, req)
 	if err != nil {
+		// A value the libraries refused is pointed at by its request field.
+		if st := operations.ErrorStatus(err); len(st.Details()) > 0 {
+			return nil, st.Err()
+		}
 		return nil, err
 	}
 	if orgOf(op.GetName()) != org {
