@@ -99,7 +99,7 @@ func checkLocalHost(r *http.Request, allowed []string) error {
 	}
 	return status.Errorf(codes.PermissionDenied, "request refused: Host %q is not the address this server listens on (%s, or localhost:%d); "+
 		"a server without authentication answers only requests for its own address (a DNS name pointing here is how a web page reaches it); "+
-		"use %s, or start serve with --allow-host %s",
+		"use %s, or start the server with %s among its allowed hosts",
 		truncate(r.Host), tcp.String(), tcp.Port, tcp.String(), truncate(r.Host))
 }
 

@@ -111,7 +111,7 @@ func TestBrowserRebindingHostRefused(t *testing.T) {
 	for _, host := range []string{"rebind.evil.example:" + port, "rebind.evil.example", "localhost:1", "127.0.0.1:" + port + "0"} {
 		r := h.browserRequest(t, "GET", "/v1/organizations/acme/operations", "", map[string]string{"Host": host})
 		e := r.wantError(t, http.StatusForbidden, "PERMISSION_DENIED")
-		if !strings.Contains(e.Error.Message, "--allow-host") {
+		if !strings.Contains(e.Error.Message, "allowed hosts") {
 			t.Errorf("Host %s: message %q does not name the way out", host, e.Error.Message)
 		}
 		if strings.Contains(string(r.body), "operations/op-") {
