@@ -83,7 +83,7 @@ func (k *apigeeURLs) opener(open OpenFunc) OpenFunc {
 // that this process does not know.
 func missingPassword(req *operationspb.ExportRequest) error {
 	return status.Errorf(codes.FailedPrecondition,
-		"apigee_url: the password in %s is not stored with the operation (it would be readable next to the exports); resume it with 'pubexport operations resume NAME --store URI --apigee-url URL' giving the URL with its password, or start the export again",
+		"apigee_url: the password in %s is not stored with the operation (it would be readable next to the exports); resume it with 'pubexport operations resume', giving the Apigee URL with its password again, or start the export again",
 		req.GetApigeeUrl())
 }
 

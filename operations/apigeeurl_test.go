@@ -45,7 +45,7 @@ func TestApigeeURLPasswordStaysInMemory(t *testing.T) {
 
 	other := e.manager("other")
 	_, err = other.Run(ctx, op.GetName())
-	wantCode(t, err, codes.FailedPrecondition, "password", "--apigee-url")
+	wantCode(t, err, codes.FailedPrecondition, "password", "Apigee URL")
 	if rec2, _ := e.record(op.GetName()); rec2.GetAttempts() != 0 || rec2.GetLeaseHolder() != "" {
 		t.Fatalf("the refused run touched the record: attempts %d holder %q", rec2.GetAttempts(), rec2.GetLeaseHolder())
 	}

@@ -116,7 +116,7 @@ func (q *Queue) Start(ctx context.Context, req *operationspb.ExportRequest) (*lo
 	if n := q.orgs[org]; q.opts.MaxPerOrganization > 0 && n >= q.opts.MaxPerOrganization {
 		q.mu.Unlock()
 		return nil, status.Errorf(codes.ResourceExhausted, "organization %s already has %d exports running or waiting in this server, the most it allows "+
-			"(serve --max-exports-per-org); wait for one to end, or cancel one", org, n)
+			"(its per-organization limit); wait for one to end, or cancel one", org, n)
 	}
 	q.orgs[org]++ // held while Start is under way
 	startNow := len(q.running)+q.starting < q.opts.MaxRunning && len(q.waiting) == 0

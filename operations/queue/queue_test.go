@@ -231,7 +231,7 @@ func TestPerOrganizationLimit(t *testing.T) {
 	}
 	before, _, _ := h.m.List(t.Context(), "organizations/acme", "", 100, "")
 	_, err = q.Start(t.Context(), h.req("acme", 3))
-	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "--max-exports-per-org") {
+	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "per-organization limit") {
 		t.Fatalf("third acme trigger: %v, want RESOURCE_EXHAUSTED naming the flag", err)
 	}
 	after, _, _ := h.m.List(t.Context(), "organizations/acme", "", 100, "")
