@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"unsafe"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
@@ -425,7 +426,11 @@ func (l *Lister) fetch(ctx context.Context, cur Cursor, next func(string) (Curso
 	if err != nil {
 		return nil, u, num, l.requestError(err, cur.StartKey != "" || cur.PageToken != "", num)
 	}
-	text := string(body)
+	// The records' strings point into the page's text. The body is this
+	// page's own (Client.get reads every response into a new slice that
+	// nothing writes afterwards), so it becomes the text without a copy: a
+	// page less to allocate and collect per page (~0.9 MB for 1000 apps).
+	text := unsafe.String(unsafe.SliceData(body), len(body))
 	if !l.noAhead {
 		if c, ok := next(text); ok {
 			l.requestAhead(ctx, c)
