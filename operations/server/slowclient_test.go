@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -47,11 +48,13 @@ func trickle(conn net.Conn, interval time.Duration, stop <-chan struct{}) {
 }
 
 // closedWithin reports whether the server closes conn within d (reads
-// whatever else comes until EOF).
+// whatever else comes until EOF, or a reset: closing a connection with
+// unread trickled bytes makes the kernel answer RST).
 func closedWithin(conn net.Conn, r *bufio.Reader, d time.Duration) bool {
 	conn.SetReadDeadline(time.Now().Add(d))
 	_, err := io.Copy(io.Discard, r)
-	return err == nil // EOF, not a timeout
+	var ne net.Error
+	return err == nil || !(errors.As(err, &ne) && ne.Timeout())
 }
 
 // TestSlowBodyCut: an authenticated body trickled a byte at a time is cut
