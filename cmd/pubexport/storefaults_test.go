@@ -290,3 +290,72 @@ func TestServeSignalWhileStorageHangs(t *testing.T) {
 		t.Errorf("after resume: %v, want the clean run's %v", got, want)
 	}
 }
+
+// TestJobSignalWhileStorageHangs: SIGTERM ends a `job` task within 15 s
+// while the Cloud Storage endpoint of its operation store hangs; the
+// retried task resumes the operation and finishes it with the clean run's
+// objects.
+func TestJobSignalWhileStorageHangs(t *testing.T) {
+	srv := gcstest.Start(t, "acme-exports")
+	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host)
+	started := make(chan struct{}, 1)
+	var blocking atomic.Bool
+	block := blockAppsList(started)
+	emu := startEmulator(t, emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+		return blocking.Load() && block(w, r)
+	}})
+	cleanDir, dir := t.TempDir(), t.TempDir()
+	clean := newTestApp(nil)
+	if code := clean.run(t.Context(), "run", "--org", "acme", "--apigee-url", emu.URL, "--to", cleanDir, "--resource", "apps"); code != 0 {
+		t.Fatalf("clean run: exit %d\n%s", code, clean.stderr)
+	}
+	want, _ := exportFiles(t, cleanDir)
+
+	var hanging atomic.Bool
+	release := make(chan struct{})
+	defer close(release)
+	srv.Use(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if hanging.Load() {
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+				gcstest.WriteError(w, http.StatusServiceUnavailable, "gcstest: was hanging")
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	env := jobEnv(emu, dir, map[string]string{"PUBEXPORT_RESOURCES": "apps", "CLOUD_RUN_EXECUTION": "pubexport-h4ng",
+		"PUBEXPORT_STORE": "gs://acme-exports/ops"})
+	blocking.Store(true)
+	ta := newTestApp(env)
+	done := make(chan int, 1)
+	go func() { done <- ta.run(t.Context(), "job") }()
+	<-started
+	hanging.Store(true)
+	sent := time.Now()
+	ta.sig <- syscall.SIGTERM
+	select {
+	case code := <-done:
+		if code == 0 {
+			t.Errorf("job exited 0 after SIGTERM with its export suspended")
+		}
+		t.Logf("job exited %d %v after SIGTERM", code, time.Since(sent))
+	case <-time.After(15 * time.Second):
+		t.Fatalf("job still running 15 s after SIGTERM with storage hanging:\n%s", ta.stdout)
+	}
+
+	hanging.Store(false)
+	blocking.Store(false)
+	env["CLOUD_RUN_TASK_ATTEMPT"] = "1"
+	retry := newTestApp(env)
+	if code := retry.run(t.Context(), "job"); code != 0 {
+		t.Fatalf("retry: exit %d\n%s", code, retry.stdout)
+	}
+	got, _ := exportFiles(t, dir)
+	if len(got) != 1 || len(want) != 1 || filepath.Base(got[0]) != filepath.Base(want[0]) {
+		t.Errorf("after the retry: %v, want the clean run's %v", got, want)
+	}
+}
