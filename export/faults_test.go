@@ -118,6 +118,7 @@ func TestConcurrentExportsShareAPrefix(t *testing.T) {
 			gotFinals++
 		case strings.HasPrefix(n, export.ManifestPrefix):
 			manifests++
+		case strings.HasPrefix(n, export.SchemaPrefix):
 		default:
 			t.Errorf("left behind: %s", n)
 		}

@@ -76,7 +76,7 @@ func TestCloudStorageMatchesLocalFolder(t *testing.T) {
 				if want := dest + "/" + remote.Objects[0].Name; remote.Objects[0].URI != want {
 					t.Fatalf("URI %s, want %s", remote.Objects[0].URI, want)
 				}
-				got := objects(t, srv, "exports", string(r)+"/"+string(f)+"/")
+				got := withoutSchema(t, f, objects(t, srv, "exports", string(r)+"/"+string(f)+"/"))
 				if len(got) != 2 || got[0] != remote.Objects[0].Name || got[1] != remote.Manifest.Name {
 					t.Fatalf("bucket holds %v, want the final and the manifest only", got)
 				}
@@ -125,7 +125,7 @@ func TestCloudStorageFaults(t *testing.T) {
 			if faulty.Objects[0].Name != clean.Objects[0].Name {
 				t.Fatalf("with faults %s, clean %s", faulty.Objects[0].Name, clean.Objects[0].Name)
 			}
-			got := objects(t, srv, "exports", "faulty-"+string(c.f)+"/")
+			got := withoutSchema(t, c.f, objects(t, srv, "exports", "faulty-"+string(c.f)+"/"))
 			if len(got) != 2 || !strings.HasPrefix(got[0], "ExportFinal_") || !strings.HasPrefix(got[1], export.ManifestPrefix) {
 				t.Fatalf("bucket holds %v, want one final and one manifest", got)
 			}

@@ -24,11 +24,13 @@ const ManifestPrefix = "ExportManifest_"
 // Manifest describes one export next to its objects, so that a reader (or a
 // load job) learns what the objects hold without opening them.
 type Manifest struct {
-	Organization    string    `json:"organization"`
-	Resource        string    `json:"resource"`
-	Format          string    `json:"format"`
-	Compression     string    `json:"compression"`
-	Schema          []string  `json:"schema"`
+	Organization string   `json:"organization"`
+	Resource     string   `json:"resource"`
+	Format       string   `json:"format"`
+	Compression  string   `json:"compression"`
+	Schema       []string `json:"schema"`
+	// BigQuerySchema is the table schema of NDJSON and Parquet exports.
+	BigQuerySchema  *Object   `json:"bigquerySchema,omitempty"`
 	Objects         []Object  `json:"objects"`
 	Records         int64     `json:"records"`
 	Pages           int64     `json:"pages"`
@@ -45,7 +47,12 @@ func (x *run) manifest(res *Result) Manifest {
 	if base == "" {
 		base = apigee.DefaultBaseURL
 	}
+	var bq *Object
+	if res.Schema.Name != "" {
+		bq = &res.Schema
+	}
 	return Manifest{
+		BigQuerySchema:  bq,
 		Organization:    x.spec.Org,
 		Resource:        string(x.spec.Resource),
 		Format:          string(x.spec.Format),

@@ -512,6 +512,11 @@ func (x *run) finish(ctx context.Context) (*Result, error) {
 		Started:         x.cp.Started,
 		Finished:        x.now().UTC(),
 	}
+	schema, err := x.writeSchema(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.Schema = schema
 	m, err := x.writeManifest(ctx, res)
 	if err != nil {
 		return nil, err

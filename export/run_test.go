@@ -130,7 +130,7 @@ func TestEveryResourceAndFormatToLocalFolder(t *testing.T) {
 				if int64(len(body)) != o.Size {
 					t.Fatalf("size %d, manifest says %d", len(body), o.Size)
 				}
-				if got := files(t, dir); len(got) != 2 || !strings.HasPrefix(got[0], "ExportFinal_") || !strings.HasPrefix(got[1], "ExportManifest_") {
+				if got := withoutSchema(t, f, files(t, dir)); len(got) != 2 || !strings.HasPrefix(got[0], "ExportFinal_") || !strings.HasPrefix(got[1], "ExportManifest_") {
 					t.Fatalf("folder holds %v, want one final and one manifest, no staging", got)
 				}
 				var m export.Manifest
