@@ -142,3 +142,47 @@ func TestWaitRealSignal(t *testing.T) {
 		t.Errorf("the operation did not go on after Ctrl-C on wait: %v %v", op, err)
 	}
 }
+
+// TestServeLogsEveryEnd: serve logs a failed export at ERROR and a
+// cancelled one at WARNING, each with its operation name (it used to log
+// only the successful ones).
+func TestServeLogsEveryEnd(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{}, 1)
+	block := blockAppsList(started)
+	emu := startEmulator(t, emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, "/apiproducts") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte(`{"error":{"code":403,"message":"Permission denied","status":"PERMISSION_DENIED"}}`))
+			return true
+		}
+		return block(w, r)
+	}})
+	srv, serveApp := startServe(t, "--store", "file://"+t.TempDir(), "--allow-apigee-url", emu.URL, "--allow-destination", "file://")
+	ta := newTestApp(nil)
+	if code := ta.run(t.Context(), "run", "--server", srv, "--org", "acme", "--apigee-url", emu.URL, "--resource", "apiproducts,apps", "--to", t.TempDir(), "--async"); code != 0 {
+		t.Fatalf("exit %d\n%s", code, ta.stderr)
+	}
+	names := strings.Fields(ta.stdout.String())
+	if len(names) != 2 {
+		t.Fatalf("names: %q", names)
+	}
+	<-started
+	if code := newTestApp(nil).run(t.Context(), "operations", "cancel", names[1], "--server", srv); code != 0 {
+		t.Fatal("cancel failed")
+	}
+	want := map[string]string{"operation failed": "ERROR", "operation cancelled": "WARNING"}
+	waitFor(t, "serve to log both ends", func() bool {
+		got := 0
+		for _, l := range logLines(t, serveApp.stdout.String()) {
+			msg, _ := l["message"].(string)
+			lab, _ := l["logging.googleapis.com/operation"].(map[string]any)
+			if sev, ok := want[msg]; ok && l["severity"] == sev && lab != nil &&
+				(lab["id"] == names[0] && msg == "operation failed" || lab["id"] == names[1] && msg == "operation cancelled") {
+				got++
+			}
+		}
+		return got == 2
+	})
+}
