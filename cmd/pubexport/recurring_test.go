@@ -5,6 +5,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -330,4 +331,30 @@ func startPubSub(t *testing.T) *pstest.Server {
 		t.Fatal(err)
 	}
 	return srv
+}
+
+// TestServeTriggerLayout: a trigger's destination takes the placeholders
+// too; the server fills them in and moves the pointer at the root.
+func TestServeTriggerLayout(t *testing.T) {
+	t.Parallel()
+	emu := startEmulator(t, emulator.Options{})
+	srv, _ := startServe(t, "--store", "file://"+t.TempDir(), "--allow-apigee-url", emu.URL, "--allow-destination", "file://")
+	dir := t.TempDir()
+	ta := newTestApp(nil)
+	if code := ta.run(t.Context(), "run", "--server", srv, "--org", "acme", "--apigee-url", emu.URL, "--resource", "apiproducts", "--format", "parquet", "--to", dir+"/{resource}/{date}"); code != 0 {
+		t.Fatalf("exit %d\n%s", code, ta.stderr)
+	}
+	day := time.Now().UTC().Format(time.DateOnly)
+	finals, manifests := exportFiles(t, dir)
+	if len(finals) != 1 || len(manifests) != 1 || !strings.HasPrefix(finals[0], dir+"/apiproducts/"+day+"/") {
+		t.Fatalf("finals %v, manifests %v", finals, manifests)
+	}
+	b, err := os.ReadFile(dir + "/LATEST/acme/apiproducts.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l export.Latest
+	if err := json.Unmarshal(b, &l); err != nil || !strings.HasSuffix(l.Objects[0], strings.TrimPrefix(finals[0], dir)) || !strings.Contains(l.Schema, "/apiproducts/"+day+"/BigQuerySchema_") {
+		t.Errorf("pointer %+v (%v)", l, err)
+	}
 }
