@@ -281,7 +281,8 @@ progress like 'run' does: a NOT_STARTED operation starts, and one whose runner
 stopped (a 'run' that got SIGTERM or was killed with kill -9, a job task that
 timed out) continues from its last checkpoint. Parquet exports, which have
 none, start over. It needs the operation store (--store), the one the export
-was recorded in: by default DESTINATION/.pubexport/operations for 'run'.
+was recorded in: by default gs://BUCKET/.pubexport/operations for a Cloud Storage
+destination and ROOT/.pubexport/operations for a folder ('run', 'job').
 
 When another process still holds the operation's lease, resume waits for it
 to lapse (a killed process's lease lapses within 30 seconds), up to two lease

@@ -56,8 +56,15 @@ manifest, and exits non-zero with the operation's error if an export fails.
 
 Each export is a google.longrunning operation. Without --server the
 operations run in this process and are recorded in a local store (--store;
-by default DESTINATION/.pubexport/operations), where 'pubexport operations
-list --store ...' finds them later. With --server they are triggered on a
+by default gs://BUCKET/.pubexport/operations for Cloud Storage, out of the
+data's prefix, and ROOT/.pubexport/operations for a folder), where
+'pubexport operations list --store ...' finds them later.
+
+--to may hold placeholders, filled in per export: {org}, {resource}, {date}
+(UTC YYYY-MM-DD), {time} (UTC HHMMSS) and {operation}, as in
+gs://BUCKET/apigee/{resource}/{date}. The part before the first one is the
+root, where every successful export moves the pointer LATEST/ORG/RESOURCE.json
+('pubexport latest' reads it). With --server they are triggered on a
 'pubexport serve' API and watched by polling it.
 
 With neither --org nor --apigee-url (nor --server), run works offline: it
@@ -107,7 +114,7 @@ Sizes accept plain bytes or units: 64MiB, 1GB (powers of 1000), 1GiB.`,
 	fl.StringVar(&f.resource, "resource", "all", "what to export: developers, apps, apiproducts or all (a comma list works too)")
 	fl.StringVar(&f.format, "format", "json", "output format: json, ndjson, csv or parquet")
 	fl.StringVar(&f.compression, "compression", "", "none or gzip; parquet also zstd (its default) and snappy")
-	fl.StringVar(&f.to, "to", "", "destination `URI`: gs://BUCKET/PREFIX, file:///DIR or a folder (default ./exports when offline)")
+	fl.StringVar(&f.to, "to", "", "destination `URI`: gs://BUCKET/PREFIX, file:///DIR or a folder, placeholders {org} {resource} {date} {time} {operation} allowed (default ./exports when offline)")
 	fl.StringVar(&f.apigeeURL, "apigee-url", "", "Apigee management API base `URL` (an emulator or a proxy)")
 	fl.BoolVar(&f.includeSecrets, "include-secrets", false, "keep credentials[].consumerSecret in the output (redacted by default)")
 	fl.StringVar(&f.csvDelimiter, "csv-delimiter", "", `CSV delimiter: ",", "|" or "\t" (csv only; default ",")`)
@@ -117,7 +124,7 @@ Sizes accept plain bytes or units: 64MiB, 1GB (powers of 1000), 1GiB.`,
 	fl.StringVar(&f.output, "output", "text", "result format: text, or json (the operations as protojson, for scripts)")
 	fl.StringVar(&f.server, "server", "", "trigger on a 'pubexport serve' API at this `URL` (http://, https://, grpc://, grpcs://) instead of running here")
 	fl.StringVar(&f.token, "token", "", "bearer `TOKEN` for --server (default $PUBEXPORT_TOKEN; for Cloud Run: $(gcloud auth print-identity-token))")
-	fl.StringVar(&f.store, "store", "", "operation store `URI` for in-process runs: file:///DIR or gs://BUCKET/PREFIX (default DESTINATION/.pubexport/operations)")
+	fl.StringVar(&f.store, "store", "", "operation store `URI` for in-process runs: file:///DIR or gs://BUCKET/PREFIX (default gs://BUCKET/.pubexport/operations, or ROOT/.pubexport/operations for a folder)")
 	fl.StringVar(&f.notify, "notify", "", "publish a message per ended export to `TOPIC`, pubsub://projects/P/topics/T (default $PUBEXPORT_NOTIFY)")
 	fl.BoolVar(&f.async, "async", false, "with --server: print the operation names and exit at once instead of watching")
 	fl.StringVar(&f.verbosity, "verbosity", "warning", "log level of the export's own messages: debug, info, warning, error or none")

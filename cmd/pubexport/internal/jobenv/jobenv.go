@@ -67,7 +67,7 @@ var Vars = []Var{
 	{CSVGuard, "false", "true prefixes cells starting with = + - @ with ' (spreadsheet formula guard)"},
 	{MaxObjectSize, "0 (one object)", "split output into objects of about this size: 64MiB, 1GB, bytes"},
 	{Operation, "", "run or resume this existing operation (organizations/ORG/operations/ID) instead of starting exports; set by `serve --dispatch cloudrun`"},
-	{Store, "DESTINATION/.pubexport/operations", "operation store: gs://BUCKET/PREFIX or file:///DIR (required with PUBEXPORT_OPERATION)"},
+	{Store, "gs://BUCKET/.pubexport/operations (ROOT/.pubexport/operations for a folder)", "operation store: gs://BUCKET/PREFIX or file:///DIR (required with PUBEXPORT_OPERATION)"},
 	{Notify, "", "pubsub://projects/PROJECT/topics/TOPIC: publish one message per ended export (done, failed or cancelled)"},
 	{LogLevel, "info", "debug, info, warn or error"},
 	{LogProgress, "30s", "how often a running export logs its counters (a Go duration; 0 turns it off)"},
