@@ -141,6 +141,9 @@ func (s *Set) inBig(h uint64) bool {
 		return false
 	}
 	_, found := slices.BinarySearch(s.big.hashes()[lo:hi], h)
+	// The array's memory is unmapped when s is collected (see merge): s
+	// must stay reachable while the slice is in use.
+	runtime.KeepAlive(s)
 	return found
 }
 
@@ -186,7 +189,8 @@ func (s *Set) merge() {
 	if s.big == nil {
 		s.big = newSorted()
 		// The array's memory may be outside the Go heap: give it back
-		// when the set is collected.
+		// when the set is collected. Code that holds a slice of it keeps
+		// s alive until it is done (runtime.KeepAlive).
 		runtime.AddCleanup(s, func(a *sorted) { a.free() }, s.big)
 	}
 	all := s.big.grow(n + m)
@@ -223,6 +227,7 @@ func (s *Set) merge() {
 	}
 	s.start[keyBuckets] += added
 	s.smallLen = 0
+	runtime.KeepAlive(s) // all is in s's mapping
 }
 
 // Track makes the set keep the hash of every key Add records from now on,

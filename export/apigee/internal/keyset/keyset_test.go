@@ -2,6 +2,7 @@ package keyset
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -64,6 +65,7 @@ func checkSet(t *testing.T, s *Set, n int) {
 	if total != n {
 		t.Fatalf("the set holds %d hashes, want %d", total, n)
 	}
+	runtime.KeepAlive(s) // big is in s's mapping, unmapped when s is collected
 }
 
 func BenchmarkKeySetAdd(b *testing.B) {
