@@ -42,6 +42,8 @@ type Checkpoint struct {
 	Duplicates int64 `json:"duplicates"`
 	Unknown    int64 `json:"unknown"`
 	Total      int64 `json:"total"`
+	// Warnings are the source's, merged by text (apigee.MergeWarnings).
+	Warnings []apigee.Warning `json:"warnings,omitempty"`
 
 	Published []Object `json:"published,omitempty"`
 

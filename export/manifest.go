@@ -36,6 +36,7 @@ type Manifest struct {
 	Pages           int64     `json:"pages"`
 	Duplicates      int64     `json:"duplicatesSkipped"`
 	UnknownFields   int64     `json:"unknownFieldsIgnored"`
+	Warnings        []string  `json:"warnings,omitempty"`
 	SecretsIncluded bool      `json:"secretsIncluded"`
 	Source          string    `json:"source"`
 	StartTime       time.Time `json:"startTime"`
@@ -63,6 +64,7 @@ func (x *run) manifest(res *Result) Manifest {
 		Pages:           res.Pages,
 		Duplicates:      res.Duplicates,
 		UnknownFields:   res.Unknown,
+		Warnings:        res.Warnings,
 		SecretsIncluded: res.SecretsIncluded,
 		Source:          strings.TrimSuffix(apigee.RedactURL(base), "/") + "/v1/" + x.spec.Target(),
 		StartTime:       res.Started,

@@ -1,5 +1,7 @@
 package export
 
+import "time"
+
 // Progress is a snapshot of a running export, reported after every page and
 // when an object is published. Counts are cumulative for the whole export,
 // including the part done before a resume.
@@ -14,6 +16,12 @@ type Progress struct {
 	Total      int64
 	Duplicates int64 // records dropped because they were seen before
 	Unknown    int64 // unknown JSON fields ignored (Apigee adds fields over time)
+	// Warnings name what the export worked around or could not keep, each
+	// with its count: unknown fields and enum values, fallbacks.
+	Warnings []string
+	// Waiting is how long the export has been waiting on Apigee for its
+	// next page (a slow or retried request), 0 when it is not.
+	Waiting time.Duration
 }
 
 // Percent is the share done, 0 to 100, and false when the total is unknown.

@@ -26,6 +26,7 @@ type Result struct {
 	Pages           int64
 	Duplicates      int64
 	Unknown         int64
+	Warnings        []string // see Progress.Warnings
 	SecretsIncluded bool
 	Started         time.Time
 	Finished        time.Time

@@ -128,7 +128,12 @@ type run struct {
 	// exported; keys holds those of the pages since the last checkpoint.
 	trackKeys bool
 	keys      []uint64
+	waiting   time.Duration // for the next page, see waitNotice
 }
+
+// waitNotice is how long the run waits for a page before its progress says
+// it is waiting on Apigee, and how often it says so again.
+const waitNotice = 2 * time.Second
 
 func (r *Runner) newRun(ctx context.Context, spec Spec) (*run, error) {
 	x := &run{
@@ -269,7 +274,28 @@ func (x *run) run(ctx context.Context) (*Result, error) {
 		}
 	}()
 
-	for f := range ch {
+	// While no page comes, progress says the export is waiting on Apigee
+	// (a slow answer, or a request retried through a quota window), so
+	// that nobody watching takes a long wait for a hang.
+	tick := time.NewTicker(waitNotice)
+	defer tick.Stop()
+	last := x.now()
+	for {
+		var f fetched
+		var ok bool
+		select {
+		case f, ok = <-ch:
+		case <-tick.C:
+			if d := x.now().Sub(last); d >= waitNotice {
+				x.waiting = d
+				x.progress()
+			}
+			continue
+		}
+		if !ok {
+			break
+		}
+		last, x.waiting = x.now(), 0
 		if err := ctx.Err(); err != nil {
 			return nil, err // cancelled or suspended: write and checkpoint nothing more
 		}
@@ -316,6 +342,7 @@ func (x *run) page(ctx context.Context, p *apigee.Page) error {
 	x.cp.Cursor = p.Next
 	x.cp.Duplicates += int64(p.Duplicates)
 	x.cp.Unknown += int64(p.Unknown)
+	x.cp.Warnings = apigee.MergeWarnings(x.cp.Warnings, p.Warnings)
 	if p.TotalSize >= 0 {
 		x.cp.Total = p.TotalSize
 	}
@@ -370,7 +397,17 @@ func (x *run) progress() {
 		Total:      x.cp.Total,
 		Duplicates: x.cp.Duplicates,
 		Unknown:    x.cp.Unknown,
+		Warnings:   texts(x.cp.Warnings),
+		Waiting:    x.waiting,
 	})
+}
+
+func texts(ws []apigee.Warning) []string {
+	var out []string
+	for _, w := range ws {
+		out = append(out, w.String())
+	}
+	return out
 }
 
 // checkpoint cuts the staging object at a record boundary and records where
@@ -502,12 +539,19 @@ func (x *run) publishObject(ctx context.Context, more bool) error {
 
 // finish writes the manifest and returns the result.
 func (x *run) finish(ctx context.Context) (*Result, error) {
+	if w, ok := apigee.CheckTotal(x.spec.Resource, x.cp.Records, x.cp.Total); ok {
+		x.cp.Warnings = apigee.MergeWarnings(x.cp.Warnings, []apigee.Warning{w})
+	}
+	for _, w := range x.cp.Warnings {
+		x.log.Warn("export warning", "warning", w.String())
+	}
 	res := &Result{
 		Objects:         x.cp.Published,
 		Records:         x.cp.Records,
 		Pages:           x.cp.Pages,
 		Duplicates:      x.cp.Duplicates,
 		Unknown:         x.cp.Unknown,
+		Warnings:        texts(x.cp.Warnings),
 		SecretsIncluded: x.spec.IncludeSecrets,
 		Started:         x.cp.Started,
 		Finished:        x.now().UTC(),

@@ -62,6 +62,9 @@ type Config struct {
 	// API (req.apigee_url or the default, with Application Default
 	// Credentials) and sink.Open(req.destination).
 	Open OpenFunc
+	// ApigeeOptions configure the default Open's Apigee client (a request
+	// timeout, say); they come after the request's base URL.
+	ApigeeOptions []apigee.Option
 	// LeaseDuration is DefaultLeaseDuration when zero.
 	LeaseDuration time.Duration
 	// Holder names this process in leases; hostname-pid-random when empty.
@@ -144,7 +147,7 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 		notify:     cfg.Notify,
 	}
 	if m.open == nil {
-		m.open = openDefault
+		m.open = openDefault(cfg.ApigeeOptions)
 	}
 	m.open = m.urls.opener(m.open)
 	if m.lease <= 0 {
@@ -181,12 +184,20 @@ func defaultHolder() string {
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
 }
 
-// openDefault opens the real Apigee API and the request's destination.
-func openDefault(ctx context.Context, req *operationspb.ExportRequest) (export.Source, sink.Bucket, error) {
+// openDefault opens the real Apigee API, configured by extra, and the
+// request's destination.
+func openDefault(extra []apigee.Option) OpenFunc {
+	return func(ctx context.Context, req *operationspb.ExportRequest) (export.Source, sink.Bucket, error) {
+		return openWith(ctx, req, extra)
+	}
+}
+
+func openWith(ctx context.Context, req *operationspb.ExportRequest, extra []apigee.Option) (export.Source, sink.Bucket, error) {
 	var opts []apigee.Option
 	if u := req.GetApigeeUrl(); u != "" {
 		opts = append(opts, apigee.WithBaseURL(u))
 	}
+	opts = append(opts, extra...)
 	c, err := apigee.NewClient(ctx, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connecting to Apigee: %w", err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -61,8 +62,18 @@ func applyProgress(md *apigeepb.OperationMetadata, r apigee.Resource, p export.P
 	if p.Total >= 0 {
 		fields["total"] = structpb.NewNumberValue(float64(p.Total))
 	}
+	if p.Waiting > 0 {
+		// Seconds waited for the next page: clients show "waiting on
+		// Apigee" from it.
+		fields["waitingSeconds"] = structpb.NewNumberValue(p.Waiting.Round(time.Second).Seconds())
+		md.Progress.Description = proto.String(describe(r, p) + fmt.Sprintf("; waiting on Apigee for %v", p.Waiting.Round(time.Second)))
+	}
 	md.Progress.Details = &structpb.Struct{Fields: fields}
-	md.Warnings = warnings(p.Duplicates, p.Unknown, includeSecrets)
+	unknown := p.Unknown
+	if len(p.Warnings) > 0 {
+		unknown = 0 // named, with their counts, in p.Warnings
+	}
+	md.Warnings = append(warnings(p.Duplicates, unknown, includeSecrets), p.Warnings...)
 }
 
 // describe says where an export stands in one sentence, e.g.
@@ -191,6 +202,6 @@ func finalProgress(res *export.Result) export.Progress {
 	}
 	return export.Progress{
 		Records: res.Records, Pages: res.Pages, Bytes: bytes, Objects: int64(len(res.Objects)),
-		Total: res.Records, Duplicates: res.Duplicates, Unknown: res.Unknown,
+		Total: res.Records, Duplicates: res.Duplicates, Unknown: res.Unknown, Warnings: res.Warnings,
 	}
 }

@@ -1,7 +1,9 @@
 package operations
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"pubexport/export"
 	"pubexport/export/apigee"
@@ -50,5 +52,31 @@ func TestPercentOnlyWhenKnown(t *testing.T) {
 	}
 	if len(md.GetWarnings()) != 2 {
 		t.Fatalf("warnings: %q", md.GetWarnings())
+	}
+}
+
+// TestNamedWarningsAndWaiting: the export's named warnings reach the
+// metadata (replacing the bare count of unknown fields), and a wait on
+// Apigee shows in the description and the details.
+func TestNamedWarningsAndWaiting(t *testing.T) {
+	md := new(apigeepb.OperationMetadata)
+	named := `ignored unknown field "apiProduct.futureField" (newer than this pubexport; not exported) (40 times)`
+	applyProgress(md, apigee.APIProducts, export.Progress{Records: 40, Pages: 1, Total: -1, Unknown: 40,
+		Warnings: []string{named}, Waiting: 12 * time.Second}, false)
+	if w := md.GetWarnings(); len(w) != 1 || w[0] != named {
+		t.Fatalf("warnings %q, want only the named one", w)
+	}
+	if d := md.GetProgress().GetDescription(); !strings.Contains(d, "waiting on Apigee for 12s") {
+		t.Fatalf("description %q", d)
+	}
+	if s := md.GetProgress().GetDetails().GetFields()["waitingSeconds"].GetNumberValue(); s != 12 {
+		t.Fatalf("waitingSeconds %v", s)
+	}
+	applyProgress(md, apigee.APIProducts, finalProgress(&export.Result{Records: 40, Warnings: []string{named}}), false)
+	if w := md.GetWarnings(); len(w) != 1 || w[0] != named {
+		t.Fatalf("final warnings %q", w)
+	}
+	if _, ok := md.GetProgress().GetDetails().GetFields()["waitingSeconds"]; ok {
+		t.Fatal("still waiting when finished")
 	}
 }

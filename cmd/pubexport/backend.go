@@ -14,6 +14,7 @@ import (
 	"cloud.google.com/go/storage"
 
 	"pubexport/cmd/pubexport/internal/opsclient"
+	"pubexport/export/apigee"
 	"pubexport/export/layout"
 	"pubexport/operations"
 	"pubexport/operations/operationspb"
@@ -181,16 +182,44 @@ func newLocal(ctx context.Context, a *app, flag, storeURI string, log *slog.Logg
 // published to the --notify topic (PUBEXPORT_NOTIFY), if any;
 // closeNotifier releases it after the manager is closed.
 func newManager(ctx context.Context, a *app, st store.Store, log *slog.Logger, holder string, lease time.Duration) (m *operations.Manager, closeNotifier func() error, err error) {
+	timeout, err := apigeeTimeout(a)
+	if err != nil {
+		return nil, nil, err
+	}
 	n, closeNotifier, err := openNotifier(ctx, a)
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err = operations.New(ctx, operations.Config{Store: st, Logger: log, Holder: holder, LeaseDuration: lease, Now: a.now, Notify: n})
+	m, err = operations.New(ctx, operations.Config{Store: st, Logger: log, Holder: holder, LeaseDuration: lease, Now: a.now, Notify: n,
+		ApigeeOptions: []apigee.Option{apigee.WithTimeout(timeout)}})
 	if err != nil {
 		closeNotifier()
 		return nil, nil, err
 	}
 	return m, closeNotifier, nil
+}
+
+// apigeeTimeoutVar is the environment's --apigee-timeout (for the job).
+const apigeeTimeoutVar = "PUBEXPORT_APIGEE_TIMEOUT"
+
+// apigeeTimeout is the deadline of each Apigee request: --apigee-timeout,
+// else PUBEXPORT_APIGEE_TIMEOUT, else 0 (apigee.DefaultTimeout).
+func apigeeTimeout(a *app) (time.Duration, error) {
+	if a.apigeeTimeout != 0 {
+		if a.apigeeTimeout < 0 {
+			return 0, usagef("--apigee-timeout %v: want a positive duration such as 60s", a.apigeeTimeout)
+		}
+		return a.apigeeTimeout, nil
+	}
+	v := strings.TrimSpace(a.getenv(apigeeTimeoutVar))
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, usagef("%s=%q: want a positive Go duration such as 60s", apigeeTimeoutVar, v)
+	}
+	return d, nil
 }
 
 // leaseVar overrides operations.DefaultLeaseDuration. It is for tests only

@@ -73,6 +73,8 @@ type app struct {
 	// now is the clock of the operations this process runs (nil:
 	// time.Now); tests move it to run "yesterday's" export.
 	now func() time.Time
+	// apigeeTimeout is --apigee-timeout (0: not given).
+	apigeeTimeout time.Duration
 }
 
 func main() {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"path"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"google.golang.org/genproto/googleapis/rpc/code"
@@ -84,6 +85,7 @@ func snapshotOf(op *longrunningpb.Operation) progress.Snapshot {
 			Bytes:   num("bytes", 0),
 			Objects: num("objects", 0),
 			Total:   num("total", -1),
+			Waiting: time.Duration(num("waitingSeconds", 0)) * time.Second,
 		}
 	}
 	if r := responseOf(op); r != nil {
@@ -140,6 +142,11 @@ func printResult(w io.Writer, op *longrunningpb.Operation) {
 	}
 	if r.GetSecretsIncluded() {
 		fmt.Fprintf(w, "  note: consumer secrets are included in clear text\n")
+	}
+	for _, warning := range metadataOf(op).GetWarnings() {
+		if !strings.HasPrefix(warning, "consumer secrets") { // the note above
+			fmt.Fprintf(w, "  warning: %s\n", warning)
+		}
 	}
 }
 

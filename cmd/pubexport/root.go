@@ -35,6 +35,8 @@ Start offline, with the bundled sample organization:
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usageError{err}
 	})
+	root.PersistentFlags().DurationVar(&a.apigeeTimeout, "apigee-timeout", 0,
+		"deadline of each try of an Apigee request, headers and whole body; a try out of time is retried for up to 2 minutes (default 60s, or $"+apigeeTimeoutVar+")")
 	root.SetVersionTemplate(versionText())
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
 		if a.environ == nil {

@@ -93,3 +93,21 @@ func thousands(n int64) string {
 	}
 	return b.String()
 }
+
+// CheckTotal compares the records an export of r read with the total the
+// API reported for them (apps: the totalSize of the approved and revoked
+// passes), and returns a warning when they differ. Apps that change status
+// or are created or deleted while a listing pages move between the passes
+// or out of reach, so the difference is worth a word, not an error.
+func CheckTotal(r Resource, read, total int64) (Warning, bool) {
+	if r != Apps || total < 0 || read == total {
+		return Warning{}, false
+	}
+	diff, how := read-total, "more"
+	if diff < 0 {
+		diff, how = -diff, "fewer"
+	}
+	return Warning{Text: fmt.Sprintf(
+		"read %s apps, %s %s than the %s the Apigee API reported (totalSize of approved and revoked apps): apps created, deleted or moved between approved and revoked while the export paged were missed or added; export again for a consistent copy",
+		thousands(read), thousands(diff), how, thousands(total))}, true
+}

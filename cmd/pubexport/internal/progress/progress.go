@@ -27,6 +27,9 @@ type Snapshot struct {
 	// Total is the number of records expected, or <= 0 when unknown: the
 	// display then shows no percentage rather than a made-up one.
 	Total int64
+	// Waiting is how long the export has waited on Apigee for its next
+	// page (slow answers, retries through a quota window); 0 when not.
+	Waiting time.Duration
 }
 
 // Options configures New.
@@ -115,8 +118,9 @@ func (t *Task) Update(s Snapshot) {
 	changed := s != t.last
 	t.last = s
 	now := t.d.o.Now()
-	// Nothing done yet is not worth a line: the first line says something.
-	started := s.Records > 0 || s.Pages > 0 || s.Bytes > 0
+	// Nothing done yet is not worth a line: the first line says something
+	// (a wait on Apigee does: it tells a slow start from a hang).
+	started := s.Records > 0 || s.Pages > 0 || s.Bytes > 0 || s.Waiting > 0
 	writeLine := t.bar == nil && changed && started && (!t.lineSeen || now.Sub(t.lastLine) >= t.d.o.Interval)
 	if writeLine {
 		t.lineSeen, t.lastLine = true, now
@@ -239,6 +243,9 @@ func counters(s Snapshot, elapsed time.Duration, sep string) string {
 	if s.Total > 0 {
 		pct := min(s.Records*100/s.Total, 100)
 		parts = append(parts, fmt.Sprintf("%d%% of %d", pct, s.Total))
+	}
+	if s.Waiting > 0 {
+		parts = append(parts, fmt.Sprintf("waiting on Apigee for %v", s.Waiting.Round(time.Second)))
 	}
 	return strings.Join(parts, sep)
 }

@@ -92,3 +92,16 @@ func TestBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitingOnApigee: a snapshot waiting on Apigee says so, even before
+// the first page.
+func TestWaitingOnApigee(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1700000000, 0)}
+	var buf bytes.Buffer
+	d := New(&buf, Options{Interval: time.Second, Now: clock.Now})
+	devs := d.Add("developers")
+	devs.Update(Snapshot{Total: -1, Waiting: 35 * time.Second})
+	if !strings.Contains(buf.String(), "developers: 0 records") || !strings.Contains(buf.String(), "waiting on Apigee for 35s") {
+		t.Fatalf("line %q does not say it waits on Apigee", buf.String())
+	}
+}

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"pubexport/export/apigee/emulator"
+)
+
+// TestRunSummaryNamesWarnings: `run` prints the warnings of each export
+// (here unknown fields and an unknown enum value Apigee sent) under its
+// objects, and logs them at WARNING.
+func TestRunSummaryNamesWarnings(t *testing.T) {
+	t.Parallel()
+	emu := startEmulator(t, emulator.Options{FutureFields: true})
+	dir := t.TempDir()
+	ta := newTestApp(nil)
+	if code := ta.run(t.Context(), "run", "--org", "acme", "--apigee-url", emu.URL, "--resource", "apiproducts", "--to", dir, "--apigee-timeout", "20s"); code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", code, ta.stderr)
+	}
+	out := ta.stdout.String()
+	if !strings.Contains(out, `  warning: ignored unknown field "apiProduct.futureField"`) {
+		t.Errorf("stdout does not name the unknown field:\n%s", out)
+	}
+	if !strings.Contains(ta.stderr.String(), "export warning") {
+		t.Errorf("stderr does not log the warnings:\n%s", ta.stderr)
+	}
+}
+
+// TestApigeeTimeoutInvalid: a bad --apigee-timeout or
+// PUBEXPORT_APIGEE_TIMEOUT is a usage error naming it.
+func TestApigeeTimeoutInvalid(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(map[string]string{"PUBEXPORT_APIGEE_TIMEOUT": "soon"})
+	code := ta.run(t.Context(), "run", "--to", t.TempDir())
+	if code != 2 || !strings.Contains(ta.stderr.String(), "PUBEXPORT_APIGEE_TIMEOUT") {
+		t.Fatalf("exit %d\n%s", code, ta.stderr)
+	}
+}

@@ -1,0 +1,146 @@
+package export_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"pubexport/export"
+	"pubexport/export/apigee"
+	"pubexport/export/apigee/emulator"
+	"pubexport/formats"
+)
+
+func readManifest(t *testing.T, dir string, res *export.Result) export.Manifest {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, res.Manifest.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m export.Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func hasWarning(ws []string, parts ...string) bool {
+	return slices.ContainsFunc(ws, func(w string) bool {
+		for _, p := range parts {
+			if !strings.Contains(w, p) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// TestUnknownFieldsInResultAndManifest: each unknown field path and enum
+// value Apigee sends is named with its count in the result and the
+// manifest, not only counted.
+func TestUnknownFieldsInResultAndManifest(t *testing.T) {
+	e := newEnv(t, emulator.GenerateSpec{APIProducts: 40, Seed: 3}, emulator.Options{FutureFields: true})
+	dir := t.TempDir()
+	res, err := e.run(context.Background(), openLocal(t, dir), e.spec(apigee.APIProducts, formats.NDJSON, "file://"+dir), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := readManifest(t, dir, res)
+	for _, ws := range [][]string{res.Warnings, m.Warnings} {
+		if !hasWarning(ws, `"apiProduct.futureField"`, "(40 times)") || !hasWarning(ws, `"API_SOURCE"`, `"apiProduct.quotaCounterScope"`) {
+			t.Errorf("warnings %q do not name the unknown field and enum value with counts", ws)
+		}
+	}
+}
+
+// TestAppsTotalMismatchWarned: a developer deleted (with its apps) while
+// the apps are paged makes the apps read differ from the totalSize the API
+// reports; the export says so with both numbers and the difference.
+func TestAppsTotalMismatchWarned(t *testing.T) {
+	spec := emulator.GenerateSpec{Org: "acme", Developers: 50, Apps: 1500, Seed: 21}
+	data := emulator.Generate(spec)
+	var victim string
+	for _, a := range data.Orgs[0].Apps {
+		if a.GetStatus() == "approved" && a.GetDeveloperEmail() != "" {
+			victim = a.GetDeveloperEmail()
+			break
+		}
+	}
+	var base atomic.Value
+	var deleted atomic.Bool
+	opts := emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+		// When the second approved page is asked for, the first (with
+		// the victim's first app) has been read.
+		if r.URL.Query().Get("pageToken") != "" && !deleted.Swap(true) {
+			req, _ := http.NewRequest(http.MethodDelete, base.Load().(string)+"/developers/"+url.PathEscape(victim), nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil || resp.StatusCode != http.StatusOK {
+				panic(fmt.Sprintf("deleting %s: %v %v", victim, resp, err))
+			}
+			resp.Body.Close()
+		}
+		return false
+	}}
+	e := newEnv(t, spec, opts)
+	base.Store(e.emu.URL + "/v1/organizations/acme")
+	dir := t.TempDir()
+	res, err := e.run(context.Background(), openLocal(t, dir), e.spec(apigee.Apps, formats.JSON, "file://"+dir), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !deleted.Load() {
+		t.Fatal("the apps were read in one page; nothing was deleted")
+	}
+	m := readManifest(t, dir, res)
+	for _, ws := range [][]string{res.Warnings, m.Warnings} {
+		if !hasWarning(ws, fmt.Sprintf("read %s apps", thousands(res.Records)), "more than", "totalSize") {
+			t.Errorf("warnings %q do not say that %d apps read exceed the total", ws, res.Records)
+		}
+	}
+}
+
+func thousands(n int64) string {
+	s := fmt.Sprint(n)
+	if len(s) > 3 {
+		s = s[:len(s)-3] + "," + s[len(s)-3:]
+	}
+	return s
+}
+
+// TestProgressWaitingOnApigee: while a page is slow to come, progress says
+// how long the export has been waiting on Apigee; once it comes, it does
+// not.
+func TestProgressWaitingOnApigee(t *testing.T) {
+	var slowed atomic.Bool
+	opts := emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, "/developers") && !slowed.Swap(true) {
+			time.Sleep(5 * time.Second)
+		}
+		return false
+	}}
+	e := newEnv(t, emulator.GenerateSpec{Developers: 30, Seed: 2}, opts)
+	dir := t.TempDir()
+	var seen []export.Progress
+	_, err := e.run(context.Background(), openLocal(t, dir), e.spec(apigee.Developers, formats.CSV, "file://"+dir), func(r *export.Runner) {
+		r.OnProgress = func(p export.Progress) { seen = append(seen, p) }
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waited := slices.ContainsFunc(seen, func(p export.Progress) bool { return p.Waiting >= 2*time.Second && p.Records == 0 })
+	if !waited {
+		t.Errorf("no progress said it was waiting on Apigee: %+v", seen)
+	}
+	if last := seen[len(seen)-1]; last.Waiting != 0 {
+		t.Errorf("last progress %+v still waiting", last)
+	}
+}
