@@ -101,12 +101,10 @@ func WithRetryBudget(budget time.Duration) Option {
 // counts as a failure to retry within the budget, as a connection reset
 // does. timeout <= 0 means DefaultTimeout: no request may wait forever.
 func WithTimeout(timeout time.Duration) Option {
-	return func(o *options) {
-		if timeout <= 0 {
-			timeout = DefaultTimeout
-		}
-		o.timeout = timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
 	}
+	return func(o *options) { o.timeout = timeout }
 }
 
 // WithMaxResponse sets the most the client reads of one answer
@@ -114,12 +112,10 @@ func WithTimeout(timeout time.Duration) Option {
 // the records, down to a single one; only a single record over it fails
 // the listing. Tests use a small cap instead of pages of 32 MiB.
 func WithMaxResponse(n int64) Option {
-	return func(o *options) {
-		if n <= 0 {
-			n = DefaultMaxResponse
-		}
-		o.maxResponse = n
+	if n <= 0 {
+		n = DefaultMaxResponse
 	}
+	return func(o *options) { o.maxResponse = n }
 }
 
 // WithRateLimit caps the calls a minute the client makes, retries included,
