@@ -27,6 +27,9 @@ const (
 	Destination   = "destination"
 	ApigeeURL     = "apigee_url"
 	MaxObjectSize = "max_object_size"
+	// Store is the operation store's URI (not a request field: the
+	// server's or the job's configuration).
+	Store = "store"
 )
 
 // Error is a value that cannot be used, modelled on encoding/csv's

@@ -45,6 +45,10 @@ func ParseFormat(s string) (Format, error) {
 		Problem: fmt.Sprintf("%q is not supported", s), Valid: "use one of " + joinFormats()}
 }
 
+// Formats lists every Format, in the order they are offered to users: the
+// one list that help texts, request validation and errors are built from.
+func Formats() []Format { return formatList[:len(formatList):len(formatList)] }
+
 func joinFormats() string {
 	names := make([]string, len(formatList))
 	for i, f := range formatList {

@@ -27,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"pubexport/export/apigee"
 	"pubexport/export/apigee/emulator"
 )
 
@@ -154,15 +155,19 @@ func parseGenerate(s string) (*emulator.GenerateSpec, error) {
 		if !ok || err != nil || n < 0 {
 			return nil, fmt.Errorf("--generate %q: %q is not name=count with a count of 0 or more", s, part)
 		}
-		switch k {
-		case "developers":
+		switch apigee.Resource(k) {
+		case apigee.Developers:
 			spec.Developers = n
-		case "apps":
+		case apigee.Apps:
 			spec.Apps = n
-		case "apiproducts":
+		case apigee.APIProducts:
 			spec.APIProducts = n
 		default:
-			return nil, fmt.Errorf("--generate %q: unknown name %q (use developers, apps, apiproducts)", s, k)
+			var names []string
+			for _, r := range apigee.Resources() {
+				names = append(names, string(r))
+			}
+			return nil, fmt.Errorf("--generate %q: unknown name %q (use %s)", s, k, strings.Join(names, ", "))
 		}
 	}
 	return spec, nil

@@ -3,19 +3,19 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net/url"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
-	"cloud.google.com/go/storage"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"pubexport/cmd/pubexport/internal/opsclient"
 	"pubexport/export/apigee"
 	"pubexport/export/layout"
+	"pubexport/export/sink"
+	"pubexport/field"
 	"pubexport/operations"
 	"pubexport/operations/operationspb"
 	"pubexport/operations/store"
@@ -107,30 +107,20 @@ func openStore(ctx context.Context, flag, uri string, legacy ...string) (store.S
 		}
 		return store.WithLegacy(st, old), func() error { return errors.Join(closeSt(), closeOld()) }, nil
 	}
-	switch {
-	case strings.HasPrefix(uri, "gs://"):
-		bucket, prefix, _ := strings.Cut(strings.TrimPrefix(uri, "gs://"), "/")
-		if bucket == "" {
-			return nil, nil, usagef("%s %q names no bucket: want gs://BUCKET/PREFIX", flag, uri)
-		}
-		c, err := storage.NewClient(ctx)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s %s: creating the Cloud Storage client: %w", flag, uri, err)
-		}
-		return bucketErrors{store.GCS(c.Bucket(bucket), strings.Trim(prefix, "/")), bucket, flag}, c.Close, nil
-	case strings.HasPrefix(uri, "file://"):
-		u, err := url.Parse(uri)
-		if err != nil || (u.Host != "" && u.Host != "localhost") || !strings.HasPrefix(u.Path, "/") {
-			return nil, nil, usagef("%s %q: want file:///ABSOLUTE/DIR", flag, uri)
-		}
-		st, err := store.Local(filepath.FromSlash(u.Path))
-		return st, noClose, err
-	case strings.Contains(uri, "://"):
-		return nil, nil, usagef("%s %q: want gs://BUCKET/PREFIX, file:///DIR or a folder path", flag, uri)
-	default:
-		st, err := store.Local(uri)
-		return st, noClose, err
+	st, closeSt, err := store.Open(ctx, uri)
+	var fe *field.Error
+	if errors.As(err, &fe) && status.Code(err) == codes.InvalidArgument {
+		// flag is how the user gave the store (a flag, or the variable
+		// it was derived from).
+		return nil, nil, usagef("%s", fe.Named(flag))
 	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if loc, _ := sink.ParseURI(uri); loc.Bucket != "" {
+		st = bucketErrors{st, loc.Bucket, flag}
+	}
+	return st, closeSt, nil
 }
 
 func noClose() error { return nil }

@@ -97,9 +97,9 @@ func runJob(ctx context.Context, a *app) error {
 	if err := checkNotify(jobenv.Notify, cfg.Notify); err != nil {
 		return err
 	}
-	level, _ := parseLevel(cfg.LogLevel)
-	if cfg.LogLevel == "" {
-		level = slog.LevelInfo
+	level := slog.LevelInfo
+	if cfg.LogLevel != "" {
+		level, _ = cmdlog.ParseLevel(cfg.LogLevel) // jobenv.Parse checked it
 	}
 	log := slog.New(cmdlog.New(a.stdout, cmdlog.Options{Level: level})).With("task", cfg.TaskIndex, "attempt", cfg.TaskAttempt)
 

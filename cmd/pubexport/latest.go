@@ -36,7 +36,7 @@ that finishes late does not take it back.
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&org, "org", "", "Apigee organization `NAME`")
-	fl.StringVar(&resource, "resource", "", "developers, apps or apiproducts")
+	fl.StringVar(&resource, "resource", "", resourceNames())
 	fl.StringVar(&to, "to", "", "the exports' destination `URI` (placeholders allowed) or its root")
 	fl.StringVar(&output, "output", "text", "text, or json (the pointer as it is stored)")
 	return cmd
@@ -47,14 +47,14 @@ func printLatest(ctx context.Context, a *app, org, resource, to, output string) 
 	case org == "":
 		return usagef("--org is required: the organization whose latest export to show")
 	case resource == "":
-		return usagef("--resource is required: developers, apps or apiproducts")
+		return usagef("--resource is required: %s", resourceNames())
 	case to == "":
 		return usagef("--to is required: the destination the exports were given, e.g. gs://BUCKET/apigee/{resource}/{date}")
 	case output != "text" && output != "json":
 		return usagef("--output %q: want text or json", output)
 	}
 	if _, err := apigee.ParseResource(resource); err != nil {
-		return usagef("--resource %q: want developers, apps or apiproducts", resource)
+		return usagef("--resource %q: want %s", resource, resourceNames())
 	}
 	dest, err := normalizeDest(to)
 	if err != nil {

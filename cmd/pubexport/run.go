@@ -18,6 +18,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 
 	"pubexport/cmd/pubexport/internal/bytesize"
+	"pubexport/cmd/pubexport/internal/cmdlog"
 	"pubexport/cmd/pubexport/internal/jobenv"
 	"pubexport/cmd/pubexport/internal/opsclient"
 	"pubexport/cmd/pubexport/internal/progress"
@@ -111,8 +112,8 @@ Sizes accept plain bytes or units: 64MiB, 1GB (powers of 1000), 1GiB.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.org, "org", "", "Apigee organization `NAME` (default: the bundled sample organization, offline)")
-	fl.StringVar(&f.resource, "resource", "all", "what to export: developers, apps, apiproducts or all (a comma list works too)")
-	fl.StringVar(&f.format, "format", "json", "output format: json, ndjson, csv or parquet")
+	fl.StringVar(&f.resource, "resource", "all", "what to export: "+resourceNames("all")+" (a comma list works too)")
+	fl.StringVar(&f.format, "format", "json", "output format: "+formatNames())
 	fl.StringVar(&f.compression, "compression", "", "none or gzip; parquet also zstd (its default) and snappy")
 	fl.StringVar(&f.to, "to", "", "destination `URI`: gs://BUCKET/PREFIX, file:///DIR or a folder, placeholders {org} {resource} {date} {time} {operation} allowed (default ./exports when offline)")
 	fl.StringVar(&f.apigeeURL, "apigee-url", "", "Apigee management API base `URL` (an emulator or a proxy)")
@@ -127,7 +128,7 @@ Sizes accept plain bytes or units: 64MiB, 1GB (powers of 1000), 1GiB.`,
 	fl.StringVar(&f.store, "store", "", "operation store `URI` for in-process runs: file:///DIR or gs://BUCKET/PREFIX (default gs://BUCKET/.pubexport/operations, or ROOT/.pubexport/operations for a folder)")
 	fl.StringVar(&f.notify, "notify", "", "publish a message per ended export to `TOPIC`, pubsub://projects/P/topics/T (default $PUBEXPORT_NOTIFY)")
 	fl.BoolVar(&f.async, "async", false, "with --server: print the operation names and exit at once instead of watching")
-	fl.StringVar(&f.verbosity, "verbosity", "warning", "log level of the export's own messages: debug, info, warning, error or none")
+	fl.StringVar(&f.verbosity, "verbosity", "warning", "log level of the export's own messages: "+cmdlog.LevelNames())
 	return cmd
 }
 
@@ -232,7 +233,7 @@ func parseResources(s string) ([]apigee.Resource, error) {
 	for _, part := range strings.Split(s, ",") {
 		r, err := apigee.ParseResource(strings.ToLower(strings.TrimSpace(part)))
 		if err != nil {
-			return nil, usagef("--resource %q: want developers, apps, apiproducts or all", s)
+			return nil, usagef("--resource %q: want %s", s, resourceNames("all"))
 		}
 		out = append(out, r)
 	}
@@ -552,21 +553,11 @@ func fieldMessage(err error, names map[string]string) string {
 	return msg
 }
 
-// levelNone is above every level: --verbosity none.
-const levelNone = slog.Level(100)
-
+// parseLevel reads --verbosity (cmdlog's one vocabulary of levels).
 func parseLevel(s string) (slog.Level, error) {
-	switch strings.ToLower(s) {
-	case "debug":
-		return slog.LevelDebug, nil
-	case "info":
-		return slog.LevelInfo, nil
-	case "warning", "warn":
-		return slog.LevelWarn, nil
-	case "error":
-		return slog.LevelError, nil
-	case "none":
-		return levelNone, nil
+	l, err := cmdlog.ParseLevel(s)
+	if err != nil {
+		return 0, usagef("--verbosity: %v", err)
 	}
-	return 0, usagef("--verbosity %q: want debug, info, warning, error or none", s)
+	return l, nil
 }

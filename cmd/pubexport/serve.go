@@ -127,7 +127,7 @@ is logged with its operation name, at ERROR when it failed.`,
 	fl.StringVar(&f.job, "job", "", "Cloud Run job for --dispatch cloudrun: projects/PROJECT/locations/REGION/jobs/JOB")
 	fl.StringVar(&f.cloudRunEndpoint, "cloudrun-endpoint", "", "plaintext HOST:PORT of a Cloud Run Admin API stand-in (tests)")
 	fl.MarkHidden("cloudrun-endpoint")
-	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warning or error")
+	fl.StringVar(&f.logLevel, "log-level", "info", cmdlog.LevelNames())
 	fl.StringVar(&f.notify, "notify", "", "publish a message per ended export to `TOPIC`, pubsub://projects/P/topics/T (default $PUBEXPORT_NOTIFY; with --dispatch cloudrun the job gets it too)")
 	fl.StringArrayVar(&f.allowApigeeURLs, "allow-apigee-url", nil, "an Apigee base `URL` that triggers may name besides "+apigee.DefaultBaseURL+" (repeatable; e.g. an emulator)")
 	fl.StringArrayVar(&f.allowHosts, "allow-host", nil, "a `HOST:PORT` that requests may name in their Host header besides the listening address and localhost (repeatable; --auth none on loopback only, e.g. behind a local proxy)")
@@ -141,9 +141,9 @@ is logged with its operation name, at ERROR when it failed.`,
 }
 
 func serve(ctx context.Context, a *app, f *serveFlags, addrSet, authSet bool) error {
-	level, err := parseLevel(f.logLevel)
+	level, err := cmdlog.ParseLevel(f.logLevel)
 	if err != nil {
-		return usagef("--log-level %q: want debug, info, warning or error", f.logLevel)
+		return usagef("--log-level: %v", err)
 	}
 	log := slog.New(cmdlog.New(a.stdout, cmdlog.Options{Level: level}))
 	addr := f.addr

@@ -234,7 +234,29 @@ func checkName(name, full string) error {
 	return nil
 }
 
-// ValidateDestination checks a --to value as Open would, without touching
+// Location is a storage URI taken apart: a Cloud Storage bucket and prefix
+// ("" or ending in "/"), or an absolute local folder.
+type Location struct {
+	Bucket string
+	Prefix string
+	Dir    string
+}
+
+// ParseURI checks uri as Open does, without touching the network or disk:
+// gs://BUCKET[/PREFIX] with Cloud Storage's bucket naming rules and the
+// prefix's limits, file:///DIR, or a folder path (made absolute). It is the
+// one parser of storage URIs, shared by everything that opens storage (the
+// operation store too). Errors are INVALID_ARGUMENT wrapping a *field.Error
+// about the destination; a caller that parses another value relabels it.
+func ParseURI(uri string) (Location, error) {
+	d, err := parseDest(uri)
+	if err != nil {
+		return Location{}, err
+	}
+	return Location{Bucket: d.bucket, Prefix: d.prefix, Dir: d.dir}, nil
+}
+
+// ValidateDestination checks a destination as Open would, without touching
 // the network or the disk, so that a command can refuse a bad destination
 // before it starts anything else.
 func ValidateDestination(dest string) error {

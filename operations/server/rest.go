@@ -15,12 +15,28 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"pubexport/export/apigee"
 	"pubexport/operations/operationspb"
 )
 
 // collections are the resources an export can be triggered for, as REST
 // path segments (the Manager validates the request in depth).
-var collections = map[string]bool{"developers": true, "apps": true, "apiproducts": true}
+var collections = func() map[string]bool {
+	m := map[string]bool{}
+	for _, r := range apigee.Resources() {
+		m[string(r)] = true
+	}
+	return m
+}()
+
+// resourceNames lists the collections for messages.
+var resourceNames = func() string {
+	var names []string
+	for _, r := range apigee.Resources() {
+		names = append(names, string(r))
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}()
 
 // rest serves the REST/JSON mapping:
 //
@@ -171,7 +187,7 @@ func (h *rest) collection(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !collections[resource] {
-		writeError(w, status.Errorf(codes.NotFound, "cannot export %q: want developers, apps or apiproducts", truncate(resource)))
+		writeError(w, status.Errorf(codes.NotFound, "cannot export %q: want %s", truncate(resource), resourceNames))
 		return
 	}
 	if !allowMethods(w, r, http.MethodPost) {

@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"pubexport/cmd/pubexport/internal/bytesize"
+	"pubexport/cmd/pubexport/internal/cmdlog"
 	"pubexport/export/apigee"
 	"pubexport/formats"
 )
@@ -56,8 +57,8 @@ type Var struct {
 // Vars is every variable `pubexport job` reads, in the order of its help.
 var Vars = []Var{
 	{Org, "", "Apigee organization to export (required unless PUBEXPORT_OPERATION is set)"},
-	{Resources, "all", "comma-separated list of developers, apps, apiproducts, or all"},
-	{Format, "json", "json, ndjson, csv or parquet"},
+	{Resources, "all", "comma-separated list of " + strings.Join(append(resourceList(), "all"), ", ")},
+	{Format, "json", strings.Join(formatList(), ", ")},
 	{Compression, "none (zstd for parquet)", "none or gzip; parquet also zstd and snappy"},
 	{Destination, "", "gs://BUCKET/PREFIX or file:///DIR (required unless PUBEXPORT_OPERATION is set)"},
 	{ApigeeURL, "https://apigee.googleapis.com", "Apigee management API base URL (a proxy or an emulator)"},
@@ -69,7 +70,7 @@ var Vars = []Var{
 	{Operation, "", "run or resume this existing operation (organizations/ORG/operations/ID) instead of starting exports; set by `serve --dispatch cloudrun`"},
 	{Store, "gs://BUCKET/.pubexport/operations (ROOT/.pubexport/operations for a folder)", "operation store: gs://BUCKET/PREFIX or file:///DIR (required with PUBEXPORT_OPERATION)"},
 	{Notify, "", "pubsub://projects/PROJECT/topics/TOPIC: publish one message per ended export (done, failed or cancelled)"},
-	{LogLevel, "info", "debug, info, warn or error"},
+	{LogLevel, "info", cmdlog.LevelNames()},
 	{LogProgress, "30s", "how often a running export logs its counters (a Go duration; 0 turns it off)"},
 	{TaskIndex, "0", "set by Cloud Run: this task's index; task i exports resources i, i+n, ... of the list"},
 	{TaskCount, "1", "set by Cloud Run: number of tasks in the execution"},
@@ -125,10 +126,10 @@ func Parse(getenv func(string) string) (*Config, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
-	switch c.LogLevel {
-	case "", "debug", "info", "warn", "warning", "error":
-	default:
-		return nil, fmt.Errorf("%s=%q: want debug, info, warn or error", LogLevel, c.LogLevel)
+	if c.LogLevel != "" {
+		if _, err := cmdlog.ParseLevel(c.LogLevel); err != nil {
+			return nil, fmt.Errorf("%s: %v", LogLevel, err)
+		}
 	}
 	c.LogProgress = 30 * time.Second
 	if v := p.str(LogProgress); v != "" {
@@ -177,7 +178,7 @@ func Parse(getenv func(string) string) (*Config, error) {
 		f = string(formats.JSON)
 	}
 	if c.Format, err = formats.ParseFormat(f); err != nil {
-		return nil, fmt.Errorf("%s=%q: want json, ndjson, csv or parquet", Format, f)
+		return nil, fmt.Errorf("%s=%q: want one of %s", Format, f, strings.Join(formatList(), ", "))
 	}
 	if comp := p.str(Compression); comp != "" {
 		if c.Compression, err = formats.ParseCompression(c.Format, comp); err != nil {
@@ -217,7 +218,7 @@ func parseResources(s string) ([]apigee.Resource, error) {
 		part = strings.ToLower(strings.TrimSpace(part))
 		r, err := apigee.ParseResource(part)
 		if err != nil {
-			return nil, fmt.Errorf("%s=%q: %q is not developers, apps, apiproducts or all", Resources, s, part)
+			return nil, fmt.Errorf("%s=%q: %q is not one of %s", Resources, s, part, strings.Join(append(resourceList(), "all"), ", "))
 		}
 		if !slices.Contains(out, r) {
 			out = append(out, r)
@@ -293,4 +294,22 @@ func (p *parser) integer(name string, def int) int {
 		p.err = fmt.Errorf("%s=%q: want a whole number", name, s)
 	}
 	return n
+}
+
+// resourceList and formatList are the accepted names, from the packages
+// that define them.
+func resourceList() []string {
+	var names []string
+	for _, r := range apigee.Resources() {
+		names = append(names, string(r))
+	}
+	return names
+}
+
+func formatList() []string {
+	var names []string
+	for _, f := range formats.Formats() {
+		names = append(names, string(f))
+	}
+	return names
 }
