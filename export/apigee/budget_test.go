@@ -38,7 +38,7 @@ func newClient(t *testing.T, emu *emulator.Server, opts ...apigee.Option) *apige
 // firstPage reads the first page of r, failing the test if that takes
 // longer than a generous liveness bound: a client without deadlines would
 // wait forever on some of these servers.
-func firstPage(t *testing.T, c *apigee.Client, r apigee.Resource) (*apigee.Page, error, time.Duration) {
+func firstPage(t *testing.T, c *apigee.Client, r apigee.Resource) (*apigee.Page, time.Duration, error) {
 	t.Helper()
 	type result struct {
 		p   *apigee.Page
@@ -54,10 +54,10 @@ func firstPage(t *testing.T, c *apigee.Client, r apigee.Resource) (*apigee.Page,
 	}()
 	select {
 	case res := <-done:
-		return res.p, res.err, time.Since(start)
+		return res.p, time.Since(start), res.err
 	case <-time.After(30 * time.Second):
 		t.Fatal("the listing still waits after 30s: a request without a deadline")
-		return nil, nil, 0
+		return nil, 0, nil
 	}
 }
 
@@ -90,7 +90,7 @@ func TestThrottledLongerThanEightAttempts(t *testing.T) {
 func TestThrottledPastTheBudget(t *testing.T) {
 	emu, _ := startEmulator(t, emulator.Options{Throttle: time.Hour})
 	c := newClient(t, emu, apigee.WithRetryBudget(2500*time.Millisecond))
-	_, err, took := firstPage(t, c, apigee.Developers)
+	_, took, err := firstPage(t, c, apigee.Developers)
 	if status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("got %v, want RESOURCE_EXHAUSTED", err)
 	}
@@ -119,7 +119,7 @@ func TestAPIThatNeverAnswers(t *testing.T) {
 			emu, _ := startEmulator(t, c.opts)
 			cl := newClient(t, emu, apigee.WithTimeout(300*time.Millisecond), apigee.WithRetryBudget(time.Second),
 				apigee.WithRetry(0, 10*time.Millisecond, 50*time.Millisecond))
-			_, err, took := firstPage(t, cl, apigee.APIProducts)
+			_, took, err := firstPage(t, cl, apigee.APIProducts)
 			if status.Code(err) != codes.DeadlineExceeded {
 				t.Fatalf("got %v, want DEADLINE_EXCEEDED", err)
 			}

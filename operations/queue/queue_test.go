@@ -161,7 +161,8 @@ func TestThirtyTriggersBounded(t *testing.T) {
 		t.Error("no trigger was queued")
 	}
 	// A poller sees the place in line too.
-	for _, n := range names {
+	if len(names) > 0 {
+		n := names[0]
 		op, err := q.Get(t.Context(), n)
 		if err != nil {
 			t.Fatal(err)
@@ -169,7 +170,6 @@ func TestThirtyTriggersBounded(t *testing.T) {
 		if md := metadata(t, op); md.GetState() == apigeepb.OperationMetadata_NOT_STARTED && !strings.HasPrefix(md.GetProgress().GetDescription(), "queued: number ") {
 			t.Errorf("Get %s: NOT_STARTED with description %q", n, md.GetProgress().GetDescription())
 		}
-		break
 	}
 
 	var want string
