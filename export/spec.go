@@ -14,6 +14,7 @@ import (
 	"pubexport/field"
 	"pubexport/formats"
 	"pubexport/formats/csv"
+	"pubexport/internal/echo"
 )
 
 // Spec says what one export reads and where it writes. The zero values of the
@@ -61,7 +62,7 @@ func (s *Spec) Validate() error {
 		return invalid(&field.Error{Field: field.Organization, Problem: "missing", Valid: "give your Apigee organization's name, for example acme"})
 	}
 	if !orgName.MatchString(s.Org) {
-		return invalid(&field.Error{Field: field.Organization, Value: s.Org, Problem: fmt.Sprintf("%q is not an organization name", s.Org),
+		return invalid(&field.Error{Field: field.Organization, Value: s.Org, Problem: fmt.Sprintf("%q is not an organization name", echo.Value(s.Org)),
 			Valid: "an Apigee organization name has letters, digits and hyphens only (at most 63)"})
 	}
 	if _, err := apigee.ParseResource(string(s.Resource)); err != nil {
@@ -84,10 +85,10 @@ func (s *Spec) Validate() error {
 	}
 	if s.ApigeeURL != "" {
 		u, err := url.Parse(s.ApigeeURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(u.Hostname()) > 253 || strings.Trim(u.Path, "/") != "" {
 			// The URL may carry a password: it is used, never written.
 			redacted := apigee.RedactURL(s.ApigeeURL)
-			return invalid(&field.Error{Field: field.ApigeeURL, Value: redacted, Problem: fmt.Sprintf("%q is not a base URL", redacted),
+			return invalid(&field.Error{Field: field.ApigeeURL, Value: redacted, Problem: fmt.Sprintf("%q is not a base URL", echo.Value(redacted)),
 				Valid: "use one such as https://apigee.googleapis.com or http://127.0.0.1:8080"})
 		}
 	}

@@ -17,6 +17,7 @@ import (
 
 	"pubexport/field"
 	"pubexport/formats/csv"
+	"pubexport/internal/echo"
 )
 
 // Format names an output file format, as spelled on the command line.
@@ -42,7 +43,7 @@ func ParseFormat(s string) (Format, error) {
 		}
 	}
 	return "", &field.Error{Field: field.Format, Value: s,
-		Problem: fmt.Sprintf("%q is not supported", s), Valid: "use one of " + joinFormats()}
+		Problem: fmt.Sprintf("%q is not supported", echo.Value(s)), Valid: "use one of " + joinFormats()}
 }
 
 // Formats lists every Format, in the order they are offered to users: the

@@ -19,6 +19,7 @@ import (
 	"pubexport/field"
 	"pubexport/formats"
 	"pubexport/formats/csv"
+	"pubexport/internal/echo"
 	"pubexport/operations/operationspb"
 	"pubexport/operations/store"
 )
@@ -40,7 +41,7 @@ func Spec(req *operationspb.ExportRequest) (export.Spec, error) {
 		return export.Spec{}, invalid("request", "missing export request")
 	}
 	if err := store.CheckParent(req.GetParent(), false); err != nil {
-		return export.Spec{}, invalid("parent", "%q is not an organization; want organizations/{org}, for example organizations/acme", req.GetParent())
+		return export.Spec{}, invalid("parent", "%q is not an organization; want organizations/{org}, for example organizations/acme", echo.Value(req.GetParent()))
 	}
 	spec := export.Spec{
 		Org:            strings.TrimPrefix(req.GetParent(), "organizations/"),
@@ -72,7 +73,7 @@ func Spec(req *operationspb.ExportRequest) (export.Spec, error) {
 		if f == formats.Parquet {
 			valid = "zstd (default), snappy, gzip or none"
 		}
-		return export.Spec{}, invalid("compression", "%q is not available for format %s; use %s", req.GetCompression(), f, valid)
+		return export.Spec{}, invalid("compression", "%q is not available for format %s; use %s", echo.Value(req.GetCompression()), f, valid)
 	}
 	spec.Compression = c
 
@@ -84,8 +85,8 @@ func Spec(req *operationspb.ExportRequest) (export.Spec, error) {
 	}
 	if u := spec.ApigeeURL; u != "" {
 		p, err := url.Parse(u)
-		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || strings.Trim(p.Path, "/") != "" || p.RawQuery != "" {
-			return export.Spec{}, invalid("apigee_url", "%q is not a base URL; use one such as https://apigee.googleapis.com or http://127.0.0.1:8080, or leave it empty", apigee.RedactURL(u))
+		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || len(p.Hostname()) > 253 || strings.Trim(p.Path, "/") != "" || p.RawQuery != "" {
+			return export.Spec{}, invalid("apigee_url", "%q is not a base URL; use one such as https://apigee.googleapis.com or http://127.0.0.1:8080, or leave it empty", echo.Value(apigee.RedactURL(u)))
 		}
 	}
 	if n := spec.MaxObjectSize; n < 0 || (n > 0 && n < export.MinObjectSize) {
@@ -113,7 +114,7 @@ func csvOptions(f formats.Format, o *operationspb.CsvOptions) (csv.Options, erro
 	if d := o.GetDelimiter(); d != "" {
 		r, size := utf8.DecodeRuneInString(d)
 		if size != len(d) || (r != ',' && r != '|' && r != '\t') {
-			return csv.Options{}, invalid("csv.delimiter", `%q is not supported; use a single ",", "|" or tab character`, d)
+			return csv.Options{}, invalid("csv.delimiter", `%q is not supported; use a single ",", "|" or tab character`, echo.Value(d))
 		}
 		opts.Delimiter = r
 	}

@@ -23,6 +23,8 @@ import (
 	"golang.org/x/term"
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc/status"
+
+	"pubexport/internal/echo"
 )
 
 // Exit codes.
@@ -147,7 +149,15 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
+// usagef is a usage error with a formatted message. String arguments,
+// which are mostly flag values as the user typed them, are cut to
+// echo.MaxMessage: a flag value of megabytes must not come back whole.
 func usagef(format string, args ...any) error {
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = echo.Message(s)
+		}
+	}
 	return usageError{fmt.Errorf(format, args...)}
 }
 
@@ -162,10 +172,10 @@ func isUsage(err error) bool {
 // or a person can tell PERMISSION_DENIED from NOT_FOUND at a glance.
 func printError(w io.Writer, err error, names map[string]string) {
 	if st, ok := status.FromError(err); ok && st.Code() != 0 && !isUsage(err) {
-		fmt.Fprintf(w, "ERROR: (%s) %s\n", code.Code(st.Code()).String(), fieldMessage(err, names))
+		fmt.Fprintf(w, "ERROR: (%s) %s\n", code.Code(st.Code()).String(), echo.Message(fieldMessage(err, names)))
 		return
 	}
-	fmt.Fprintf(w, "ERROR: %s\n", fieldMessage(err, names))
+	fmt.Fprintf(w, "ERROR: %s\n", echo.Message(fieldMessage(err, names)))
 }
 
 // rpcPrefix is what grpc-go puts before a status message in Error().

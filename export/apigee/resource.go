@@ -10,6 +10,7 @@ import (
 
 	"pubexport/export/apigee/apigeepb"
 	"pubexport/field"
+	"pubexport/internal/echo"
 )
 
 // Resource names one exportable Apigee collection. Its string form is the
@@ -39,7 +40,7 @@ func ParseResource(s string) (Resource, error) {
 		names = append(names, string(r))
 	}
 	return "", fieldError(codes.InvalidArgument, &field.Error{Field: field.Resource, Value: s,
-		Problem: fmt.Sprintf("%q cannot be exported", s), Valid: "use one of " + strings.Join(names, ", ")})
+		Problem: fmt.Sprintf("%q cannot be exported", echo.Value(s)), Valid: "use one of " + strings.Join(names, ", ")})
 }
 
 // Descriptor is the message type of one record of r.

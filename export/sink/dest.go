@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"pubexport/field"
+	"pubexport/internal/echo"
 
 	"google.golang.org/grpc/codes"
 )
@@ -34,7 +35,15 @@ type dest struct {
 // invalidDest is an INVALID_ARGUMENT error about the destination, wrapping
 // a *field.Error so that each front door can name the destination its own
 // way (--to, PUBEXPORT_TO, the request's destination field).
+//
+// The values it quotes (the destination and its parts) are cut to
+// echo.MaxValue.
 func invalidDest(format string, args ...any) error {
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = echo.Value(s)
+		}
+	}
 	return fieldError(codes.InvalidArgument, "", &field.Error{Field: field.Destination, Problem: fmt.Sprintf(format, args...)})
 }
 
@@ -208,13 +217,32 @@ func fileDest(s string) (dest, error) {
 	if strings.ContainsRune(u.Path, 0) || strings.IndexFunc(u.Path, isControl) >= 0 {
 		return dest{}, invalidDest("%q contains control characters; remove them", s)
 	}
-	return dest{dir: filepath.Clean(filepath.FromSlash(u.Path))}, nil
+	return folderDest(s, filepath.Clean(filepath.FromSlash(u.Path)))
 }
 
 func localDest(s string) (dest, error) {
 	dir, err := filepath.Abs(s)
 	if err != nil {
 		return dest{}, invalidDest("cannot resolve folder %q: %v", s, err)
+	}
+	return folderDest(s, dir)
+}
+
+// Limits of local folder names (Linux's PATH_MAX and NAME_MAX), checked
+// before any work: past them every write would fail.
+const (
+	maxFolderPath = 4096 - reservedNames
+	maxNameBytes  = 255
+)
+
+func folderDest(s, dir string) (dest, error) {
+	if len(dir) > maxFolderPath {
+		return dest{}, invalidDest("%q: the folder path is %d bytes, at most %d are allowed so that the files in it stay within the system's path limit; use a shorter path", s, len(dir), maxFolderPath)
+	}
+	for _, part := range strings.Split(filepath.ToSlash(dir), "/") {
+		if len(part) > maxNameBytes {
+			return dest{}, invalidDest("%q: the folder name %q is %d bytes, file systems allow %d; use a shorter name", s, part, len(part), maxNameBytes)
+		}
 	}
 	return dest{dir: dir}, nil
 }

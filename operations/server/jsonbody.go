@@ -19,6 +19,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"pubexport/internal/echo"
 )
 
 // readBody reads a request body of at most max bytes. Once it is read, the
@@ -59,10 +61,11 @@ func decodeJSON(b []byte, m proto.Message) error {
 	}
 	name := string(m.ProtoReflect().Descriptor().Name())
 	if field := unknownField(b, m.ProtoReflect().Descriptor(), ""); field != "" {
-		return fieldError(field, fmt.Sprintf("unknown field %q in %s", field, name))
+		return fieldError(field, fmt.Sprintf("unknown field %q in %s", echo.Value(field), name))
 	}
 	if err := (protojson.UnmarshalOptions{}).Unmarshal(b, m); err != nil {
-		return status.Errorf(codes.InvalidArgument, "request body is not a valid %s in JSON: %v", name, err)
+		// protojson's message quotes the offending value.
+		return status.Errorf(codes.InvalidArgument, "request body is not a valid %s in JSON: %s", name, echo.Value(err.Error()))
 	}
 	return nil
 }
@@ -72,7 +75,7 @@ func decodeJSON(b []byte, m proto.Message) error {
 func fieldError(field, msg string) error {
 	st := status.New(codes.InvalidArgument, msg)
 	if d, err := st.WithDetails(&errdetails.BadRequest{
-		FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: msg}},
+		FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: echo.Value(field), Description: msg}},
 	}); err == nil {
 		st = d
 	}

@@ -1,11 +1,12 @@
 package server
 
 import (
-	"fmt"
 	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"pubexport/internal/echo"
 )
 
 // maxSegment bounds one name segment; real organization names and operation
@@ -75,10 +76,4 @@ func orgOf(name string) string {
 }
 
 // truncate keeps error messages short when a client sends a huge name.
-func truncate(s string) string {
-	const max = 256
-	if len(s) <= max {
-		return s
-	}
-	return fmt.Sprintf("%s...(%d bytes)", s[:max], len(s))
-}
+func truncate(s string) string { return echo.Value(s) }

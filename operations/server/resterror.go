@@ -69,7 +69,7 @@ type errorFields struct {
 // writeError answers err in Google's JSON error shape with the HTTP status
 // of its gRPC code.
 func writeError(w http.ResponseWriter, err error) {
-	st := status.Convert(err)
+	st := bounded(status.Convert(err))
 	hs := httpStatus(st.Code())
 	var he *httpError
 	if errors.As(err, &he) {

@@ -115,7 +115,7 @@ func New(ops Operations, opts Options) *Server {
 	svc := &service{ops: ops, maxWait: opts.MaxWait, drain: drain}
 
 	gopts := append([]grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(authUnary(opts.Auth, log)),
+		grpc.ChainUnaryInterceptor(boundUnary, authUnary(opts.Auth, log)),
 		grpc.ChainStreamInterceptor(authStream(opts.Auth, log)),
 		grpc.MaxRecvMsgSize(int(opts.MaxRequestBytes)),
 	}, opts.GRPCOptions...)
