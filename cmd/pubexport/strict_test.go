@@ -75,3 +75,22 @@ func TestVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestBadNotify: a topic that is not pubsub://projects/P/topics/T is a
+// usage error naming the flag or variable, before anything runs.
+func TestBadNotify(t *testing.T) {
+	t.Parallel()
+	emu := startEmulator(t, emulator.Options{})
+	dir := t.TempDir()
+	ta := newTestApp(jobEnv(emu, dir, map[string]string{"PUBEXPORT_NOTIFY": "projects/p/topics/t"}))
+	if code := ta.run(t.Context(), "job"); code != exitUsage || !strings.Contains(ta.stderr.String(), "PUBEXPORT_NOTIFY") || !strings.Contains(ta.stderr.String(), "pubsub://projects/PROJECT/topics/TOPIC") {
+		t.Errorf("job: exit %d\n%s", code, ta.stderr)
+	}
+	ta = newTestApp(nil)
+	if code := ta.run(t.Context(), "run", "--org", "acme", "--apigee-url", emu.URL, "--to", dir, "--notify", "pubsub://projects/acme-ops/exports"); code != exitUsage || !strings.Contains(ta.stderr.String(), "--notify") {
+		t.Errorf("run: exit %d\n%s", code, ta.stderr)
+	}
+	if finals, _ := exportFiles(t, dir); len(finals) != 0 {
+		t.Errorf("exported anyway: %v", finals)
+	}
+}
