@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"pubexport/field"
+	"pubexport/httpcode"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -92,42 +93,6 @@ func truncate(s string, n int) string {
 	return s[:n] + "..."
 }
 
-// httpCode maps an HTTP status to the gRPC code Google's own gateways use.
-func httpCode(httpStatus int, bodyStatus string) codes.Code {
-	switch httpStatus {
-	case http.StatusBadRequest:
-		return codes.InvalidArgument
-	case http.StatusUnauthorized:
-		return codes.Unauthenticated
-	case http.StatusForbidden:
-		return codes.PermissionDenied
-	case http.StatusNotFound:
-		return codes.NotFound
-	case http.StatusConflict:
-		return codes.Aborted
-	case http.StatusPreconditionFailed:
-		return codes.FailedPrecondition
-	case http.StatusRequestedRangeNotSatisfiable:
-		return codes.OutOfRange
-	case http.StatusTooManyRequests:
-		return codes.ResourceExhausted
-	case 499:
-		return codes.Canceled
-	case http.StatusNotImplemented:
-		return codes.Unimplemented
-	case http.StatusGatewayTimeout:
-		return codes.DeadlineExceeded
-	}
-	var c codes.Code
-	if bodyStatus != "" && c.UnmarshalJSON([]byte(`"`+bodyStatus+`"`)) == nil {
-		return c
-	}
-	if httpStatus >= 500 {
-		return codes.Unavailable
-	}
-	return codes.Unknown
-}
-
 // hint says what a user can do about an error of code c.
 func hint(c codes.Code) string {
 	switch c {
@@ -147,7 +112,7 @@ func hint(c codes.Code) string {
 // long it was retried ("" when it was not).
 func responseError(method, url string, httpStatus int, tried string, body []byte) error {
 	msg, bodyStatus := apiMessage(body)
-	c := httpCode(httpStatus, bodyStatus)
+	c := httpcode.ToCode(httpStatus, bodyStatus)
 	if httpStatus == http.StatusTooManyRequests {
 		c = codes.ResourceExhausted
 	} else if httpStatus >= 500 && c != codes.Unimplemented {

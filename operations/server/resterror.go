@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 
+	"pubexport/httpcode"
+
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -21,37 +23,6 @@ type httpError struct {
 
 func (e *httpError) Error() string              { return e.st.Err().Error() }
 func (e *httpError) GRPCStatus() *status.Status { return e.st }
-
-// httpStatus maps a gRPC code to an HTTP status the way Google's APIs (and
-// grpc-gateway) do.
-func httpStatus(c codes.Code) int {
-	switch c {
-	case codes.OK:
-		return http.StatusOK
-	case codes.Canceled:
-		return 499 // Client Closed Request
-	case codes.InvalidArgument, codes.FailedPrecondition, codes.OutOfRange:
-		return http.StatusBadRequest
-	case codes.DeadlineExceeded:
-		return http.StatusGatewayTimeout
-	case codes.NotFound:
-		return http.StatusNotFound
-	case codes.AlreadyExists, codes.Aborted:
-		return http.StatusConflict
-	case codes.PermissionDenied:
-		return http.StatusForbidden
-	case codes.Unauthenticated:
-		return http.StatusUnauthorized
-	case codes.ResourceExhausted:
-		return http.StatusTooManyRequests
-	case codes.Unimplemented:
-		return http.StatusNotImplemented
-	case codes.Unavailable:
-		return http.StatusServiceUnavailable
-	default: // Unknown, Internal, DataLoss
-		return http.StatusInternalServerError
-	}
-}
 
 // errorBody is Google's JSON error shape, which the official REST clients
 // (googleapi.CheckResponse, apierror) decode into messages and details.
@@ -70,7 +41,7 @@ type errorFields struct {
 // of its gRPC code.
 func writeError(w http.ResponseWriter, err error) {
 	st := bounded(status.Convert(err))
-	hs := httpStatus(st.Code())
+	hs := httpcode.FromCode(st.Code())
 	var he *httpError
 	if errors.As(err, &he) {
 		hs = he.status

@@ -20,7 +20,6 @@ import (
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
-	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -30,6 +29,7 @@ import (
 
 	// Linked so that operation metadata and responses decode.
 	_ "pubexport/export/apigee/apigeepb"
+	"pubexport/httpcode"
 	"pubexport/operations/operationspb"
 	"pubexport/operations/server"
 )
@@ -175,36 +175,13 @@ func decodeError(httpStatus int, body []byte) error {
 		} `json:"error"`
 	}
 	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
-		if v, ok := code.Code_value[e.Error.Status]; ok {
-			return status.Error(codes.Code(v), e.Error.Message)
-		}
-		return status.Error(httpCode(httpStatus), e.Error.Message)
+		return status.Error(httpcode.ToCode(httpStatus, e.Error.Status), e.Error.Message)
 	}
 	msg := strings.TrimSpace(string(body))
 	if len(msg) > 200 {
 		msg = msg[:200] + "..."
 	}
-	return status.Errorf(httpCode(httpStatus), "HTTP %d: %s", httpStatus, msg)
-}
-
-func httpCode(s int) codes.Code {
-	switch s {
-	case http.StatusBadRequest:
-		return codes.InvalidArgument
-	case http.StatusUnauthorized:
-		return codes.Unauthenticated
-	case http.StatusForbidden:
-		return codes.PermissionDenied
-	case http.StatusNotFound:
-		return codes.NotFound
-	case http.StatusConflict:
-		return codes.AlreadyExists
-	case http.StatusTooManyRequests:
-		return codes.ResourceExhausted
-	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
-		return codes.Unavailable
-	}
-	return codes.Unknown
+	return status.Errorf(httpcode.ToCode(httpStatus, ""), "HTTP %d: %s", httpStatus, msg)
 }
 
 // bearer adds the token to every REST request.
