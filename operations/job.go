@@ -139,7 +139,14 @@ func (j *job) acquire(ctx context.Context) (*longrunningpb.Operation, error) {
 	}
 	newGen, err := m.store.Update(ctx, next, gen)
 	if status.Code(err) == codes.Aborted {
-		return nil, status.Errorf(codes.Aborted, "operation %s was changed by another process while this one was starting it; look at it again", j.name)
+		// Another process got there first (two resumes at once): the
+		// loser is told who runs it, FAILED_PRECONDITION as for a lease
+		// it found taken, not ABORTED (nothing here is worth a retry).
+		if cur, _, gerr := m.store.Get(ctx, j.name); gerr == nil && cur.GetLeaseHolder() != "" {
+			return nil, status.Errorf(codes.FailedPrecondition, "operation %s is being run by %s, which took it as this process was starting it; wait for it, or cancel it",
+				j.name, cur.GetLeaseHolder())
+		}
+		return nil, status.Errorf(codes.FailedPrecondition, "operation %s was changed by another process while this one was starting it; look at it again", j.name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("taking the lease of %s: %w", j.name, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -16,6 +17,8 @@ import (
 
 	"pubexport/cmd/pubexport/internal/opsclient"
 	"pubexport/cmd/pubexport/internal/progress"
+	"pubexport/export/sink"
+	"pubexport/internal/echo"
 )
 
 type opsFlags struct {
@@ -82,6 +85,9 @@ func (f *opsFlags) open(ctx context.Context, a *app) (backend, time.Duration, er
 		}
 		return c, 500 * time.Millisecond, nil
 	case f.store != "":
+		if err := storeExists(f.store); err != nil {
+			return nil, 0, err
+		}
 		be, err := newLocal(ctx, a, "--store", f.store, slog.New(slog.DiscardHandler))
 		if err != nil {
 			return nil, 0, err
@@ -89,6 +95,20 @@ func (f *opsFlags) open(ctx context.Context, a *app) (backend, time.Duration, er
 		return be, 500 * time.Millisecond, nil
 	}
 	return nil, 0, usagef("--server (or $PUBEXPORT_SERVER) or --store is required: where are the operations?")
+}
+
+// storeExists refuses a local store folder that does not exist with
+// NOT_FOUND: only a run creates a store, and a mistyped --store must not
+// answer "No operations" (and leave an empty folder behind).
+func storeExists(uri string) error {
+	loc, err := sink.ParseURI(uri)
+	if err != nil || loc.Bucket != "" {
+		return nil // refused, or checked, when opened
+	}
+	if _, err := os.Stat(loc.Dir); errors.Is(err, fs.ErrNotExist) {
+		return status.Errorf(codes.NotFound, "--store %s: the operation store folder does not exist; give the store a run used (by default DESTINATION/.pubexport/operations)", echo.Value(loc.Dir))
+	}
+	return nil
 }
 
 // where is the flag that names the backend, for the commands a message
@@ -320,6 +340,10 @@ func resumeOperation(ctx context.Context, a *app, f *opsFlags, name string) erro
 	disp := progress.New(a.stderr, progress.Options{Terminal: a.terminal})
 	msgs := disp.Writer()
 	log := slog.New(slog.NewTextHandler(msgs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if err := storeExists(f.store); err != nil {
+		disp.Wait()
+		return err
+	}
 	be, err := newLocal(ctx, a, "--store", f.store, log)
 	if err != nil {
 		disp.Wait()

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -165,6 +166,9 @@ func parseRun(a *app, f *runFlags) (*plan, error) {
 	if f.server != "" && f.store != "" {
 		return nil, usagef("--store applies to in-process runs; with --server the server keeps the operations")
 	}
+	if f.server == "" && f.token != "" {
+		return nil, usagef("--token applies only with --server (the token for that API); an in-process run uses Application Default Credentials")
+	}
 	if _, err := parseLevel(f.verbosity); err != nil {
 		return nil, err
 	}
@@ -235,7 +239,9 @@ func parseResources(s string) ([]apigee.Resource, error) {
 		if err != nil {
 			return nil, usagef("--resource %q: want %s", s, resourceNames("all"))
 		}
-		out = append(out, r)
+		if !slices.Contains(out, r) { // developers,developers is one export
+			out = append(out, r)
+		}
 	}
 	return out, nil
 }

@@ -297,9 +297,13 @@ func (s *local) readClaim(rel string) (string, error) {
 	return c.Name, nil
 }
 
+// localCode is the code of a failed file operation on the store's folder.
+// A read-only file system (EROFS) is PERMISSION_DENIED like EACCES and EPERM,
+// as the folder sink says: the operator must fix where the store is, not
+// report a bug.
 func localCode(err error) codes.Code {
 	switch {
-	case errors.Is(err, fs.ErrPermission):
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
 		return codes.PermissionDenied
 	case errors.Is(err, fs.ErrNotExist):
 		return codes.NotFound
