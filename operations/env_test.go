@@ -23,6 +23,7 @@ import (
 	"pubexport/export/apigee/emulator"
 	"pubexport/export/sink"
 	"pubexport/export/sink/gcstest"
+	"pubexport/internal/testcheck"
 	"pubexport/operations"
 	"pubexport/operations/operationspb"
 	"pubexport/operations/store"
@@ -235,28 +236,11 @@ func metadataOf(t *testing.T, op *longrunningpb.Operation) *apigeepb.OperationMe
 	return md
 }
 
-func wantCode(t *testing.T, err error, want codes.Code, mentions ...string) {
-	t.Helper()
-	if got := status.Code(err); got != want {
-		t.Fatalf("error %v: code %v, want %v", err, got, want)
-	}
-	for _, m := range mentions {
-		if !strings.Contains(status.Convert(err).Message(), m) {
-			t.Fatalf("error %q does not mention %q", status.Convert(err).Message(), m)
-		}
-	}
-}
+// wantCode: see testcheck.Code.
+var wantCode = testcheck.Code
 
-// waitFor polls cond until it holds; the test's own deadline bounds it.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for !cond() {
-		if t.Context().Err() != nil {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+// waitFor polls cond until it holds (testcheck.Eventually).
+var waitFor = testcheck.Eventually
 
 // record reads an operation's record straight from the store.
 func (e *env) record(name string) (*operationspb.OperationRecord, int64) {

@@ -10,12 +10,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"pubexport/export/apigee/emulator"
+	"pubexport/internal/testcheck"
 )
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of a command
@@ -91,16 +91,8 @@ func (ta *testApp) run(ctx context.Context, args ...string) int {
 	return execute(ctx, ta.app, args)
 }
 
-// waitFor polls until cond holds; the test's own deadline bounds it.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for !cond() {
-		if t.Context().Err() != nil {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// waitFor polls cond until it holds (testcheck.Eventually).
+var waitFor = testcheck.Eventually
 
 // exportFiles lists the ExportFinal_ and ExportManifest_ files under dir.
 func exportFiles(t *testing.T, dir string) (finals, manifests []string) {

@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"pubexport/export/sink"
 	"pubexport/export/sink/gcstest"
 	"pubexport/field"
+	"pubexport/internal/testcheck"
 )
 
 const testBucket = "pubexport-test"
@@ -138,17 +138,8 @@ func names(t *testing.T, b sink.Bucket, prefix string) []string {
 	return out
 }
 
-func wantCode(t *testing.T, err error, want codes.Code, wantIn ...string) {
-	t.Helper()
-	if got := status.Code(err); got != want {
-		t.Fatalf("error %v: code %v, want %v", err, got, want)
-	}
-	for _, s := range wantIn {
-		if !strings.Contains(err.Error(), s) {
-			t.Errorf("error %q does not mention %q", err, s)
-		}
-	}
-}
+// wantCode: see testcheck.Code.
+var wantCode = testcheck.Code
 
 // wantDestination checks that err is about the destination, as a
 // *field.Error that the command line, the job and the API each name their

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"pubexport/export/sink/gcstest"
+	"pubexport/internal/testcheck"
 	"pubexport/operations/operationspb"
 	"pubexport/operations/store"
 )
@@ -68,12 +69,8 @@ func record(t testing.TB, name string, attempts int32) *operationspb.OperationRe
 	}
 }
 
-func wantCode(t *testing.T, err error, want codes.Code) {
-	t.Helper()
-	if got := status.Code(err); got != want {
-		t.Fatalf("error %v: code %v, want %v", err, got, want)
-	}
-}
+// wantCode: see testcheck.Code.
+var wantCode = testcheck.Code
 
 const opName = "organizations/acme/operations/0190c1f4-7a1b-7c3d-8e4f-000000000001"
 
