@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"pubexport/export"
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/emulator"
@@ -142,5 +145,41 @@ func TestProgressWaitingOnApigee(t *testing.T) {
 	}
 	if last := seen[len(seen)-1]; last.Waiting != 0 {
 		t.Errorf("last progress %+v still waiting", last)
+	}
+}
+
+// TestExportAgainstAPIThatNeverAnswers: an Apigee endpoint that accepts
+// requests and never answers ends the export with DEADLINE_EXCEEDED once
+// the retry budget (short here; 2 minutes by default) is spent, instead of
+// waiting forever, and leaves nothing behind.
+func TestExportAgainstAPIThatNeverAnswers(t *testing.T) {
+	data := emulator.Generate(emulator.GenerateSpec{Org: "acme", Developers: 3, Seed: 1})
+	emu, err := emulator.Start(data, emulator.Options{Hang: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	c, err := apigee.NewClient(context.Background(), apigee.WithBaseURL(emu.URL), apigee.WithoutAuthentication(),
+		apigee.WithTimeout(200*time.Millisecond), apigee.WithRetryBudget(time.Second), apigee.WithRetry(0, 10*time.Millisecond, 50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	done := make(chan error, 1)
+	go func() {
+		_, err := (&export.Runner{Source: export.FromClient(c), Bucket: openLocal(t, dir)}).Run(context.Background(),
+			export.Spec{Org: "acme", Resource: apigee.Developers, Format: formats.JSON, Destination: "file://" + dir, ApigeeURL: emu.URL})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if status.Code(err) != codes.DeadlineExceeded {
+			t.Fatalf("got %v, want DEADLINE_EXCEEDED", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the export still waits after 30s")
+	}
+	if f := files(t, dir); len(f) != 0 {
+		t.Fatalf("left behind: %v", f)
 	}
 }

@@ -265,7 +265,7 @@ func (d *decoder) ignore(name, value string) {
 	}
 	b.WriteString(cut(name))
 	k := UnknownKey{Path: b.String(), Value: strings.Clone(cut(value))}
-	if _, ok := d.unknown[k]; !ok && len(d.unknown) >= maxUnknownKinds {
+	if _, ok := d.unknown[k]; !ok && len(d.unknown) >= maxUnknownKinds-1 {
 		k = OtherUnknown
 	}
 	d.unknown[k]++
