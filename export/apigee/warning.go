@@ -34,10 +34,15 @@ const maxWarnings = 100
 
 const otherWarnings = "other unknown fields and values ignored"
 
-// MergeWarnings adds more to ws: counts of equal texts add up, new texts
-// are appended, and the result is sorted by text, so that the same
-// warnings in any order merge to the same list.
+// MergeWarnings returns ws with more added: counts of equal texts add up,
+// new texts are appended, and the result is sorted by text, so that the
+// same warnings in any order merge to the same list. ws is not modified (a
+// checkpoint may hold it).
 func MergeWarnings(ws, more []Warning) []Warning {
+	if len(more) == 0 {
+		return ws
+	}
+	ws = slices.Clone(ws)
 	for _, w := range more {
 		i := slices.IndexFunc(ws, func(x Warning) bool { return x.Text == w.Text })
 		if i < 0 && len(ws) >= maxWarnings {
