@@ -32,12 +32,19 @@ func TestListUnexpandedDevelopers(t *testing.T) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
 	}
-	log := f.log()
-	if len(log) != 2 || log[0].URL.Query().Get("expand") != "true" || log[1].URL.Query().Get("expand") != "true" {
-		t.Fatalf("requests %v, want two with expand=true", log)
+	// The first page, with count, then without; a request for page 2 may
+	// have gone ahead before page 1 was decoded (and been dropped).
+	var first []string
+	for _, r := range f.log() {
+		if q := r.URL.Query(); !q.Has("startKey") {
+			if q.Get("expand") != "true" {
+				t.Fatalf("request %s without expand=true", r.URL)
+			}
+			first = append(first, q.Get("count"))
+		}
 	}
-	if !log[0].URL.Query().Has("count") || log[1].URL.Query().Has("count") {
-		t.Fatalf("requests %v, want one with count, then one without", log)
+	if len(first) != 2 || first[0] != "2" || first[1] != "" {
+		t.Fatalf("first page asked for with counts %q, want with count 2, then without", first)
 	}
 }
 
