@@ -27,8 +27,8 @@ import (
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/emulator"
 	"pubexport/export/sink"
-	"pubexport/field"
 	"pubexport/formats"
+	"pubexport/formats/field"
 )
 
 // env is one export test's real parts: the Apigee emulator on loopback and a

@@ -11,10 +11,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"pubexport/export/apigee"
-	"pubexport/field"
 	"pubexport/formats"
 	"pubexport/formats/csv"
-	"pubexport/internal/echo"
+	"pubexport/formats/field"
 )
 
 // Spec says what one export reads and where it writes. The zero values of the
@@ -62,7 +61,7 @@ func (s *Spec) Validate() error {
 		return invalid(&field.Error{Field: field.Organization, Problem: "missing", Valid: "give your Apigee organization's name, for example acme"})
 	}
 	if !orgName.MatchString(s.Org) {
-		return invalid(&field.Error{Field: field.Organization, Value: s.Org, Problem: fmt.Sprintf("%q is not an organization name", echo.Value(s.Org)),
+		return invalid(&field.Error{Field: field.Organization, Value: s.Org, Problem: fmt.Sprintf("%q is not an organization name", field.Echo(s.Org)),
 			Valid: "an Apigee organization name has letters, digits and hyphens only (at most 63)"})
 	}
 	if _, err := apigee.ParseResource(string(s.Resource)); err != nil {
@@ -88,7 +87,7 @@ func (s *Spec) Validate() error {
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(u.Hostname()) > 253 || strings.Trim(u.Path, "/") != "" {
 			// The URL may carry a password: it is used, never written.
 			redacted := apigee.RedactURL(s.ApigeeURL)
-			return invalid(&field.Error{Field: field.ApigeeURL, Value: redacted, Problem: fmt.Sprintf("%q is not a base URL", echo.Value(redacted)),
+			return invalid(&field.Error{Field: field.ApigeeURL, Value: redacted, Problem: fmt.Sprintf("%q is not a base URL", field.Echo(redacted)),
 				Valid: "use one such as https://apigee.googleapis.com or http://127.0.0.1:8080"})
 		}
 	}

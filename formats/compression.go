@@ -4,8 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"pubexport/field"
-	"pubexport/internal/echo"
+	"pubexport/formats/field"
 )
 
 // Compression names how an object's bytes are compressed. For the text
@@ -43,7 +42,7 @@ func ParseCompression(f Format, s string) (Compression, error) {
 		names[i] = string(c)
 	}
 	return "", &field.Error{Field: field.Compression, Value: s,
-		Problem: fmt.Sprintf("%q is not supported for format %s", echo.Value(s), f), Valid: "use one of " + strings.Join(names, ", ")}
+		Problem: fmt.Sprintf("%q is not supported for format %s", field.Echo(s), f), Valid: "use one of " + strings.Join(names, ", ")}
 }
 
 // ContentType is the MIME type an object of format f with this compression

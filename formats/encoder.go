@@ -8,8 +8,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"pubexport/field"
 	"pubexport/formats/csv"
+	"pubexport/formats/field"
 	"pubexport/formats/json"
 	"pubexport/formats/parquet"
 )

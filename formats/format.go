@@ -15,9 +15,8 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"pubexport/field"
 	"pubexport/formats/csv"
-	"pubexport/internal/echo"
+	"pubexport/formats/field"
 )
 
 // Format names an output file format, as spelled on the command line.
@@ -43,7 +42,7 @@ func ParseFormat(s string) (Format, error) {
 		}
 	}
 	return "", &field.Error{Field: field.Format, Value: s,
-		Problem: fmt.Sprintf("%q is not supported", echo.Value(s)), Valid: "use one of " + joinFormats()}
+		Problem: fmt.Sprintf("%q is not supported", field.Echo(s)), Valid: "use one of " + joinFormats()}
 }
 
 // Formats lists every Format, in the order they are offered to users: the

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"pubexport/field"
 	"pubexport/formats"
+	"pubexport/formats/field"
 	"pubexport/formats/internal/testpb"
 )
 

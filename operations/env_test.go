@@ -23,7 +23,7 @@ import (
 	"pubexport/export/apigee/emulator"
 	"pubexport/export/sink"
 	"pubexport/export/sink/gcstest"
-	"pubexport/internal/testcheck"
+	"pubexport/export/testcheck"
 	"pubexport/operations"
 	"pubexport/operations/operationspb"
 	"pubexport/operations/store"

@@ -6,7 +6,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/status"
 
-	"pubexport/field"
+	"pubexport/formats/field"
 )
 
 // requestField is the ExportRequest field that carries the value a library

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"pubexport/field"
+	"pubexport/formats/field"
 	"pubexport/operations/operationspb"
 )
 

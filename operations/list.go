@@ -13,7 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"pubexport/export/apigee/apigeepb"
-	"pubexport/internal/echo"
+	"pubexport/formats/field"
 	"pubexport/operations/store"
 )
 
@@ -178,18 +178,18 @@ func parseFilter(filter string) (func(*longrunningpb.Operation) bool, error) {
 	}, nil
 }
 
-func predicate(field, value string) (func(*longrunningpb.Operation) bool, error) {
-	switch field {
+func predicate(name, value string) (func(*longrunningpb.Operation) bool, error) {
+	switch name {
 	case "done":
 		want := strings.ToLower(value)
 		if want != "true" && want != "false" {
-			return nil, status.Errorf(codes.InvalidArgument, "filter: done=%s: want done=true or done=false", echo.Value(value))
+			return nil, status.Errorf(codes.InvalidArgument, "filter: done=%s: want done=true or done=false", field.Echo(value))
 		}
 		return func(op *longrunningpb.Operation) bool { return op.GetDone() == (want == "true") }, nil
 	case "metadata.state":
 		v, ok := apigeepb.OperationMetadata_State_value[strings.ToUpper(value)]
 		if !ok || v == 0 {
-			return nil, status.Errorf(codes.InvalidArgument, "filter: metadata.state=%s: want NOT_STARTED, IN_PROGRESS or FINISHED", echo.Value(value))
+			return nil, status.Errorf(codes.InvalidArgument, "filter: metadata.state=%s: want NOT_STARTED, IN_PROGRESS or FINISHED", field.Echo(value))
 		}
 		return func(op *longrunningpb.Operation) bool {
 			return metadata(op).GetState() == apigeepb.OperationMetadata_State(v)
@@ -199,11 +199,11 @@ func predicate(field, value string) (func(*longrunningpb.Operation) bool, error)
 	case "error.code":
 		c, ok := parseCode(value)
 		if !ok {
-			return nil, status.Errorf(codes.InvalidArgument, "filter: error.code=%s: want a number, e.g. error.code=1 for cancelled operations", echo.Value(value))
+			return nil, status.Errorf(codes.InvalidArgument, "filter: error.code=%s: want a number, e.g. error.code=1 for cancelled operations", field.Echo(value))
 		}
 		return func(op *longrunningpb.Operation) bool { return op.GetError().GetCode() == c }, nil
 	}
-	return nil, status.Errorf(codes.InvalidArgument, "filter: field %q is not supported; %s", echo.Value(field), FilterHelp)
+	return nil, status.Errorf(codes.InvalidArgument, "filter: field %q is not supported; %s", field.Echo(name), FilterHelp)
 }
 
 func parseCode(s string) (int32, bool) {
@@ -221,7 +221,7 @@ func parseCode(s string) (int32, bool) {
 }
 
 func badFilter(term string) error {
-	return status.Errorf(codes.InvalidArgument, "filter: cannot read %q; %s", echo.Value(term), FilterHelp)
+	return status.Errorf(codes.InvalidArgument, "filter: cannot read %q; %s", field.Echo(term), FilterHelp)
 }
 
 func metadata(op *longrunningpb.Operation) *apigeepb.OperationMetadata {

@@ -16,10 +16,9 @@ import (
 	"pubexport/export/apigee"
 	"pubexport/export/layout"
 	"pubexport/export/sink"
-	"pubexport/field"
 	"pubexport/formats"
 	"pubexport/formats/csv"
-	"pubexport/internal/echo"
+	"pubexport/formats/field"
 	"pubexport/operations/operationspb"
 	"pubexport/operations/store"
 )
@@ -41,7 +40,7 @@ func Spec(req *operationspb.ExportRequest) (export.Spec, error) {
 		return export.Spec{}, invalid("request", "missing export request")
 	}
 	if err := store.CheckParent(req.GetParent(), false); err != nil {
-		return export.Spec{}, invalid("parent", "%q is not an organization; want organizations/{org}, for example organizations/acme", echo.Value(req.GetParent()))
+		return export.Spec{}, invalid("parent", "%q is not an organization; want organizations/{org}, for example organizations/acme", field.Echo(req.GetParent()))
 	}
 	spec := export.Spec{
 		Org:            strings.TrimPrefix(req.GetParent(), "organizations/"),
@@ -73,7 +72,7 @@ func Spec(req *operationspb.ExportRequest) (export.Spec, error) {
 		if f == formats.Parquet {
 			valid = "zstd (default), snappy, gzip or none"
 		}
-		return export.Spec{}, invalid("compression", "%q is not available for format %s; use %s", echo.Value(req.GetCompression()), f, valid)
+		return export.Spec{}, invalid("compression", "%q is not available for format %s; use %s", field.Echo(req.GetCompression()), f, valid)
 	}
 	spec.Compression = c
 
@@ -86,7 +85,7 @@ func Spec(req *operationspb.ExportRequest) (export.Spec, error) {
 	if u := spec.ApigeeURL; u != "" {
 		p, err := url.Parse(u)
 		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || len(p.Hostname()) > 253 || strings.Trim(p.Path, "/") != "" || p.RawQuery != "" {
-			return export.Spec{}, invalid("apigee_url", "%q is not a base URL; use one such as https://apigee.googleapis.com or http://127.0.0.1:8080, or leave it empty", echo.Value(apigee.RedactURL(u)))
+			return export.Spec{}, invalid("apigee_url", "%q is not a base URL; use one such as https://apigee.googleapis.com or http://127.0.0.1:8080, or leave it empty", field.Echo(apigee.RedactURL(u)))
 		}
 	}
 	if n := spec.MaxObjectSize; n < 0 || (n > 0 && n < export.MinObjectSize) {
@@ -114,7 +113,7 @@ func csvOptions(f formats.Format, o *operationspb.CsvOptions) (csv.Options, erro
 	if d := o.GetDelimiter(); d != "" {
 		r, size := utf8.DecodeRuneInString(d)
 		if size != len(d) || (r != ',' && r != '|' && r != '\t') {
-			return csv.Options{}, invalid("csv.delimiter", `%q is not supported; use a single ",", "|" or tab character`, echo.Value(d))
+			return csv.Options{}, invalid("csv.delimiter", `%q is not supported; use a single ",", "|" or tab character`, field.Echo(d))
 		}
 		opts.Delimiter = r
 	}

@@ -15,7 +15,7 @@ import (
 	"pubexport/export/apigee"
 	"pubexport/export/layout"
 	"pubexport/export/sink"
-	"pubexport/field"
+	"pubexport/formats/field"
 	"pubexport/operations"
 	"pubexport/operations/operationspb"
 	"pubexport/operations/store"

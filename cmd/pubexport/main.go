@@ -24,7 +24,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc/status"
 
-	"pubexport/internal/echo"
+	"pubexport/formats/field"
 )
 
 // Exit codes.
@@ -151,11 +151,11 @@ func (e usageError) Unwrap() error { return e.err }
 
 // usagef is a usage error with a formatted message. String arguments,
 // which are mostly flag values as the user typed them, are cut to
-// echo.MaxMessage: a flag value of megabytes must not come back whole.
+// field.MaxMessage: a flag value of megabytes must not come back whole.
 func usagef(format string, args ...any) error {
 	for i, a := range args {
 		if s, ok := a.(string); ok {
-			args[i] = echo.Message(s)
+			args[i] = field.EchoMessage(s)
 		}
 	}
 	return usageError{fmt.Errorf(format, args...)}
@@ -172,10 +172,10 @@ func isUsage(err error) bool {
 // or a person can tell PERMISSION_DENIED from NOT_FOUND at a glance.
 func printError(w io.Writer, err error, names map[string]string) {
 	if st, ok := status.FromError(err); ok && st.Code() != 0 && !isUsage(err) {
-		fmt.Fprintf(w, "ERROR: (%s) %s\n", code.Code(st.Code()).String(), echo.Message(fieldMessage(err, names)))
+		fmt.Fprintf(w, "ERROR: (%s) %s\n", code.Code(st.Code()).String(), field.EchoMessage(fieldMessage(err, names)))
 		return
 	}
-	fmt.Fprintf(w, "ERROR: %s\n", echo.Message(fieldMessage(err, names)))
+	fmt.Fprintf(w, "ERROR: %s\n", field.EchoMessage(fieldMessage(err, names)))
 }
 
 // rpcPrefix is what grpc-go puts before a status message in Error().

@@ -15,7 +15,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"pubexport/export/apigee/emulator"
-	"pubexport/internal/testcheck"
+	"pubexport/export/testcheck"
 )
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of a command

@@ -18,7 +18,7 @@ import (
 	"pubexport/cmd/pubexport/internal/opsclient"
 	"pubexport/cmd/pubexport/internal/progress"
 	"pubexport/export/sink"
-	"pubexport/internal/echo"
+	"pubexport/formats/field"
 )
 
 type opsFlags struct {
@@ -106,7 +106,7 @@ func storeExists(uri string) error {
 		return nil // refused, or checked, when opened
 	}
 	if _, err := os.Stat(loc.Dir); errors.Is(err, fs.ErrNotExist) {
-		return status.Errorf(codes.NotFound, "--store %s: the operation store folder does not exist; give the store a run used (by default DESTINATION/.pubexport/operations)", echo.Value(loc.Dir))
+		return status.Errorf(codes.NotFound, "--store %s: the operation store folder does not exist; give the store a run used (by default DESTINATION/.pubexport/operations)", field.Echo(loc.Dir))
 	}
 	return nil
 }

@@ -27,8 +27,8 @@ import (
 	"pubexport/export/apigee/emulator"
 	"pubexport/export/layout"
 	"pubexport/export/sink"
-	"pubexport/field"
 	"pubexport/formats"
+	"pubexport/formats/field"
 	"pubexport/operations"
 	"pubexport/operations/operationspb"
 )

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"pubexport/field"
+	"pubexport/formats/field"
 
 	"github.com/hashicorp/go-retryablehttp"
 	"golang.org/x/oauth2"

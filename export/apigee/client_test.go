@@ -14,7 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"pubexport/field"
+	"pubexport/formats/field"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"pubexport/field"
-	"pubexport/httpcode"
+	"pubexport/export/httpcode"
+	"pubexport/formats/field"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"

@@ -16,7 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"pubexport/export/apigee/apigeepb"
-	"pubexport/field"
+	"pubexport/formats/field"
 )
 
 // drain lists everything from a cursor and returns the pages.

@@ -9,8 +9,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"pubexport/export/apigee/apigeepb"
-	"pubexport/field"
-	"pubexport/internal/echo"
+	"pubexport/formats/field"
 )
 
 // Resource names one exportable Apigee collection. Its string form is the
@@ -40,7 +39,7 @@ func ParseResource(s string) (Resource, error) {
 		names = append(names, string(r))
 	}
 	return "", fieldError(codes.InvalidArgument, &field.Error{Field: field.Resource, Value: s,
-		Problem: fmt.Sprintf("%q cannot be exported", echo.Value(s)), Valid: "use one of " + strings.Join(names, ", ")})
+		Problem: fmt.Sprintf("%q cannot be exported", field.Echo(s)), Valid: "use one of " + strings.Join(names, ", ")})
 }
 
 // Descriptor is the message type of one record of r.

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"pubexport/internal/echo"
+	"pubexport/formats/field"
 )
 
 // Values are what the placeholders stand for in one export.
@@ -41,15 +41,15 @@ func Validate(dest string) error {
 			break
 		}
 		if rest[i] == '}' {
-			return fmt.Errorf("%q has a \"}\" without its \"{\"; placeholders are %s", echo.Value(dest), strings.Join(Names, ", "))
+			return fmt.Errorf("%q has a \"}\" without its \"{\"; placeholders are %s", field.Echo(dest), strings.Join(Names, ", "))
 		}
 		j := strings.IndexByte(rest[i:], '}')
 		if j < 0 {
-			return fmt.Errorf("%q has a \"{\" without its \"}\"; placeholders are %s", echo.Value(dest), strings.Join(Names, ", "))
+			return fmt.Errorf("%q has a \"{\" without its \"}\"; placeholders are %s", field.Echo(dest), strings.Join(Names, ", "))
 		}
 		p := rest[i : i+j+1]
 		if !known(p) {
-			return fmt.Errorf("%q: unknown placeholder %s; use %s", echo.Value(dest), echo.Value(p), strings.Join(Names, ", "))
+			return fmt.Errorf("%q: unknown placeholder %s; use %s", field.Echo(dest), field.Echo(p), strings.Join(Names, ", "))
 		}
 		rest = rest[i+j+1:]
 	}

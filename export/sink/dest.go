@@ -9,8 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"pubexport/field"
-	"pubexport/internal/echo"
+	"pubexport/formats/field"
 
 	"google.golang.org/grpc/codes"
 )
@@ -37,11 +36,11 @@ type dest struct {
 // way (--to, PUBEXPORT_TO, the request's destination field).
 //
 // The values it quotes (the destination and its parts) are cut to
-// echo.MaxValue.
+// field.MaxEcho.
 func invalidDest(format string, args ...any) error {
 	for i, a := range args {
 		if s, ok := a.(string); ok {
-			args[i] = echo.Value(s)
+			args[i] = field.Echo(s)
 		}
 	}
 	return fieldError(codes.InvalidArgument, "", &field.Error{Field: field.Destination, Problem: fmt.Sprintf(format, args...)})

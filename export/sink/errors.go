@@ -9,7 +9,7 @@ import (
 	"net/url"
 	"syscall"
 
-	"pubexport/field"
+	"pubexport/formats/field"
 
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/googleapi"

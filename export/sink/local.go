@@ -15,7 +15,7 @@ import (
 	"strings"
 	"syscall"
 
-	"pubexport/field"
+	"pubexport/formats/field"
 
 	"google.golang.org/grpc/codes"
 )

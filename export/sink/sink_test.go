@@ -17,8 +17,8 @@ import (
 
 	"pubexport/export/sink"
 	"pubexport/export/sink/gcstest"
-	"pubexport/field"
-	"pubexport/internal/testcheck"
+	"pubexport/export/testcheck"
+	"pubexport/formats/field"
 )
 
 const testBucket = "pubexport-test"

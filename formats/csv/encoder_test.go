@@ -16,8 +16,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"pubexport/field"
 	"pubexport/formats/csv"
+	"pubexport/formats/field"
 	"pubexport/formats/internal/testpb"
 	"pubexport/formats/internal/testrecords"
 )

@@ -3,7 +3,7 @@ package csv
 import (
 	"fmt"
 
-	"pubexport/field"
+	"pubexport/formats/field"
 )
 
 // Options choose the CSV dialect. The zero value is RFC 4180 with a header

@@ -26,7 +26,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"pubexport/field"
+	"pubexport/formats/field"
 	"pubexport/formats/json"
 )
 

@@ -25,7 +25,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"pubexport/field"
+	"pubexport/formats/field"
 	"pubexport/formats/internal/testpb"
 	"pubexport/formats/internal/testrecords"
 	"pubexport/formats/parquet"

@@ -20,7 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"pubexport/internal/echo"
+	"pubexport/formats/field"
 )
 
 // readBody reads a request body of at most max bytes. Once it is read, the
@@ -60,22 +60,22 @@ func decodeJSON(b []byte, m proto.Message) error {
 		return nil
 	}
 	name := string(m.ProtoReflect().Descriptor().Name())
-	if field := unknownField(b, m.ProtoReflect().Descriptor(), ""); field != "" {
-		return fieldError(field, fmt.Sprintf("unknown field %q in %s", echo.Value(field), name))
+	if path := unknownField(b, m.ProtoReflect().Descriptor(), ""); path != "" {
+		return fieldError(path, fmt.Sprintf("unknown field %q in %s", field.Echo(path), name))
 	}
 	if err := (protojson.UnmarshalOptions{}).Unmarshal(b, m); err != nil {
 		// protojson's message quotes the offending value.
-		return status.Errorf(codes.InvalidArgument, "request body is not a valid %s in JSON: %s", name, echo.Value(err.Error()))
+		return status.Errorf(codes.InvalidArgument, "request body is not a valid %s in JSON: %s", name, field.Echo(err.Error()))
 	}
 	return nil
 }
 
 // fieldError is INVALID_ARGUMENT about one field, with a BadRequest detail
 // that clients can point at.
-func fieldError(field, msg string) error {
+func fieldError(path, msg string) error {
 	st := status.New(codes.InvalidArgument, msg)
 	if d, err := st.WithDetails(&errdetails.BadRequest{
-		FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: echo.Value(field), Description: msg}},
+		FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field.Echo(path), Description: msg}},
 	}); err == nil {
 		st = d
 	}

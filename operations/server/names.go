@@ -6,7 +6,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"pubexport/internal/echo"
+	"pubexport/formats/field"
 )
 
 // maxSegment bounds one name segment; real organization names and operation
@@ -76,4 +76,4 @@ func orgOf(name string) string {
 }
 
 // truncate keeps error messages short when a client sends a huge name.
-func truncate(s string) string { return echo.Value(s) }
+func truncate(s string) string { return field.Echo(s) }

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net/http"
 
-	"pubexport/httpcode"
+	"pubexport/export/httpcode"
 
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc/codes"

@@ -11,7 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"pubexport/export/sink"
-	"pubexport/field"
+	"pubexport/formats/field"
 )
 
 // Open returns the operation store uri names, beside sink.Open and with

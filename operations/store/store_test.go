@@ -15,7 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"pubexport/export/sink/gcstest"
-	"pubexport/internal/testcheck"
+	"pubexport/export/testcheck"
 	"pubexport/operations/operationspb"
 	"pubexport/operations/store"
 )

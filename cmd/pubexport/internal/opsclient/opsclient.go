@@ -29,7 +29,7 @@ import (
 
 	// Linked so that operation metadata and responses decode.
 	_ "pubexport/export/apigee/apigeepb"
-	"pubexport/httpcode"
+	"pubexport/export/httpcode"
 	"pubexport/operations/operationspb"
 	"pubexport/operations/server"
 )

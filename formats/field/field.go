@@ -10,7 +10,9 @@
 // The package imports no RPC library on purpose: a library that has no
 // other reason to know gRPC (formats) can still say what was wrong.
 // Libraries that attach gRPC codes wrap an *Error as the cause of an
-// INVALID_ARGUMENT (or NOT_FOUND, ...) error.
+// INVALID_ARGUMENT (or NOT_FOUND, ...) error. It lives under formats, the
+// lowest layer, so that every layer above can use it; echo.go bounds the
+// values that any message repeats back.
 package field
 
 import "strings"

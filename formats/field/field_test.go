@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"pubexport/field"
+	"pubexport/formats/field"
 )
 
 func TestErrorNamesTheField(t *testing.T) {

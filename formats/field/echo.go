@@ -1,33 +1,34 @@
-// Package echo bounds the input values that messages repeat back. An error
+// Echoed values are bounded. An error
 // that quotes what it was given ("format \"x\" is not supported") must not
 // grow with the input: a 500 KB filter would come back as a 500 KB message,
 // a 900 KB JSON key as an answer of megabytes (gRPC trailers have a limit,
 // and so do terminals and logs). Every message that echoes a value a caller
-// or a user supplied passes it through Value.
-package echo
+// or a user supplied passes it through Echo.
+
+package field
 
 import (
 	"fmt"
 	"unicode/utf8"
 )
 
-// MaxValue is how much of one echoed value a message keeps: enough to
+// MaxEcho is how much of one echoed value a message keeps: enough to
 // recognise any real name, URL, filter or flag value.
-const MaxValue = 256
+const MaxEcho = 256
 
 // MaxMessage is how long a whole message that leaves the process (an API
 // answer, a CLI error) may be; see Message.
 const MaxMessage = 2048
 
-// Value is s as a message may echo it: whole when it is at most MaxValue
-// bytes, else its first MaxValue bytes (cut at a UTF-8 boundary) and how
+// Echo is s as a message may echo it: whole when it is at most MaxEcho
+// bytes, else its first MaxEcho bytes (cut at a UTF-8 boundary) and how
 // long it was.
-func Value(s string) string { return cut(s, MaxValue) }
+func Echo(s string) string { return cut(s, MaxEcho) }
 
-// Message bounds a whole message to MaxMessage bytes the same way. It is the
+// EchoMessage bounds a whole message to MaxMessage bytes the same way. It is the
 // last guard where errors leave the process, for a message that quotes a
-// value that did not pass through Value (or many that did).
-func Message(s string) string { return cut(s, MaxMessage) }
+// value that did not pass through Echo (or many that did).
+func EchoMessage(s string) string { return cut(s, MaxMessage) }
 
 func cut(s string, n int) string {
 	if len(s) <= n {
