@@ -103,7 +103,7 @@ func TestRunEndNotRecorded(t *testing.T) {
 			next.ServeHTTP(w, r)
 		})
 	})
-	ta := newTestApp(nil)
+	ta := newTestApp(shortLease())
 	start := time.Now()
 	code := ta.run(t.Context(), args("down")...)
 	took := time.Since(start)
@@ -117,7 +117,7 @@ func TestRunEndNotRecorded(t *testing.T) {
 	t.Logf("run exited %d after %v:\n%s", code, took, ta.stderr)
 
 	srv.Use()
-	res := newTestApp(nil)
+	res := newTestApp(shortLease())
 	if code := res.run(t.Context(), "operations", "resume", m[1], "--store", m[2]); code != 0 {
 		t.Fatalf("resume: exit %d\n%s", code, res.stderr)
 	}
@@ -173,7 +173,7 @@ func TestRunSignalWhileStorageFails(t *testing.T) {
 			defer close(release)
 
 			blocking.Store(true)
-			ta := newTestApp(nil)
+			ta := newTestApp(shortLease())
 			done := make(chan int, 1)
 			go func() { done <- ta.run(t.Context(), args("x")...) }()
 			<-started
@@ -194,7 +194,7 @@ func TestRunSignalWhileStorageFails(t *testing.T) {
 
 			failing.Store(false)
 			blocking.Store(false)
-			res := newTestApp(nil)
+			res := newTestApp(shortLease())
 			if code := res.run(t.Context(), "operations", "resume", name, "--store", "gs://acme-exports/.pubexport/operations"); code != 0 {
 				t.Fatalf("resume: exit %d\n%s", code, res.stderr)
 			}
@@ -243,7 +243,7 @@ func TestServeSignalWhileStorageHangs(t *testing.T) {
 	})
 
 	storeURI := "gs://acme-exports/ops"
-	ta := newTestApp(nil)
+	ta := newTestApp(shortLease())
 	done := make(chan int, 1)
 	go func() {
 		done <- ta.run(context.WithoutCancel(t.Context()), "serve", "--addr", "127.0.0.1:0", "--store", storeURI,
@@ -281,7 +281,7 @@ func TestServeSignalWhileStorageHangs(t *testing.T) {
 
 	hanging.Store(false)
 	blocking.Store(false)
-	res := newTestApp(nil)
+	res := newTestApp(shortLease())
 	if code := res.run(t.Context(), "operations", "resume", op.GetName(), "--store", storeURI); code != 0 {
 		t.Fatalf("resume: exit %d\n%s", code, res.stderr)
 	}
@@ -328,7 +328,7 @@ func TestJobSignalWhileStorageHangs(t *testing.T) {
 		})
 	})
 	env := jobEnv(emu, dir, map[string]string{"PUBEXPORT_RESOURCES": "apps", "CLOUD_RUN_EXECUTION": "pubexport-h4ng",
-		"PUBEXPORT_STORE": "gs://acme-exports/ops"})
+		"PUBEXPORT_STORE": "gs://acme-exports/ops", leaseVar: "6s"})
 	blocking.Store(true)
 	ta := newTestApp(env)
 	done := make(chan int, 1)
@@ -359,3 +359,10 @@ func TestJobSignalWhileStorageHangs(t *testing.T) {
 		t.Errorf("after the retry: %v, want the clean run's %v", got, want)
 	}
 }
+
+// shortLease is the environment of a run whose operation another process
+// resumes after a stop the store could not record: the resume waits for
+// the dead runner's lease to lapse, so a 6 s lease (long enough for a
+// loaded machine to renew it) keeps these tests from waiting out the
+// default.
+func shortLease() map[string]string { return map[string]string{"PUBEXPORT_LEASE": "6s"} }
