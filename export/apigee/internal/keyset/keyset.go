@@ -47,6 +47,7 @@ func NewSeed() Seed {
 // The zero Set hashes under the all-zero seed; New gives a random one. A
 // Set must not be copied after first use.
 type Set struct {
+	_      noCopy
 	k0, k1 uint64
 	// big holds most hashes, sorted; start[b] is where the hashes of
 	// bucket b (their top 12 bits) begin in it, start[keyBuckets] its length.
@@ -63,6 +64,14 @@ type Set struct {
 	fresh []uint64
 	track bool
 }
+
+// noCopy makes go vet's copylocks check refuse a copied Set: a copy would
+// share the array whose memory the original's cleanup gives back when the
+// original is collected.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
 
 // A batch of new hashes is merged into the big array once it holds an
 // eighth of the array, so that a merge moves O(1) hashes per new hash on
