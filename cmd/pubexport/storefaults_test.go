@@ -136,12 +136,7 @@ func TestRunSignalWhileStorageFails(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			srv := gcstest.Start(t, "acme-exports")
 			t.Setenv("STORAGE_EMULATOR_HOST", srv.Host)
-			started := make(chan struct{}, 1)
-			var blocking atomic.Bool
-			block := blockAppsList(started)
-			emu := startEmulator(t, emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
-				return blocking.Load() && block(w, r)
-			}})
+			emu, blocking, started := stallableEmulator(t)
 			args := func(to string) []string {
 				return []string{"run", "--org", "acme", "--apigee-url", emu.URL, "--to", "gs://acme-exports/" + to, "--resource", "apps", "--format", "ndjson"}
 			}
@@ -212,12 +207,7 @@ func TestRunSignalWhileStorageFails(t *testing.T) {
 func TestServeSignalWhileStorageHangs(t *testing.T) {
 	srv := gcstest.Start(t, "acme-exports")
 	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host)
-	started := make(chan struct{}, 1)
-	var blocking atomic.Bool
-	block := blockAppsList(started)
-	emu := startEmulator(t, emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
-		return blocking.Load() && block(w, r)
-	}})
+	emu, blocking, started := stallableEmulator(t)
 	cleanDir, dir := t.TempDir(), t.TempDir()
 	clean := newTestApp(nil)
 	if code := clean.run(t.Context(), "run", "--org", "acme", "--apigee-url", emu.URL, "--to", cleanDir, "--resource", "apps", "--format", "ndjson"); code != 0 {
@@ -298,12 +288,7 @@ func TestServeSignalWhileStorageHangs(t *testing.T) {
 func TestJobSignalWhileStorageHangs(t *testing.T) {
 	srv := gcstest.Start(t, "acme-exports")
 	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host)
-	started := make(chan struct{}, 1)
-	var blocking atomic.Bool
-	block := blockAppsList(started)
-	emu := startEmulator(t, emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
-		return blocking.Load() && block(w, r)
-	}})
+	emu, blocking, started := stallableEmulator(t)
 	cleanDir, dir := t.TempDir(), t.TempDir()
 	clean := newTestApp(nil)
 	if code := clean.run(t.Context(), "run", "--org", "acme", "--apigee-url", emu.URL, "--to", cleanDir, "--resource", "apps"); code != 0 {
@@ -366,3 +351,17 @@ func TestJobSignalWhileStorageHangs(t *testing.T) {
 // loaded machine to renew it) keeps these tests from waiting out the
 // default.
 func shortLease() map[string]string { return map[string]string{"PUBEXPORT_LEASE": "6s"} }
+
+// stallableEmulator serves the sample organization; once blocking is set,
+// its apps listing never answers (see blockAppsList), and started receives
+// a value at the first such request.
+func stallableEmulator(t *testing.T) (emu *emulator.Server, blocking *atomic.Bool, started <-chan struct{}) {
+	t.Helper()
+	ch := make(chan struct{}, 1)
+	blocking = new(atomic.Bool)
+	block := blockAppsList(ch)
+	emu = startEmulator(t, emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+		return blocking.Load() && block(w, r)
+	}})
+	return emu, blocking, ch
+}
