@@ -215,22 +215,7 @@ func TestServeSignalWhileStorageHangs(t *testing.T) {
 	}
 	want, _ := exportFiles(t, cleanDir)
 
-	var hanging atomic.Bool
-	release := make(chan struct{})
-	defer close(release)
-	srv.Use(func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if hanging.Load() {
-				select {
-				case <-release:
-				case <-r.Context().Done():
-				}
-				gcstest.WriteError(w, http.StatusServiceUnavailable, "gcstest: was hanging")
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	})
+	hanging := hangStorage(t, srv)
 
 	storeURI := "gs://acme-exports/ops"
 	ta := newTestApp(shortLease())
@@ -296,22 +281,7 @@ func TestJobSignalWhileStorageHangs(t *testing.T) {
 	}
 	want, _ := exportFiles(t, cleanDir)
 
-	var hanging atomic.Bool
-	release := make(chan struct{})
-	defer close(release)
-	srv.Use(func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if hanging.Load() {
-				select {
-				case <-release:
-				case <-r.Context().Done():
-				}
-				gcstest.WriteError(w, http.StatusServiceUnavailable, "gcstest: was hanging")
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	})
+	hanging := hangStorage(t, srv)
 	env := jobEnv(emu, dir, map[string]string{"PUBEXPORT_RESOURCES": "apps", "CLOUD_RUN_EXECUTION": "pubexport-h4ng",
 		"PUBEXPORT_STORE": "gs://acme-exports/ops", leaseVar: "6s"})
 	blocking.Store(true)
@@ -364,4 +334,26 @@ func stallableEmulator(t *testing.T) (emu *emulator.Server, blocking *atomic.Boo
 		return blocking.Load() && block(w, r)
 	}})
 	return emu, blocking, ch
+}
+
+// hangStorage makes srv, once hanging is set, take every request and answer
+// none until the request is given up (or the test ends, then with 503).
+func hangStorage(t *testing.T, srv *gcstest.Server) (hanging *atomic.Bool) {
+	hanging = new(atomic.Bool)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	srv.Use(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if hanging.Load() {
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+				gcstest.WriteError(w, http.StatusServiceUnavailable, "gcstest: was hanging")
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	return hanging
 }
