@@ -62,7 +62,11 @@ type Queue struct {
 	running  map[string]bool // names this queue started
 	starting int             // slots taken by Starts under way
 	orgs     map[string]int  // running + waiting, by organization
-	peak     int             // most running at once
+	// requests maps a trigger's organization and request_id to the
+	// operation this queue holds for it, so that a retried trigger at the
+	// per-organization limit gets its own operation back, not a refusal.
+	requests map[requestKey]string
+	peak     int // most running at once
 	closed   bool
 }
 
@@ -77,8 +81,11 @@ func New(m Manager, opts Options) *Queue {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Queue{m: m, opts: opts, log: log, ctx: ctx, cancel: cancel,
-		running: map[string]bool{}, orgs: map[string]int{}}
+		running: map[string]bool{}, orgs: map[string]int{}, requests: map[requestKey]string{}}
 }
+
+// requestKey names a trigger by organization and request_id.
+type requestKey struct{ org, id string }
 
 // Close stops starting queued exports; they stay NOT_STARTED in the store,
 // where another process's Recover finds them. It waits for the goroutines
@@ -114,7 +121,13 @@ func (q *Queue) Start(ctx context.Context, req *operationspb.ExportRequest) (*lo
 		return nil, status.Error(codes.Unavailable, "the server is shutting down; retry against another instance")
 	}
 	if n := q.orgs[org]; q.opts.MaxPerOrganization > 0 && n >= q.opts.MaxPerOrganization {
+		held, retried := q.requests[requestKey{org, req.GetRequestId()}]
 		q.mu.Unlock()
+		if retried && req.GetRequestId() != "" {
+			// The limit is full with this very trigger: a retry (same
+			// request_id) is answered with its operation, as below the limit.
+			return q.Get(ctx, held)
+		}
 		return nil, status.Errorf(codes.ResourceExhausted, "organization %s already has %d exports running or waiting in this server, the most it allows "+
 			"(its per-organization limit); wait for one to end, or cancel one", org, n)
 	}
@@ -137,6 +150,7 @@ func (q *Queue) Start(ctx context.Context, req *operationspb.ExportRequest) (*lo
 			return op, err
 		}
 		q.running[op.GetName()] = true
+		q.hold(org, req.GetRequestId(), op.GetName())
 		q.mu.Unlock()
 		q.follow(op.GetName(), org, func(ctx context.Context) { q.m.Wait(ctx, op.GetName(), 0) })
 		return op, nil
@@ -156,10 +170,28 @@ func (q *Queue) Start(ctx context.Context, req *operationspb.ExportRequest) (*lo
 		return q.decorate(op), nil
 	}
 	q.waiting = append(q.waiting, op.GetName())
+	q.hold(org, req.GetRequestId(), op.GetName())
 	q.mu.Unlock()
 	q.log.Info("export queued", "operation", op.GetName(), "position", q.position(op.GetName()))
 	q.dispatch()
 	return q.decorate(op), nil
+}
+
+// hold remembers the operation a trigger with a request_id got; q.mu is held.
+func (q *Queue) hold(org, requestID, name string) {
+	if requestID != "" {
+		q.requests[requestKey{org, requestID}] = name
+	}
+}
+
+// release forgets the request_id of an operation that no longer counts
+// against its organization; q.mu is held.
+func (q *Queue) release(name string) {
+	for k, v := range q.requests {
+		if v == name {
+			delete(q.requests, k)
+		}
+	}
 }
 
 // follow runs wait (which returns when the export ends) in the
@@ -169,6 +201,7 @@ func (q *Queue) follow(name, org string, wait func(ctx context.Context)) {
 		wait(q.ctx)
 		q.mu.Lock()
 		delete(q.running, name)
+		q.release(name)
 		q.orgs[org]--
 		if q.orgs[org] <= 0 {
 			delete(q.orgs, org)
@@ -273,6 +306,7 @@ func (q *Queue) Cancel(ctx context.Context, name string) error {
 		q.mu.Lock()
 		if i := slices.Index(q.waiting, name); i >= 0 {
 			q.waiting = slices.Delete(q.waiting, i, i+1)
+			q.release(name)
 			org := strings.Split(name, "/")[1]
 			if q.orgs[org]--; q.orgs[org] <= 0 {
 				delete(q.orgs, org)

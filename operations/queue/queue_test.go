@@ -251,3 +251,63 @@ func TestPerOrganizationLimit(t *testing.T) {
 		t.Errorf("first trigger: %v %v, want IN_PROGRESS", op, err)
 	}
 }
+
+// TestRetriedTriggerAtTheLimit: with its organization at the
+// per-organization limit, a retried trigger (same request_id) gets the
+// operation it started, running or in line, and records nothing new; a new
+// trigger is still RESOURCE_EXHAUSTED.
+func TestRetriedTriggerAtTheLimit(t *testing.T) {
+	h := newHarness(t, true)
+	q := queue.New(h.m, queue.Options{MaxRunning: 1, MaxPerOrganization: 2})
+	defer h.m.Close()
+	defer q.Close()
+	defer close(h.block)
+
+	withID := func(i int, id string) *operationspb.ExportRequest {
+		r := h.req("acme", i)
+		r.RequestId = id
+		return r
+	}
+	const idRunning, idWaiting = "0b6f3f2e-3a5d-4f0e-9a51-1d7c2e9b8a01", "0b6f3f2e-3a5d-4f0e-9a51-1d7c2e9b8a02"
+	running, err := q.Start(t.Context(), withID(1, idRunning))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting, err := q.Start(t.Context(), withID(2, idWaiting))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _, _ := h.m.List(t.Context(), "organizations/acme", "", 100, "")
+
+	again, err := q.Start(t.Context(), withID(1, idRunning))
+	if err != nil || again.GetName() != running.GetName() {
+		t.Fatalf("retry of the running trigger: %v, %v; want %s", again.GetName(), err, running.GetName())
+	}
+	if st := metadata(t, again).GetState(); st != apigeepb.OperationMetadata_IN_PROGRESS {
+		t.Errorf("retry of the running trigger: %v, want IN_PROGRESS", st)
+	}
+	again, err = q.Start(t.Context(), withID(2, idWaiting))
+	if err != nil || again.GetName() != waiting.GetName() {
+		t.Fatalf("retry of the waiting trigger: %v, %v; want %s", again.GetName(), err, waiting.GetName())
+	}
+	if desc := metadata(t, again).GetProgress().GetDescription(); !strings.Contains(desc, "number 1 of 1") {
+		t.Errorf("retry of the waiting trigger: description %q, want its place in line", desc)
+	}
+	if _, err := q.Start(t.Context(), withID(3, "0b6f3f2e-3a5d-4f0e-9a51-1d7c2e9b8a03")); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("a new trigger at the limit: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	after, _, _ := h.m.List(t.Context(), "organizations/acme", "", 100, "")
+	if len(after) != len(before) {
+		t.Errorf("retries at the limit recorded operations: %d -> %d", len(before), len(after))
+	}
+
+	// Once the waiting one is cancelled its request_id no longer holds a
+	// place: a new trigger with it is let in (and the manager's own
+	// request_id claim answers with the cancelled operation).
+	if err := q.Cancel(t.Context(), waiting.GetName()); err != nil {
+		t.Fatal(err)
+	}
+	if op, err := q.Start(t.Context(), withID(2, idWaiting)); err != nil || op.GetName() != waiting.GetName() {
+		t.Errorf("retry after cancel: %v, %v; want the cancelled %s", op.GetName(), err, waiting.GetName())
+	}
+}
