@@ -43,47 +43,84 @@ import (
 //
 // Call Recover at startup and then every LeaseDuration or so.
 func (m *Manager) Recover(ctx context.Context) error {
+	names, err := m.Stranded(ctx)
+	for _, name := range names {
+		if ctx.Err() != nil {
+			break
+		}
+		if lerr := m.relaunch(ctx, name); lerr != nil {
+			m.log.Warn("could not recover an operation; skipped it", "operation", name, "error", lerr)
+			err = errors.Join(err, fmt.Errorf("recovering %s: %w", name, lerr))
+		}
+	}
+	return err
+}
+
+// Stranded is Recover without the restarts: it ends with ABORTED the
+// operations that cannot continue and returns the names of those to start
+// again, for a caller that runs exports under its own bound (a server's
+// queue) rather than all at once. Its error has Recover's meaning; the names
+// it returns are good even when the error is not nil.
+func (m *Manager) Stranded(ctx context.Context) ([]string, error) {
 	names, err := m.store.List(ctx, "")
 	if err != nil {
-		return fmt.Errorf("listing operations to recover: %w", err)
+		return nil, fmt.Errorf("listing operations to recover: %w", err)
 	}
 	var errs []error
+	var stranded []string
 	for _, name := range names {
 		if ctx.Err() != nil {
 			errs = append(errs, fmt.Errorf("recovering operations: stopped before %s: %w", name, ctx.Err()))
 			break
 		}
-		if err := m.recover(ctx, name); err != nil {
+		again, err := m.recover(ctx, name)
+		if err != nil {
 			m.log.Warn("could not recover an operation; skipped it", "operation", name, "error", err)
 			errs = append(errs, fmt.Errorf("recovering %s: %w", name, err))
 		}
+		if again {
+			stranded = append(stranded, name)
+		}
 	}
-	return errors.Join(errs...)
+	return stranded, errors.Join(errs...)
 }
 
-func (m *Manager) recover(ctx context.Context, name string) error {
+// relaunch starts a stranded operation in this process; losing the race to
+// another process is fine.
+func (m *Manager) relaunch(ctx context.Context, name string) error {
+	_, _, err := m.launch(context.WithoutCancel(ctx), name)
+	if c := status.Code(err); c == codes.FailedPrecondition || c == codes.Aborted {
+		return nil // another process got there first
+	}
+	return err
+}
+
+// recover deals with operation name and reports whether it is to be
+// started again: no when it is done, alive, waiting for its own runner, or
+// ended here with ABORTED.
+func (m *Manager) recover(ctx context.Context, name string) (bool, error) {
 	if m.job(name) != nil {
-		return nil
+		return false, nil
 	}
 	rec, gen, err := m.store.Get(ctx, name)
 	if status.Code(err) == codes.NotFound {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	op, md, err := unpack(rec)
 	if err != nil {
-		return err
+		return false, err
 	}
 	now := m.now()
 	switch {
 	case op.GetDone():
-		return nil
+		return false, nil
 	case leased(rec, "", now):
-		return nil // its runner is alive
+		return false, nil // its runner is alive
 	case rec.GetLeaseHolder() == "" && md.GetState() == notStarted && !m.orphaned(rec, now):
-		return nil // never started: Run will
+		return false, nil // never started: Run will
 	}
 	var last string
 	if h := rec.GetLeaseHolder(); h != "" {
@@ -92,18 +129,14 @@ func (m *Manager) recover(ctx context.Context, name string) error {
 	spec, err := Spec(rec.GetRequest())
 	switch {
 	case err != nil:
-		return m.abort(ctx, rec, gen, fmt.Sprintf("its request is no longer valid (%v)", status.Convert(err).Message()))
+		return false, m.abort(ctx, rec, gen, fmt.Sprintf("its request is no longer valid (%v)", status.Convert(err).Message()))
 	case rec.GetAttempts() >= maxAttempts:
-		return m.abort(ctx, rec, gen, fmt.Sprintf("it was started %d times and never finished%s", rec.GetAttempts(), last))
+		return false, m.abort(ctx, rec, gen, fmt.Sprintf("it was started %d times and never finished%s", rec.GetAttempts(), last))
 	}
 	resume := spec.Format.Resumable() && len(rec.GetCheckpoint()) > 0
 	m.log.Info("recovering an operation whose runner stopped", "operation", name, "previous_holder", rec.GetLeaseHolder(),
 		"state", md.GetState().String(), "resume", resume)
-	_, _, err = m.launch(context.WithoutCancel(ctx), name)
-	if c := status.Code(err); c == codes.FailedPrecondition || c == codes.Aborted {
-		return nil // another process got there first
-	}
-	return err
+	return true, nil
 }
 
 // orphaned reports whether a NOT_STARTED record has waited for its runner

@@ -258,7 +258,12 @@ func serve(ctx context.Context, a *app, f *serveFlags, addrSet, authSet bool) er
 	recovered := make(chan struct{})
 	go func() {
 		defer close(recovered)
-		recoverLoop(ctx, be.m, be.lease, log)
+		// With a queue, recovered exports wait their turn like triggers.
+		var r recoverer = be.m
+		if q != nil {
+			r = q
+		}
+		recoverLoop(ctx, r, be.lease, log)
 	}()
 	defer func() { cancel(); <-recovered }()
 

@@ -34,6 +34,7 @@ type Manager interface {
 	Cancel(ctx context.Context, name string) error
 	Delete(ctx context.Context, name string) error
 	Wait(ctx context.Context, name string, timeout time.Duration) (*longrunningpb.Operation, error)
+	Stranded(ctx context.Context) ([]string, error)
 }
 
 // Options configure a Queue.
@@ -194,6 +195,36 @@ func (q *Queue) release(name string) {
 	}
 }
 
+// Recover puts in line the exports whose runner is gone
+// (Manager.Stranded), so that restarting them obeys MaxRunning like any
+// trigger: a server that finds twenty interrupted exports must not run
+// twenty at once. They do not count against the per-organization limit's
+// refusals (they were let in once) but hold its places while they wait.
+// Call it where a Manager's Recover would be called.
+func (q *Queue) Recover(ctx context.Context) error {
+	names, err := q.m.Stranded(ctx)
+	q.mu.Lock()
+	for _, name := range names {
+		if q.closed || q.running[name] || slices.Contains(q.waiting, name) {
+			continue
+		}
+		q.waiting = append(q.waiting, name)
+		q.orgs[orgOfName(name)]++
+	}
+	q.mu.Unlock()
+	q.dispatch()
+	return err
+}
+
+// orgOfName is the organization of an operation name
+// (organizations/ORG/operations/ID).
+func orgOfName(name string) string {
+	if parts := strings.Split(name, "/"); len(parts) > 1 {
+		return parts[1]
+	}
+	return ""
+}
+
 // follow runs wait (which returns when the export ends) in the
 // background, then frees the export's slot and starts the next in line.
 func (q *Queue) follow(name, org string, wait func(ctx context.Context)) {
@@ -224,10 +255,7 @@ func (q *Queue) dispatch() {
 		q.running[name] = true
 		q.peak = max(q.peak, len(q.running)+q.starting)
 		q.mu.Unlock()
-		org := ""
-		if parts := strings.Split(name, "/"); len(parts) > 1 {
-			org = parts[1]
-		}
+		org := orgOfName(name)
 		q.log.Info("export leaves the queue", "operation", name)
 		q.follow(name, org, func(ctx context.Context) {
 			// Run returns at once for an operation cancelled while in
@@ -307,7 +335,7 @@ func (q *Queue) Cancel(ctx context.Context, name string) error {
 		if i := slices.Index(q.waiting, name); i >= 0 {
 			q.waiting = slices.Delete(q.waiting, i, i+1)
 			q.release(name)
-			org := strings.Split(name, "/")[1]
+			org := orgOfName(name)
 			if q.orgs[org]--; q.orgs[org] <= 0 {
 				delete(q.orgs, org)
 			}

@@ -20,6 +20,7 @@ import (
 	"pubexport/export/apigee/apigeepb"
 	"pubexport/export/apigee/emulator"
 	"pubexport/export/sink"
+	"pubexport/export/testcheck"
 	"pubexport/operations"
 	"pubexport/operations/operationspb"
 	"pubexport/operations/queue"
@@ -73,12 +74,21 @@ func newHarness(t *testing.T, block bool) *harness {
 	}
 	t.Cleanup(emu.Close)
 	h.emu = emu
+	h.m = h.manager(t, 0)
+	return h
+}
+
+// manager is a Manager on the harness's store and emulator, as another
+// process would have; notStarted is its Config.NotStartedTimeout.
+func (h *harness) manager(t *testing.T, notStarted time.Duration) *operations.Manager {
+	t.Helper()
 	st, err := store.Local(filepath.Join(h.dir, ".ops"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.m, err = operations.New(context.Background(), operations.Config{
-		Store: st,
+	m, err := operations.New(context.Background(), operations.Config{
+		Store:             st,
+		NotStartedTimeout: notStarted,
 		Open: func(ctx context.Context, req *operationspb.ExportRequest) (export.Source, sink.Bucket, error) {
 			c, err := apigee.NewClient(ctx, apigee.WithBaseURL(req.GetApigeeUrl()), apigee.WithoutAuthentication(), apigee.WithPageSize(5))
 			if err != nil {
@@ -91,7 +101,7 @@ func newHarness(t *testing.T, block bool) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h
+	return m
 }
 
 func (h *harness) req(org string, i int) *operationspb.ExportRequest {
@@ -309,5 +319,70 @@ func TestRetriedTriggerAtTheLimit(t *testing.T) {
 	}
 	if op, err := q.Start(t.Context(), withID(2, idWaiting)); err != nil || op.GetName() != waiting.GetName() {
 		t.Errorf("retry after cancel: %v, %v; want the cancelled %s", op.GetName(), err, waiting.GetName())
+	}
+}
+
+// TestRecoverWaitsInLine: exports found stranded (here NOT_STARTED ones
+// whose creator is presumed dead) are started again through the queue, at
+// most MaxRunning at once, the rest waiting their turn; all of them end DONE.
+func TestRecoverWaitsInLine(t *testing.T) {
+	h := newHarness(t, true)
+	defer h.m.Close()
+	const stranded, bound = 6, 2
+	var names []string
+	for i := range stranded {
+		op, err := h.m.Create(t.Context(), h.req("acme", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, op.GetName())
+	}
+
+	// Another process, which presumes any NOT_STARTED export orphaned.
+	m2 := h.manager(t, time.Nanosecond)
+	defer m2.Close()
+	q := queue.New(m2, queue.Options{MaxRunning: bound})
+	defer q.Close()
+	unblock := sync.OnceFunc(func() { close(h.block) })
+	defer unblock()
+	if err := q.Recover(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// The two taken out of line start in the background.
+	var running, waiting int
+	count := func() bool {
+		running, waiting = 0, 0
+		for _, name := range names {
+			op, err := q.Get(t.Context(), name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			md := metadata(t, op)
+			switch {
+			case md.GetState() == apigeepb.OperationMetadata_IN_PROGRESS:
+				running++
+			case md.GetState() == apigeepb.OperationMetadata_NOT_STARTED && strings.Contains(md.GetProgress().GetDescription(), "queued"):
+				waiting++
+			}
+		}
+		return running == bound && waiting == stranded-bound
+	}
+	testcheck.Eventually(t, fmt.Sprintf("%d running and %d in line after Recover", bound, stranded-bound), count)
+	if running != bound || waiting != stranded-bound {
+		t.Fatalf("after Recover: %d running, %d in line; want %d and %d", running, waiting, bound, stranded-bound)
+	}
+	// A second look finds nothing new to start: those in line stay in line.
+	if err := q.Recover(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	unblock()
+	for _, name := range names {
+		op, err := q.Wait(t.Context(), name, time.Minute)
+		if err != nil || !op.GetDone() || op.GetError() != nil {
+			t.Fatalf("%s: %v %v, want done without error", name, op, err)
+		}
+	}
+	if p := q.Peak(); p > bound {
+		t.Errorf("peak %d exports at once, want at most %d", p, bound)
 	}
 }
