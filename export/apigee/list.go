@@ -3,10 +3,12 @@ package apigee
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"unsafe"
 
 	"google.golang.org/grpc/codes"
@@ -60,6 +62,11 @@ type Lister struct {
 	// shrink), and grown back after growAfter pages that fit.
 	size int
 	fits int
+	// before holds the keys that came before the page's last one on the
+	// last key page, newest last: if the record a follow-up page starts
+	// from is deleted while the export runs (the API answers 404), the
+	// listing continues from the one before it (see fallBack).
+	before []string
 	// noCount lists developers with expand=true and startKey but no
 	// count, after the API ignored or refused expand next to count.
 	noCount      bool
@@ -207,6 +214,9 @@ func (l *Lister) keyPage(ctx context.Context, p *Page) error {
 			continue // the same page, without count
 		case !l.noCount && l.shrink(err, floor):
 			continue
+		case startKey != "" && l.fallBack(p, err):
+			startKey = l.cur.StartKey
+			continue
 		case l.r == Developers && isBadRequest(err):
 			if err := l.rejected(p, err); err != nil {
 				return err
@@ -261,8 +271,47 @@ func (l *Lister) keyPage(ctx context.Context, p *Page) error {
 			l.r, l.org, num, u, l.r.noun(), l.r.keyName())
 	default:
 		l.cur = Cursor{StartKey: last}
+		l.keepBefore(data.records)
 	}
 	return nil
+}
+
+// maxBefore bounds the keys kept for fallBack: records deleted while an
+// export runs are rare, and each one only costs a step back.
+const maxBefore = 16
+
+// keepBefore keeps the keys of the records before the last of a full page,
+// for fallBack.
+func (l *Lister) keepBefore(records []proto.Message) {
+	l.before = l.before[:0]
+	for _, r := range records[max(0, len(records)-1-maxBefore) : len(records)-1] {
+		if k := l.r.Key(r); k != "" {
+			l.before = append(l.before, strings.Clone(k))
+		}
+	}
+}
+
+// fallBack handles a follow-up page that failed with 404 because the
+// record it starts from was deleted after the page before was read: Apigee
+// answers a startKey that no longer exists with 404 (developer_doesnot_exist)
+// instead of continuing from where it was. The listing continues from the
+// record before it instead, whose page repeats records already delivered
+// (deduplication drops them), and a warning says so. It reports whether it
+// moved the cursor; once the kept keys run out (a whole page deleted under
+// the export, or a deletion right after a resume, which starts with none
+// kept) the 404 stands and the listing fails ABORTED.
+func (l *Lister) fallBack(p *Page, err error) bool {
+	if s, ok := httpStatus(err); !ok || s != http.StatusNotFound || len(l.before) == 0 {
+		return false
+	}
+	l.dropAhead()
+	l.cur = Cursor{StartKey: l.before[len(l.before)-1]}
+	l.before = l.before[:len(l.before)-1]
+	p.Warnings = append(p.Warnings, Warning{
+		Text:  fmt.Sprintf("%s deleted while the export paged past them: listing went on from the %s before each (nothing after it is missed)", l.r, l.r.noun()),
+		Count: 1,
+	})
+	return true
 }
 
 // appsPage fetches one page of the token-paged apps list. The list filters
