@@ -89,59 +89,112 @@ Environment:
 	}
 }
 
+// runJob is `pubexport job`: one attempt of one Cloud Run task, from its
+// environment to its exit status. Each step below is one thing a task must
+// get right; the order matters where a comment says so.
 func runJob(ctx context.Context, a *app) error {
+	cfg, log, err := jobConfig(a)
+	if err != nil {
+		return err
+	}
+	plan, err := planJob(cfg, log)
+	if err != nil || plan == nil {
+		return err
+	}
+	t, closeTask, err := openJobTask(ctx, a, cfg, plan, log)
+	if err != nil {
+		return err
+	}
+	defer closeTask()
+	// Subscribe before anything runs, so that a SIGTERM at any point
+	// suspends rather than kills.
+	stopSignals := t.suspendOnSignal(a)
+	defer stopSignals()
+	names, err := t.operations(ctx, plan.reqs)
+	if err != nil {
+		return err
+	}
+	return t.runAll(ctx, names)
+}
+
+// jobConfig reads the environment and makes the task's logger. A job has
+// no flags to fall back on, so a bad variable ends it here (exit status 2,
+// naming the variable) before anything is opened.
+func jobConfig(a *app) (*jobenv.Config, *slog.Logger, error) {
 	cfg, err := jobenv.Parse(a.getenv)
 	if err != nil {
-		return usageError{err}
+		return nil, nil, usageError{err}
 	}
 	if err := checkNotify(jobenv.Notify, cfg.Notify); err != nil {
-		return err
+		return nil, nil, err
 	}
 	level := slog.LevelInfo
 	if cfg.LogLevel != "" {
 		level, _ = cmdlog.ParseLevel(cfg.LogLevel) // jobenv.Parse checked it
 	}
 	log := slog.New(cmdlog.New(a.stdout, cmdlog.Options{Level: level})).With("task", cfg.TaskIndex, "attempt", cfg.TaskAttempt)
+	return cfg, log, nil
+}
 
-	var reqs []*operationspb.ExportRequest
-	storeURI, legacy, storeVar := cfg.Store, "", jobenv.Store
-	if cfg.Operation == "" {
-		dest, err := normalizeDest(cfg.Destination)
-		if err != nil {
-			if msg := fieldMessage(err, requestVars); msg != message(err) {
-				return usagef("%s", msg)
-			}
-			return usagef("%s: %s", jobenv.Destination, message(err))
+// jobPlan is what one task attempt does: the exports it starts (none when
+// it runs a recorded operation) and the operation store that records them,
+// with the variable that named the store, for its errors.
+type jobPlan struct {
+	reqs                       []*operationspb.ExportRequest
+	storeURI, legacy, storeVar string
+}
+
+// planJob works out the task's share of the exports and checks each request
+// as the API would, so that a bad variable fails every task alike (exit
+// status 2) before any store is opened. A nil plan means the task has
+// nothing to do (more tasks than resources, or a recorded operation that
+// task 0 runs); planJob logs why.
+func planJob(cfg *jobenv.Config, log *slog.Logger) (*jobPlan, error) {
+	if cfg.Operation != "" {
+		if cfg.TaskIndex != 0 {
+			log.Info("nothing to do: PUBEXPORT_OPERATION is run by task 0", "operation", cfg.Operation)
+			return nil, nil
 		}
-		for _, r := range cfg.Mine() {
-			req := jobRequest(cfg, r, dest)
-			if _, err := operations.Spec(req); err != nil {
-				return usagef("%s", renameField(message(err), requestVars))
-			}
-			reqs = append(reqs, req)
-		}
-		if storeURI == "" {
-			storeURI, legacy = storeFor(dest)
-			storeVar = jobenv.Destination
-		}
-	} else if cfg.TaskIndex != 0 {
-		log.Info("nothing to do: PUBEXPORT_OPERATION is run by task 0", "operation", cfg.Operation)
-		return nil
+		return &jobPlan{storeURI: cfg.Store, storeVar: jobenv.Store}, nil
 	}
-	if cfg.Operation == "" && len(reqs) == 0 {
+	dest, err := normalizeDest(cfg.Destination)
+	if err != nil {
+		if msg := fieldMessage(err, requestVars); msg != message(err) {
+			return nil, usagef("%s", msg)
+		}
+		return nil, usagef("%s: %s", jobenv.Destination, message(err))
+	}
+	p := &jobPlan{storeURI: cfg.Store, storeVar: jobenv.Store}
+	for _, r := range cfg.Mine() {
+		req := jobRequest(cfg, r, dest)
+		if _, err := operations.Spec(req); err != nil {
+			return nil, usagef("%s", renameField(message(err), requestVars))
+		}
+		p.reqs = append(p.reqs, req)
+	}
+	if p.storeURI == "" {
+		p.storeURI, p.legacy = storeFor(dest)
+		p.storeVar = jobenv.Destination
+	}
+	if len(p.reqs) == 0 {
 		log.Info("nothing to do: more tasks than resources", "resources", len(cfg.Resources), "tasks", cfg.TaskCount)
-		return nil
+		return nil, nil
 	}
+	return p, nil
+}
 
+// openJobTask opens the plan's store and a manager whose leases carry this
+// attempt's name. The returned close suspends what still runs, then closes
+// the manager's notifier and the store, in that order.
+func openJobTask(ctx context.Context, a *app, cfg *jobenv.Config, plan *jobPlan, log *slog.Logger) (*jobTask, func(), error) {
 	lease, err := leaseFromEnv(a.getenv)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	st, closeStore, err := openStore(ctx, storeVar, storeURI, legacy)
+	st, closeStore, err := openStore(ctx, plan.storeVar, plan.storeURI, plan.legacy)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer closeStore()
 	t := &jobTask{cfg: cfg, st: st, log: log, lease: lease, stopping: make(chan struct{})}
 	if cfg.Execution != "" {
 		// One holder per attempt: an earlier attempt that is somehow still
@@ -151,58 +204,95 @@ func runJob(ctx context.Context, a *app) error {
 	}
 	m, closeNotifier, err := newManager(ctx, a, st, log, t.holder, lease)
 	if err != nil {
-		return err
+		closeStore()
+		return nil, nil, err
 	}
-	defer closeNotifier()
 	t.m = m
 	if cfg.ApigeeURL != "" {
 		m.KeepApigeeURL(cfg.ApigeeURL) // for an operation recorded without its password
 	}
-	var closeOnce sync.Once
-	closeManager := func() {
-		closeOnce.Do(func() {
-			if err := m.Close(); err != nil {
-				log.Error("suspending exports", "error", err)
-			}
-		})
-	}
-	defer closeManager()
+	return t, func() {
+		t.suspend()
+		closeNotifier()
+		closeStore()
+	}, nil
+}
 
-	// Subscribe before anything runs, so that a SIGTERM at any point
-	// suspends rather than kills.
+// jobTask is one attempt of one Cloud Run task.
+type jobTask struct {
+	cfg    *jobenv.Config
+	st     store.Store
+	m      *operations.Manager
+	log    *slog.Logger
+	lease  time.Duration
+	holder string // "" outside Cloud Run: a random one
+	// stopping is closed at SIGTERM: waits end, nothing new starts.
+	stopping    chan struct{}
+	suspendOnce sync.Once
+}
+
+// suspend closes the manager, which stops the exports it runs at their
+// last checkpoint (releasing their leases) so that a retry resumes them.
+// A signal and the end of runJob may both call it; it runs once.
+func (t *jobTask) suspend() {
+	t.suspendOnce.Do(func() {
+		if err := t.m.Close(); err != nil {
+			t.log.Error("suspending exports", "error", err)
+		}
+	})
+}
+
+// suspendOnSignal subscribes to signals and suspends the task at the first
+// (a task timeout, a shutdown): Cloud Run kills a task some seconds after
+// SIGTERM, and an export suspended by then is resumed by the retry instead
+// of started over. stop ends the subscription.
+func (t *jobTask) suspendOnSignal(a *app) (stop func()) {
 	sig, stopSignals := a.signals()
-	defer stopSignals()
 	done := make(chan struct{})
-	defer close(done)
 	go func() {
 		select {
 		case s := <-sig:
-			log.Warn("stopping: suspending exports at their last checkpoint so a retry resumes them", "signal", s.String())
+			t.log.Warn("stopping: suspending exports at their last checkpoint so a retry resumes them", "signal", s.String())
 			close(t.stopping)
-			closeManager()
+			t.suspend()
 		case <-done:
 		}
 	}()
-
-	names := []string{cfg.Operation}
-	if cfg.Operation == "" {
-		names = names[:0]
-		for _, req := range reqs {
-			op, err := t.create(ctx, req)
-			if err != nil {
-				log.Error("could not record the export", "resource", req.GetResource(), "error", message(err))
-				return &exitError{code: exitFailed, err: err}
-			}
-			names = append(names, op.GetName())
-		}
+	return func() {
+		close(done)
+		stopSignals()
 	}
+}
 
+// operations returns the names of the operations the task runs: the
+// recorded one it was given, or those it records for reqs (getting back
+// the ones an earlier attempt recorded).
+func (t *jobTask) operations(ctx context.Context, reqs []*operationspb.ExportRequest) ([]string, error) {
+	if t.cfg.Operation != "" {
+		return []string{t.cfg.Operation}, nil
+	}
+	var names []string
+	for _, req := range reqs {
+		op, err := t.create(ctx, req)
+		if err != nil {
+			t.log.Error("could not record the export", "resource", req.GetResource(), "error", message(err))
+			return nil, &exitError{code: exitFailed, err: err}
+		}
+		names = append(names, op.GetName())
+	}
+	return names, nil
+}
+
+// runAll runs the operations side by side, logging the progress of each,
+// and fails (exit status 1, so that Cloud Run retries the task) when any
+// of them did not finish.
+func (t *jobTask) runAll(ctx context.Context, names []string) error {
 	results := make([]error, len(names))
 	var wg sync.WaitGroup
 	for i, name := range names {
 		wg.Go(func() {
-			log.Info("export running", "operation", name)
-			stop := logProgress(m, log, name, cfg.LogProgress)
+			t.log.Info("export running", "operation", name)
+			stop := logProgress(t.m, t.log, name, t.cfg.LogProgress)
 			defer stop()
 			results[i] = t.run(ctx, name)
 		})
@@ -218,18 +308,6 @@ func runJob(ctx context.Context, a *app) error {
 		return &exitError{code: exitFailed, err: fmt.Errorf("%d of %d exports did not finish", failed, len(names))}
 	}
 	return nil
-}
-
-// jobTask is one attempt of one Cloud Run task.
-type jobTask struct {
-	cfg    *jobenv.Config
-	st     store.Store
-	m      *operations.Manager
-	log    *slog.Logger
-	lease  time.Duration
-	holder string // "" outside Cloud Run: a random one
-	// stopping is closed at SIGTERM: waits end, nothing new starts.
-	stopping chan struct{}
 }
 
 // taskPrefix starts the lease holder of every attempt of this task.
