@@ -140,41 +140,128 @@ is logged with its operation name, at ERROR when it failed.`,
 	return cmd
 }
 
+// serve is `pubexport serve`. Every flag is checked before anything is
+// opened, so a bad one exits 2 and leaves nothing behind; then the API is
+// put together from the manager outwards (queue or Cloud Run dispatch,
+// trigger policy, console) and served until ctx ends or a signal comes.
 func serve(ctx context.Context, a *app, f *serveFlags, addrSet, authSet bool) error {
+	c, err := checkServe(a, f, addrSet, authSet)
+	if err != nil {
+		return err
+	}
+	sig, stopSignals := a.signals()
+	defer stopSignals()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	r, err := startRunner(ctx, a, f, c)
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	go r.stopOnSignal(ctx, sig, cancel)
+	waitRecover := r.recoverInBackground(ctx)
+	defer func() { cancel(); waitRecover() }()
+
+	ops, closeOps, err := r.operations(ctx, f, c.storeURI)
+	if err != nil {
+		return err
+	}
+	defer closeOps()
+	ops, opts, stopSample, err := c.front(f, ops, r.be.st)
+	if err != nil {
+		return err
+	}
+	defer stopSample()
+
+	l, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", c.addr, err)
+	}
+	c.log.Info("pubexport serve listening", "url", "http://"+l.Addr().String(), "store", c.storeURI, "auth", f.auth, "dispatch", f.dispatch, "console", f.console.on)
+	srv := server.New(ops, opts)
+	return srv.Serve(ctx, l)
+}
+
+// serveConfig is what serve's flags resolve to once checked.
+type serveConfig struct {
+	log      *slog.Logger
+	addr     string // --addr, or :$PORT on Cloud Run
+	auth     *server.Auth
+	cc       consoleConfig
+	storeURI string // --store, or a folder in the user cache directory
+}
+
+// checkServe checks every flag, in the order of the help, and resolves
+// the ones with defaults that depend on the environment.
+func checkServe(a *app, f *serveFlags, addrSet, authSet bool) (*serveConfig, error) {
 	level, err := cmdlog.ParseLevel(f.logLevel)
 	if err != nil {
-		return usagef("--log-level: %v", err)
+		return nil, usagef("--log-level: %v", err)
 	}
-	log := slog.New(cmdlog.New(a.stdout, cmdlog.Options{Level: level}))
+	c := &serveConfig{log: slog.New(cmdlog.New(a.stdout, cmdlog.Options{Level: level}))}
+	if c.addr, err = serveAddr(a, f, addrSet, authSet); err != nil {
+		return nil, err
+	}
+	if c.auth, err = serveAuth(f); err != nil {
+		return nil, err
+	}
+	if c.cc, err = checkConsole(f.console, triggerPolicy{destinations: f.allowDestinations}); err != nil {
+		return nil, err
+	}
+	if err := checkConnections(f); err != nil {
+		return nil, err
+	}
+	if err := checkNotify("--notify", f.notify); err != nil {
+		return nil, err
+	}
+	a.notify = f.notify
+	if err := checkDispatch(f); err != nil {
+		return nil, err
+	}
+	c.storeURI = f.store
+	if c.storeURI == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			return nil, usagef("--store is required: no user cache directory (%v)", err)
+		}
+		c.storeURI = filepath.Join(dir, "pubexport", "operations")
+	}
+	return c, nil
+}
+
+// serveAddr is the address to listen on: --addr, or :$PORT where Cloud Run
+// sets PORT. Off loopback it insists on an explicit --auth, so that an
+// unauthenticated API is never exposed by default.
+func serveAddr(a *app, f *serveFlags, addrSet, authSet bool) (string, error) {
 	addr := f.addr
 	if port := a.getenv("PORT"); port != "" && !addrSet {
 		addr = ":" + port
 	}
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return usagef("--addr %q: want HOST:PORT, e.g. 127.0.0.1:8080 or :8080", addr)
+		return "", usagef("--addr %q: want HOST:PORT, e.g. 127.0.0.1:8080 or :8080", addr)
 	}
 	if !authSet && !isLoopback(host) {
-		return usagef("--auth is required when listening on %s (not loopback): choose tokens or idtoken, or none if something in front (Cloud Run IAM, a proxy) authenticates", addr)
+		return "", usagef("--auth is required when listening on %s (not loopback): choose tokens or idtoken, or none if something in front (Cloud Run IAM, a proxy) authenticates", addr)
 	}
-	auth, err := serveAuth(f)
-	if err != nil {
-		return err
-	}
-	cc, err := checkConsole(f.console, triggerPolicy{destinations: f.allowDestinations})
-	if err != nil {
-		return err
-	}
+	return addr, nil
+}
+
+// checkConnections checks the flags that bound what clients may hold open.
+func checkConnections(f *serveFlags) error {
 	if f.maxConnections < 1 {
 		return usagef("--max-connections %d: want at least 1", f.maxConnections)
 	}
 	if f.bodyTimeout <= 0 {
 		return usagef("--body-timeout %v: want a positive duration, e.g. 30s", f.bodyTimeout)
 	}
-	if err := checkNotify("--notify", f.notify); err != nil {
-		return err
-	}
-	a.notify = f.notify
+	return nil
+}
+
+// checkDispatch checks the flags that say where triggered exports run and
+// how many at once.
+func checkDispatch(f *serveFlags) error {
 	if f.maxExports < 1 {
 		return usagef("--max-exports %d: want at least 1", f.maxExports)
 	}
@@ -191,120 +278,124 @@ func serve(ctx context.Context, a *app, f *serveFlags, addrSet, authSet bool) er
 	} else if f.job != "" {
 		return usagef("--job applies only to --dispatch cloudrun")
 	}
-	storeURI := f.store
-	if storeURI == "" {
-		dir, err := os.UserCacheDir()
-		if err != nil {
-			return usagef("--store is required: no user cache directory (%v)", err)
-		}
-		storeURI = filepath.Join(dir, "pubexport", "operations")
-	}
+	return nil
+}
 
-	sig, stopSignals := a.signals()
-	defer stopSignals()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	be, err := newLocal(ctx, a, "--store", storeURI, log)
-	if err != nil {
-		return err
-	}
-	// Shutting down: the exports are suspended (checkpoints saved, leases
-	// released) at the same time as the HTTP requests drain, not after:
-	// Cloud Run kills the instance 10 s after SIGTERM, which is also how
-	// long a drain may take.
-	var q *queue.Queue
-	if f.dispatch == "inprocess" {
-		q = queue.New(be.m, queue.Options{MaxRunning: f.maxExports, MaxPerOrganization: f.maxExportsPerOrg, Logger: log})
-	}
-	var suspendOnce sync.Once
-	suspended := make(chan struct{})
-	suspend := func() {
-		suspendOnce.Do(func() {
-			defer close(suspended)
-			// Queued exports stay NOT_STARTED; the queue's and the
-			// manager's running exports are suspended side by side.
-			var queueClosed sync.WaitGroup
-			if q != nil {
-				queueClosed.Go(q.Close)
-			}
-			if err := be.Suspend(); err != nil {
-				log.Error("suspending exports", "error", err)
-			}
-			queueClosed.Wait()
-		})
-	}
-	defer func() {
-		suspend()
-		<-suspended
-		if err := be.Close(); err != nil {
-			log.Error("closing the operation store", "error", err)
-		}
-	}()
-	go func() {
-		select {
-		case s := <-sig:
-			log.Info("shutting down: draining requests and suspending running exports", "signal", s.String())
-			cancel()
-			suspend()
-		case <-ctx.Done():
-		}
-	}()
-
-	// Recover now and then, not only at start: a runner that dies later
-	// (another replica, a job task, a killed CLI) leaves its operations
-	// IN_PROGRESS until some process looks. An operation Recover cannot
-	// read is logged and skipped; it must not keep the API down.
-	recovered := make(chan struct{})
-	go func() {
-		defer close(recovered)
-		// With a queue, recovered exports wait their turn like triggers.
-		var r recoverer = be.m
-		if q != nil {
-			r = q
-		}
-		recoverLoop(ctx, r, be.lease, log)
-	}()
-	defer func() { cancel(); <-recovered }()
-
-	var ops server.Operations = be.m
-	if q != nil {
-		ops = q
-	}
-	if f.dispatch == "cloudrun" {
-		d, err := newDispatcher(ctx, f, storeURI)
-		if err != nil {
-			return err
-		}
-		defer d.Close()
-		ops = &dispatching{Manager: be.m, st: be.st, d: d, log: log}
-		if strings.HasPrefix(storeURI, "/") || strings.HasPrefix(storeURI, "file:") {
-			log.Warn("--store is a local folder: a Cloud Run job cannot read it; use gs://BUCKET/PREFIX", "store", storeURI)
-		}
-	}
-
+// front puts the trigger policy in front of ops and mounts the console on
+// the server's options, starting the built-in sample emulator first when
+// --sample asks for it (its URL joins the allowed Apigee URLs).
+func (c *serveConfig) front(f *serveFlags, ops server.Operations, st store.Store) (server.Operations, server.Options, func(), error) {
 	policy := triggerPolicy{apigeeURLs: f.allowApigeeURLs, destinations: f.allowDestinations}
-	sampleURL, stopSample, err := startSample(cc)
+	sampleURL, stopSample, err := startSample(c.cc)
 	if err != nil {
-		return err
+		return nil, server.Options{}, nil, err
 	}
-	defer stopSample()
 	if sampleURL != "" {
 		policy.apigeeURLs = append(policy.apigeeURLs, sampleURL)
 	}
 	ops = guarded{Operations: ops, policy: policy}
-	opts := server.Options{Auth: auth, Logger: log, AllowedHosts: f.allowHosts, MaxConnections: f.maxConnections, BodyTimeout: f.bodyTimeout}
-	if err := mountConsole(&opts, cc, ops, be.st, policy, sampleURL); err != nil {
-		return err
+	opts := server.Options{Auth: c.auth, Logger: c.log, AllowedHosts: f.allowHosts, MaxConnections: f.maxConnections, BodyTimeout: f.bodyTimeout}
+	if err := mountConsole(&opts, c.cc, ops, st, policy, sampleURL); err != nil {
+		stopSample()
+		return nil, server.Options{}, nil, err
 	}
+	return ops, opts, stopSample, nil
+}
 
-	l, err := net.Listen("tcp", addr)
+// serveRunner runs the server's exports: the manager on --store and, with
+// --dispatch inprocess, the queue that bounds how many run at once.
+type serveRunner struct {
+	be          *local
+	q           *queue.Queue // nil with --dispatch cloudrun
+	log         *slog.Logger
+	suspendOnce sync.Once
+}
+
+func startRunner(ctx context.Context, a *app, f *serveFlags, c *serveConfig) (*serveRunner, error) {
+	be, err := newLocal(ctx, a, "--store", c.storeURI, c.log)
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", addr, err)
+		return nil, err
 	}
-	log.Info("pubexport serve listening", "url", "http://"+l.Addr().String(), "store", storeURI, "auth", f.auth, "dispatch", f.dispatch, "console", f.console.on)
-	srv := server.New(ops, opts)
-	return srv.Serve(ctx, l)
+	r := &serveRunner{be: be, log: c.log}
+	if f.dispatch == "inprocess" {
+		r.q = queue.New(be.m, queue.Options{MaxRunning: f.maxExports, MaxPerOrganization: f.maxExportsPerOrg, Logger: c.log})
+	}
+	return r, nil
+}
+
+// suspend stops the running exports at their last checkpoint (saved,
+// leases released) so that another process resumes them. At a signal it
+// runs at the same time as the HTTP requests drain, not after: Cloud Run
+// kills the instance 10 s after SIGTERM, which is also how long a drain may
+// take. Queued exports stay NOT_STARTED; the queue's and the manager's
+// running exports are suspended side by side. It runs once; a second
+// caller waits for the first.
+func (r *serveRunner) suspend() {
+	r.suspendOnce.Do(func() {
+		var queueClosed sync.WaitGroup
+		if r.q != nil {
+			queueClosed.Go(r.q.Close)
+		}
+		if err := r.be.Suspend(); err != nil {
+			r.log.Error("suspending exports", "error", err)
+		}
+		queueClosed.Wait()
+	})
+}
+
+// close suspends what still runs and releases the store.
+func (r *serveRunner) close() {
+	r.suspend()
+	if err := r.be.Close(); err != nil {
+		r.log.Error("closing the operation store", "error", err)
+	}
+}
+
+// stopOnSignal ends serving (cancel) and suspends the exports at the first
+// signal, or returns when ctx ends.
+func (r *serveRunner) stopOnSignal(ctx context.Context, sig <-chan os.Signal, cancel func()) {
+	select {
+	case s := <-sig:
+		r.log.Info("shutting down: draining requests and suspending running exports", "signal", s.String())
+		cancel()
+		r.suspend()
+	case <-ctx.Done():
+	}
+}
+
+// recoverInBackground runs recoverLoop until ctx ends: now and then, not
+// only at start, since a runner that dies later (another replica, a job
+// task, a killed CLI) leaves its operations IN_PROGRESS until some process
+// looks. wait returns once the loop has stopped.
+func (r *serveRunner) recoverInBackground(ctx context.Context) (wait func()) {
+	recovered := make(chan struct{})
+	go func() {
+		defer close(recovered)
+		// With a queue, recovered exports wait their turn like triggers.
+		var rec recoverer = r.be.m
+		if r.q != nil {
+			rec = r.q
+		}
+		recoverLoop(ctx, rec, r.be.lease, r.log)
+	}()
+	return func() { <-recovered }
+}
+
+// operations is what the API serves: the queue in front of the manager,
+// or, with --dispatch cloudrun, the manager with each new export handed to
+// an execution of the Cloud Run job. closeOps releases the dispatcher.
+func (r *serveRunner) operations(ctx context.Context, f *serveFlags, storeURI string) (ops server.Operations, closeOps func(), err error) {
+	if f.dispatch != "cloudrun" {
+		return r.q, func() {}, nil
+	}
+	d, err := newDispatcher(ctx, f, storeURI)
+	if err != nil {
+		return nil, nil, err
+	}
+	if strings.HasPrefix(storeURI, "/") || strings.HasPrefix(storeURI, "file:") {
+		r.log.Warn("--store is a local folder: a Cloud Run job cannot read it; use gs://BUCKET/PREFIX", "store", storeURI)
+	}
+	return &dispatching{Manager: r.be.m, st: r.be.st, d: d, log: r.log}, func() { d.Close() }, nil
 }
 
 // recoverer is what recoverLoop needs of an operations.Manager.
