@@ -70,129 +70,181 @@ type watcher struct {
 // watch began (nil for none). It returns the first signal that stopped the
 // exports (nil for none).
 func (w *watcher) run(ctx context.Context, pending os.Signal) (stopped os.Signal, err error) {
-	suspended := make(chan struct{}) // closed once Suspend returned
-	isSuspended := false
-	defer func() {
-		// A display waits for every task: end those left running.
-		why := "still running; no longer watched"
-		if isSuspended {
-			why = "suspended at its last checkpoint; resumable"
-		}
-		for _, it := range w.items {
-			if !it.op.GetDone() {
-				it.task.Finish(snapshotOf(it.op), errors.New(why))
-			}
-		}
-	}()
-	var wg sync.WaitGroup
-	abandoned := false // a second signal: do not wait for anything
-	defer func() {
-		if !abandoned {
-			wg.Wait() // cancels still under way end before the command does
-		}
-	}()
-
-	// handle reacts to a signal; it returns true when the watch must end now.
-	handle := func(s os.Signal) (bool, error) {
-		if stopped != nil {
-			fmt.Fprintln(w.msgs, "Signalled again: exiting without waiting for the exports to stop.")
-			abandoned = true
-			w.a.hardExit(signalExit(s))
-			return true, &exitError{code: signalExit(s)}
-		}
-		stopped = s
-		if cancels(s) && w.detach != "" {
-			w.detached = true
-			fmt.Fprintln(w.msgs, "Interrupted: no longer watching; the exports go on where they run. To cancel:")
-			for _, it := range w.items {
-				if !it.op.GetDone() {
-					fmt.Fprintf(w.msgs, "  "+w.detach+"\n", it.op.GetName())
-				}
-			}
-			return true, nil
-		}
-		if cancels(s) {
-			fmt.Fprintln(w.msgs, "Interrupted: cancelling the export (press Ctrl-C again to exit at once).")
-			for _, it := range w.items {
-				if it.op.GetDone() {
-					continue
-				}
-				name := it.op.GetName()
-				wg.Go(func() {
-					if err := w.be.Cancel(context.WithoutCancel(ctx), name); err != nil {
-						fmt.Fprintf(w.msgs, "Could not cancel %s: %s\n", name, message(err))
-					}
-				})
-			}
-			return false, nil
-		}
-		sp, ok := w.be.(suspender)
-		if !ok {
-			fmt.Fprintf(w.msgs, "Stopping (%s): no longer watching; the exports go on where they run.\n", s)
-			return true, nil
-		}
-		fmt.Fprintf(w.msgs, "Stopping (%s): suspending the exports at their last checkpoint (signal again to exit at once).\n", s)
-		wg.Go(func() {
-			defer close(suspended)
-			if err := sp.Suspend(); err != nil {
-				fmt.Fprintf(w.msgs, "Could not suspend every export: %s\n", message(err))
-			}
-		})
-		return false, nil
-	}
+	r := &watchRun{watcher: w, suspended: make(chan struct{})}
+	defer r.finishUnwatched()
+	defer r.waitStops()
 	if pending != nil {
-		if end, err := handle(pending); end {
-			return stopped, err
+		if end, err := r.handle(ctx, pending); end {
+			return r.stopped, err
 		}
 	}
-
 	ticker := time.NewTicker(w.interval)
 	defer ticker.Stop()
-	errs := 0
 	for {
-		pending := 0
-		for _, it := range w.items {
-			if it.op.GetDone() {
-				continue
-			}
-			op, err := w.be.Get(ctx, it.op.GetName())
-			if err != nil {
-				if c := status.Code(err); c == codes.NotFound || c == codes.PermissionDenied || c == codes.Unauthenticated || ctx.Err() != nil ||
-					errors.Is(err, operations.ErrEndNotRecorded) {
-					return stopped, fmt.Errorf("watching %s: %w", it.op.GetName(), err)
-				}
-				if errs++; errs >= maxPollErrors {
-					return stopped, fmt.Errorf("watching %s: %d failed polls in a row, the last: %w", it.op.GetName(), errs, err)
-				}
-				pending++
-				continue
-			}
-			errs = 0
-			it.op = op
-			if op.GetDone() {
-				it.task.Finish(snapshotOf(op), shortFailure(op))
-				continue
-			}
-			it.task.Update(snapshotOf(op))
-			pending++
+		running, err := r.poll(ctx)
+		if err != nil {
+			return r.stopped, err
 		}
-		if pending == 0 || isSuspended {
-			return stopped, nil
+		if running == 0 || r.isSuspended {
+			return r.stopped, nil
 		}
 		select {
 		case <-ctx.Done():
-			return stopped, ctx.Err()
+			return r.stopped, ctx.Err()
 		case s := <-w.sig:
-			if end, err := handle(s); end {
-				return stopped, err
+			if end, err := r.handle(ctx, s); end {
+				return r.stopped, err
 			}
-		case <-suspended:
+		case <-r.suspended:
 			// Poll once more for the state the exports were saved in.
-			isSuspended = true
-			suspended = nil
+			r.isSuspended = true
+			r.suspended = nil
 		case <-ticker.C:
 		}
 	}
+}
+
+// watchRun is the state of one watcher.run: what the signals did so far.
+type watchRun struct {
+	*watcher
+	// stopped is the first signal, nil before one came.
+	stopped os.Signal
+	// stops are the cancels and the suspend under way; the command waits
+	// for them unless abandoned (a second signal) says not to.
+	stops     sync.WaitGroup
+	abandoned bool
+	// suspended is closed once Suspend returned, and isSuspended set once
+	// the loop has seen it.
+	suspended   chan struct{}
+	isSuspended bool
+	// errs counts the failed polls in a row.
+	errs int
+}
+
+// finishUnwatched ends the display's tasks still running, since a display
+// waits for every task, saying why they are no longer followed.
+func (r *watchRun) finishUnwatched() {
+	why := "still running; no longer watched"
+	if r.isSuspended {
+		why = "suspended at its last checkpoint; resumable"
+	}
+	for _, it := range r.items {
+		if !it.op.GetDone() {
+			it.task.Finish(snapshotOf(it.op), errors.New(why))
+		}
+	}
+}
+
+// waitStops lets the cancels and the suspend under way end before the
+// command does, unless a second signal asked to exit at once.
+func (r *watchRun) waitStops() {
+	if !r.abandoned {
+		r.stops.Wait()
+	}
+}
+
+// poll gets every operation not yet done once, feeding the display, and
+// returns how many are still running. It gives up at once on an answer
+// that will not change (the operation is gone, access is refused) and
+// after maxPollErrors failures in a row otherwise.
+func (r *watchRun) poll(ctx context.Context) (running int, err error) {
+	for _, it := range r.items {
+		if it.op.GetDone() {
+			continue
+		}
+		op, err := r.be.Get(ctx, it.op.GetName())
+		if err != nil {
+			if c := status.Code(err); c == codes.NotFound || c == codes.PermissionDenied || c == codes.Unauthenticated || ctx.Err() != nil ||
+				errors.Is(err, operations.ErrEndNotRecorded) {
+				return 0, fmt.Errorf("watching %s: %w", it.op.GetName(), err)
+			}
+			if r.errs++; r.errs >= maxPollErrors {
+				return 0, fmt.Errorf("watching %s: %d failed polls in a row, the last: %w", it.op.GetName(), r.errs, err)
+			}
+			running++
+			continue
+		}
+		r.errs = 0
+		it.op = op
+		if op.GetDone() {
+			it.task.Finish(snapshotOf(op), shortFailure(op))
+			continue
+		}
+		it.task.Update(snapshotOf(op))
+		running++
+	}
+	return running, nil
+}
+
+// handle reacts to signal s as the watcher's doc says; it returns true
+// when the watch must end now.
+func (r *watchRun) handle(ctx context.Context, s os.Signal) (end bool, err error) {
+	if r.stopped != nil {
+		fmt.Fprintln(r.msgs, "Signalled again: exiting without waiting for the exports to stop.")
+		r.abandoned = true
+		r.a.hardExit(signalExit(s))
+		return true, &exitError{code: signalExit(s)}
+	}
+	r.stopped = s
+	switch {
+	case cancels(s) && r.detach != "":
+		r.stopWatching()
+		return true, nil
+	case cancels(s):
+		r.cancelAll(ctx)
+		return false, nil
+	}
+	return r.suspendAll(s), nil
+}
+
+// stopWatching is Ctrl-C on exports run elsewhere: they go on, and the
+// person is told how to cancel each.
+func (r *watchRun) stopWatching() {
+	r.detached = true
+	fmt.Fprintln(r.msgs, "Interrupted: no longer watching; the exports go on where they run. To cancel:")
+	for _, it := range r.items {
+		if !it.op.GetDone() {
+			fmt.Fprintf(r.msgs, "  "+r.detach+"\n", it.op.GetName())
+		}
+	}
+}
+
+// cancelAll is Ctrl-C on exports this process runs: each is cancelled in
+// the background, and the watch goes on until they say they ended.
+func (r *watchRun) cancelAll(ctx context.Context) {
+	fmt.Fprintln(r.msgs, "Interrupted: cancelling the export (press Ctrl-C again to exit at once).")
+	for _, it := range r.items {
+		if it.op.GetDone() {
+			continue
+		}
+		name := it.op.GetName()
+		r.stops.Go(func() {
+			if err := r.be.Cancel(context.WithoutCancel(ctx), name); err != nil {
+				fmt.Fprintf(r.msgs, "Could not cancel %s: %s\n", name, message(err))
+			}
+		})
+	}
+}
+
+// suspendAll is SIGTERM or SIGHUP (signal s): a backend that runs the
+// exports here suspends them in the background and the watch goes on until
+// they are saved; for exports run elsewhere only the watching stops, and
+// suspendAll returns true.
+func (r *watchRun) suspendAll(s os.Signal) (end bool) {
+	sp, ok := r.be.(suspender)
+	if !ok {
+		fmt.Fprintf(r.msgs, "Stopping (%s): no longer watching; the exports go on where they run.\n", s)
+		return true
+	}
+	fmt.Fprintf(r.msgs, "Stopping (%s): suspending the exports at their last checkpoint (signal again to exit at once).\n", s)
+	done := r.suspended // the loop sets the field to nil once it is closed
+	r.stops.Go(func() {
+		defer close(done)
+		if err := sp.Suspend(); err != nil {
+			fmt.Fprintf(r.msgs, "Could not suspend every export: %s\n", message(err))
+		}
+	})
+	return false
 }
 
 // detachedError ends a command whose watching Ctrl-C stopped (exit status
