@@ -103,7 +103,9 @@ type Config struct {
 	Execution   string
 }
 
-// Parse reads the variables through getenv (os.Getenv in production).
+// Parse reads the variables through getenv (os.Getenv in production). It
+// checks them in the order of Vars and returns the first error, naming the
+// variable to fix.
 func Parse(getenv func(string) string) (*Config, error) {
 	p := parser{getenv: getenv}
 	c := &Config{
@@ -126,87 +128,142 @@ func Parse(getenv func(string) string) (*Config, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
+	if err := c.parseLogging(&p); err != nil {
+		return nil, err
+	}
+	if err := c.checkTask(); err != nil {
+		return nil, err
+	}
+	if c.Operation != "" {
+		if err := c.checkOperation(); err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	if err := c.parseExport(&p); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// parseLogging checks the log level and reads how often a running export
+// logs its counters (30 s unless set; 0 for never).
+func (c *Config) parseLogging(p *parser) error {
 	if c.LogLevel != "" {
 		if _, err := cmdlog.ParseLevel(c.LogLevel); err != nil {
-			return nil, fmt.Errorf("%s: %v", LogLevel, err)
+			return fmt.Errorf("%s: %v", LogLevel, err)
 		}
 	}
 	c.LogProgress = 30 * time.Second
 	if v := p.str(LogProgress); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
-			return nil, fmt.Errorf("%s=%q: want a duration such as 30s or 1m, or 0 for none", LogProgress, v)
+			return fmt.Errorf("%s=%q: want a duration such as 30s or 1m, or 0 for none", LogProgress, v)
 		}
 		c.LogProgress = d
 	}
+	return nil
+}
+
+// checkTask checks what Cloud Run says of the task. Cloud Run sets these
+// itself, so an error here means someone set them by hand, wrongly.
+func (c *Config) checkTask() error {
 	if c.TaskCount < 1 {
-		return nil, fmt.Errorf("%s=%d: want at least 1", TaskCount, c.TaskCount)
+		return fmt.Errorf("%s=%d: want at least 1", TaskCount, c.TaskCount)
 	}
 	if c.TaskIndex < 0 || c.TaskIndex >= c.TaskCount {
-		return nil, fmt.Errorf("%s=%d is outside 0..%d (%s=%d)", TaskIndex, c.TaskIndex, c.TaskCount-1, TaskCount, c.TaskCount)
+		return fmt.Errorf("%s=%d is outside 0..%d (%s=%d)", TaskIndex, c.TaskIndex, c.TaskCount-1, TaskCount, c.TaskCount)
 	}
 	if c.TaskAttempt < 0 {
-		return nil, fmt.Errorf("%s=%d: want 0 or more", TaskAttempt, c.TaskAttempt)
+		return fmt.Errorf("%s=%d: want 0 or more", TaskAttempt, c.TaskAttempt)
 	}
+	return nil
+}
 
-	if c.Operation != "" {
-		// The operation's recorded request says everything else; only the
-		// store must be known to find it.
-		parts := strings.Split(c.Operation, "/")
-		if len(parts) != 4 || parts[0] != "organizations" || parts[1] == "" || parts[2] != "operations" || parts[3] == "" {
-			return nil, fmt.Errorf("%s=%q: want an operation name organizations/ORG/operations/ID", Operation, c.Operation)
-		}
-		if c.Store == "" {
-			return nil, fmt.Errorf("%s is required with %s: it is where the operation is recorded (gs://BUCKET/PREFIX or file:///DIR)", Store, Operation)
-		}
-		return c, nil
+// checkOperation checks a job that runs a recorded operation: its recorded
+// request says everything else, and only the store must be known to find
+// it.
+func (c *Config) checkOperation() error {
+	parts := strings.Split(c.Operation, "/")
+	if len(parts) != 4 || parts[0] != "organizations" || parts[1] == "" || parts[2] != "operations" || parts[3] == "" {
+		return fmt.Errorf("%s=%q: want an operation name organizations/ORG/operations/ID", Operation, c.Operation)
 	}
+	if c.Store == "" {
+		return fmt.Errorf("%s is required with %s: it is where the operation is recorded (gs://BUCKET/PREFIX or file:///DIR)", Store, Operation)
+	}
+	return nil
+}
 
+// parseExport reads and checks what a job that starts exports needs: the
+// organization, the destination, and what to export in which format.
+func (c *Config) parseExport(p *parser) error {
 	if c.Org == "" {
-		return nil, fmt.Errorf("%s is required: set it to your Apigee organization name (or set %s to run a recorded operation)", Org, Operation)
+		return fmt.Errorf("%s is required: set it to your Apigee organization name (or set %s to run a recorded operation)", Org, Operation)
 	}
 	if c.Destination == "" {
-		return nil, fmt.Errorf("%s is required: set it to gs://BUCKET/PREFIX or file:///DIR", Destination)
+		return fmt.Errorf("%s is required: set it to gs://BUCKET/PREFIX or file:///DIR", Destination)
 	}
-	res, err := parseResources(p.str(Resources))
-	if err != nil {
-		return nil, err
+	var err error
+	if c.Resources, err = parseResources(p.str(Resources)); err != nil {
+		return err
 	}
-	c.Resources = res
+	if err := c.parseFormat(p); err != nil {
+		return err
+	}
+	if err := c.checkCSV(); err != nil {
+		return err
+	}
+	if s := p.str(MaxObjectSize); s != "" {
+		if c.MaxObjectSize, err = bytesize.Parse(s); err != nil {
+			return fmt.Errorf("%s: %w", MaxObjectSize, err)
+		}
+	}
+	return nil
+}
+
+// parseFormat reads the format (json by default) and the compression,
+// which must be one the format supports.
+func (c *Config) parseFormat(p *parser) error {
 	f := p.str(Format)
 	if f == "" {
 		f = string(formats.JSON)
 	}
+	var err error
 	if c.Format, err = formats.ParseFormat(f); err != nil {
-		return nil, fmt.Errorf("%s=%q: want one of %s", Format, f, strings.Join(formatList(), ", "))
+		return fmt.Errorf("%s=%q: want one of %s", Format, f, strings.Join(formatList(), ", "))
 	}
-	if comp := p.str(Compression); comp != "" {
-		if c.Compression, err = formats.ParseCompression(c.Format, comp); err != nil {
-			if c.Format == formats.Parquet {
-				return nil, fmt.Errorf("%s=%q: want none, gzip, zstd or snappy for parquet", Compression, comp)
-			}
-			return nil, fmt.Errorf("%s=%q: want none or gzip for %s (zstd and snappy are for parquet)", Compression, comp, c.Format)
+	comp := p.str(Compression)
+	if comp == "" {
+		return nil
+	}
+	if c.Compression, err = formats.ParseCompression(c.Format, comp); err != nil {
+		if c.Format == formats.Parquet {
+			return fmt.Errorf("%s=%q: want none, gzip, zstd or snappy for parquet", Compression, comp)
 		}
+		return fmt.Errorf("%s=%q: want none or gzip for %s (zstd and snappy are for parquet)", Compression, comp, c.Format)
 	}
+	return nil
+}
+
+// checkCSV checks the CSV options, which apply only to csv, and spells the
+// tab delimiter (\t or tab in a variable) as the character.
+func (c *Config) checkCSV() error {
 	if c.CSVDelimiter != "" || c.CSVNoHeader || c.CSVGuard {
 		if c.Format != formats.CSV {
-			return nil, fmt.Errorf("%s, %s and %s apply only to %s=csv, not %q", CSVDelimiter, CSVNoHeader, CSVGuard, Format, c.Format)
+			return fmt.Errorf("%s, %s and %s apply only to %s=csv, not %q", CSVDelimiter, CSVNoHeader, CSVGuard, Format, c.Format)
 		}
 	}
-	if d := c.CSVDelimiter; d != "" {
-		if d == `\t` || d == "tab" {
-			c.CSVDelimiter = "\t"
-		}
-		if c.CSVDelimiter != "," && c.CSVDelimiter != "|" && c.CSVDelimiter != "\t" {
-			return nil, fmt.Errorf("%s=%q: want , | or \\t", CSVDelimiter, d)
-		}
+	d := c.CSVDelimiter
+	if d == "" {
+		return nil
 	}
-	if s := p.str(MaxObjectSize); s != "" {
-		if c.MaxObjectSize, err = bytesize.Parse(s); err != nil {
-			return nil, fmt.Errorf("%s: %w", MaxObjectSize, err)
-		}
+	if d == `\t` || d == "tab" {
+		c.CSVDelimiter = "\t"
 	}
-	return c, nil
+	if c.CSVDelimiter != "," && c.CSVDelimiter != "|" && c.CSVDelimiter != "\t" {
+		return fmt.Errorf("%s=%q: want , | or \\t", CSVDelimiter, d)
+	}
+	return nil
 }
 
 func parseResources(s string) ([]apigee.Resource, error) {
