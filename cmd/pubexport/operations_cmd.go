@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -131,6 +132,38 @@ func checkOpName(name string) error {
 	return nil
 }
 
+// opsRun is the body of an `operations` subcommand, given the backend the
+// flags name and how often to poll it.
+type opsRun func(ctx context.Context, be backend, interval time.Duration, args []string) error
+
+// runE is the prologue the subcommands that work through --server or
+// --store share: the operation NAME is checked (for commands that take
+// one) before anything is opened, then the backend is opened for run and
+// closed after it.
+func (f *opsFlags) runE(a *app, takesName bool, run opsRun) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if takesName {
+			if err := checkOpName(args[0]); err != nil {
+				return err
+			}
+		}
+		be, interval, err := f.open(cmd.Context(), a)
+		if err != nil {
+			return err
+		}
+		defer be.Close()
+		return run(cmd.Context(), be, interval, args)
+	}
+}
+
+// outputOr is --output, or def when it is not given.
+func (f *opsFlags) outputOr(def string) string {
+	if f.output == "" {
+		return def
+	}
+	return f.output
+}
+
 func newOpsGetCmd(a *app, f *opsFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "get NAME",
@@ -138,16 +171,8 @@ func newOpsGetCmd(a *app, f *opsFlags) *cobra.Command {
 		Example: `  pubexport operations get organizations/acme/operations/ID --server http://127.0.0.1:8080
   pubexport operations get organizations/acme/operations/ID --server http://127.0.0.1:8080 --output text`,
 		Args: exactlyOneName("operation NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOpName(args[0]); err != nil {
-				return err
-			}
-			be, _, err := f.open(cmd.Context(), a)
-			if err != nil {
-				return err
-			}
-			defer be.Close()
-			op, err := be.Get(cmd.Context(), args[0])
+		RunE: f.runE(a, true, func(ctx context.Context, be backend, _ time.Duration, args []string) error {
+			op, err := be.Get(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -159,7 +184,7 @@ func newOpsGetCmd(a *app, f *opsFlags) *cobra.Command {
 				return nil
 			}
 			return printJSON(a.stdout, op)
-		},
+		}),
 	}
 }
 
@@ -180,24 +205,21 @@ func newOpsListCmd(a *app, f *opsFlags) *cobra.Command {
 			if limit < 0 {
 				return usagef("--limit %d: want 0 (all) or more", limit)
 			}
-			be, _, err := f.open(cmd.Context(), a)
-			if err != nil {
-				return err
-			}
-			defer be.Close()
-			ops, err := be.List(cmd.Context(), "organizations/"+org, filter, limit)
-			if err != nil {
-				return err
-			}
-			if f.output == "json" {
-				return printJSON(a.stdout, &longrunningpb.ListOperationsResponse{Operations: ops})
-			}
-			if len(ops) == 0 {
-				fmt.Fprintf(a.stderr, "No operations in organizations/%s.\n", org)
+			return f.runE(a, false, func(ctx context.Context, be backend, _ time.Duration, _ []string) error {
+				ops, err := be.List(ctx, "organizations/"+org, filter, limit)
+				if err != nil {
+					return err
+				}
+				if f.output == "json" {
+					return printJSON(a.stdout, &longrunningpb.ListOperationsResponse{Operations: ops})
+				}
+				if len(ops) == 0 {
+					fmt.Fprintf(a.stderr, "No operations in organizations/%s.\n", org)
+					return nil
+				}
+				printTable(a.stdout, ops)
 				return nil
-			}
-			printTable(a.stdout, ops)
-			return nil
+			})(cmd, nil)
 		},
 	}
 	cmd.Flags().StringVar(&org, "org", "", "Apigee organization `NAME`")
@@ -221,43 +243,41 @@ that stops it. SIGTERM and SIGHUP stop the watching too (exit status 143 and
   pubexport operations wait organizations/acme/operations/ID --server http://127.0.0.1:8080 --output json`,
 		Args: exactlyOneName("operation NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOpName(args[0]); err != nil {
-				return err
-			}
-			ctx := cmd.Context()
+			// Subscribe before anything starts, so that a signal stops
+			// the watching as the help says instead of killing.
 			sig, stopSignals := a.signals()
 			defer stopSignals()
-			be, interval, err := f.open(ctx, a)
-			if err != nil {
-				return err
-			}
-			defer be.Close()
-			op, err := be.Get(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			disp := progress.New(a.stderr, progress.Options{Terminal: a.terminal})
-			w := &watched{op: op, task: disp.Add(labelOf(op))}
-			if op.GetDone() {
-				w.task.Finish(snapshotOf(op), shortFailure(op))
-			}
-			wr := &watcher{a: a, be: be, items: []*watched{w}, interval: interval, msgs: disp.Writer(), sig: sig,
-				detach: "pubexport operations cancel %s " + f.where(a)}
-			stopped, werr := wr.run(ctx, nil)
-			disp.Wait()
-			if werr != nil {
-				return werr
-			}
-			output := f.output
-			if output == "" {
-				output = "text"
-			}
-			if wr.detached {
-				return wr.detachedError(finish(a, output, []*watched{w}, nil, ""))
-			}
-			return finish(a, output, []*watched{w}, stopped, "")
+			return f.runE(a, true, func(ctx context.Context, be backend, interval time.Duration, args []string) error {
+				return waitOperation(ctx, a, f, be, interval, sig, args[0])
+			})(cmd, args)
 		},
 	}
+}
+
+// waitOperation is `operations wait`: it watches operation name like
+// `run` does, detached (Ctrl-C stops the watching, not the export), and
+// prints its result.
+func waitOperation(ctx context.Context, a *app, f *opsFlags, be backend, interval time.Duration, sig <-chan os.Signal, name string) error {
+	op, err := be.Get(ctx, name)
+	if err != nil {
+		return err
+	}
+	disp := progress.New(a.stderr, progress.Options{Terminal: a.terminal})
+	w := &watched{op: op, task: disp.Add(labelOf(op))}
+	if op.GetDone() {
+		w.task.Finish(snapshotOf(op), shortFailure(op))
+	}
+	wr := &watcher{a: a, be: be, items: []*watched{w}, interval: interval, msgs: disp.Writer(), sig: sig,
+		detach: "pubexport operations cancel %s " + f.where(a)}
+	stopped, werr := wr.run(ctx, nil)
+	disp.Wait()
+	if werr != nil {
+		return werr
+	}
+	if wr.detached {
+		return wr.detachedError(finish(a, f.outputOr("text"), []*watched{w}, nil, ""))
+	}
+	return finish(a, f.outputOr("text"), []*watched{w}, stopped, "")
 }
 
 func newOpsCancelCmd(a *app, f *opsFlags) *cobra.Command {
@@ -267,20 +287,12 @@ func newOpsCancelCmd(a *app, f *opsFlags) *cobra.Command {
 		Example: `  pubexport operations cancel organizations/acme/operations/ID --server http://127.0.0.1:8080
   pubexport operations wait organizations/acme/operations/ID --server http://127.0.0.1:8080   # until it has stopped`,
 		Args: exactlyOneName("operation NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOpName(args[0]); err != nil {
-				return err
-			}
-			be, _, err := f.open(cmd.Context(), a)
-			if err != nil {
-				return err
-			}
-			defer be.Close()
-			if err := be.Cancel(cmd.Context(), args[0]); err != nil {
+		RunE: f.runE(a, true, func(ctx context.Context, be backend, _ time.Duration, args []string) error {
+			if err := be.Cancel(ctx, args[0]); err != nil {
 				return err
 			}
 			if f.output == "json" {
-				op, err := be.Get(cmd.Context(), args[0])
+				op, err := be.Get(ctx, args[0])
 				if err != nil {
 					return err
 				}
@@ -288,7 +300,7 @@ func newOpsCancelCmd(a *app, f *opsFlags) *cobra.Command {
 			}
 			fmt.Fprintf(a.stdout, "Cancellation requested for %s.\n", args[0])
 			return nil
-		},
+		}),
 	}
 }
 
@@ -339,25 +351,12 @@ func resumeOperation(ctx context.Context, a *app, f *opsFlags, name string) erro
 	defer stopSignals()
 	disp := progress.New(a.stderr, progress.Options{Terminal: a.terminal})
 	msgs := disp.Writer()
-	log := slog.New(slog.NewTextHandler(msgs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if err := storeExists(f.store); err != nil {
-		disp.Wait()
-		return err
-	}
-	be, err := newLocal(ctx, a, "--store", f.store, log)
+	be, err := openResume(ctx, a, f, msgs)
 	if err != nil {
 		disp.Wait()
 		return err
 	}
 	defer be.Close()
-	if f.apigeeURL != "" {
-		be.m.KeepApigeeURL(f.apigeeURL)
-	}
-	output := f.output
-	if output == "" {
-		output = "text"
-	}
-
 	op, err := be.Get(ctx, name)
 	if err != nil {
 		disp.Wait()
@@ -368,48 +367,78 @@ func resumeOperation(ctx context.Context, a *app, f *opsFlags, name string) erro
 		fmt.Fprintf(msgs, "%s is already done: nothing to resume.\n", name)
 		w.task.Finish(snapshotOf(op), shortFailure(op))
 		disp.Wait()
-		return finish(a, output, []*watched{w}, nil, "")
+		return finish(a, f.outputOr("text"), []*watched{w}, nil, "")
 	}
+	if err := awaitResumable(ctx, be, name, f.store, sig, msgs); err != nil {
+		w.task.Finish(snapshotOf(op), errors.New("not resumed"))
+		disp.Wait()
+		return err
+	}
+	fmt.Fprintf(msgs, "Resuming %s export %s\n", labelOf(op), name)
+	stopped, err := runWatched(ctx, a, be, w, sig, disp)
+	if err != nil {
+		return err
+	}
+	return finish(a, f.outputOr("text"), []*watched{w}, stopped, "pubexport operations resume %s --store "+f.store)
+}
 
-	// A killed runner's lease must lapse before anyone may take over.
+// openResume opens the store --store names, refusing a folder that does
+// not exist, with a manager that logs its warnings among the progress
+// lines. --apigee-url gives back the password operation records leave out.
+func openResume(ctx context.Context, a *app, f *opsFlags, msgs io.Writer) (*local, error) {
+	log := slog.New(slog.NewTextHandler(msgs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if err := storeExists(f.store); err != nil {
+		return nil, err
+	}
+	be, err := newLocal(ctx, a, "--store", f.store, log)
+	if err != nil {
+		return nil, err
+	}
+	if f.apigeeURL != "" {
+		be.m.KeepApigeeURL(f.apigeeURL)
+	}
+	return be, nil
+}
+
+// awaitResumable waits until operation name may be taken over: a killed
+// runner's lease must lapse first. It fails with FAILED_PRECONDITION when
+// the holder keeps renewing its lease (it is alive), and ends early at a
+// signal, with that signal's exit status.
+func awaitResumable(ctx context.Context, be *local, name, storeURI string, sig <-chan os.Signal, msgs io.Writer) error {
 	stop := make(chan struct{})
-	var pending os.Signal
 	waited := make(chan struct{})
 	var holder string
-	var werr error
+	var err error
 	go func() {
 		defer close(waited)
-		rec, _, err := be.st.Get(ctx, name)
-		if err == nil && rec.GetLeaseHolder() != "" && rec.GetLeaseExpires().AsTime().After(time.Now()) {
+		rec, _, gerr := be.st.Get(ctx, name)
+		if gerr == nil && rec.GetLeaseHolder() != "" && rec.GetLeaseExpires().AsTime().After(time.Now()) {
 			fmt.Fprintf(msgs, "Waiting for the lease of %s to lapse (until %s)...\n", rec.GetLeaseHolder(), rec.GetLeaseExpires().AsTime().Local().Format(time.TimeOnly))
 		}
-		holder, werr = awaitLease(ctx, be.st, name, time.Now().Add(2*be.lease), stop)
+		holder, err = awaitLease(ctx, be.st, name, time.Now().Add(2*be.lease), stop)
 	}()
 	select {
 	case <-waited:
-	case pending = <-sig:
+	case s := <-sig:
 		close(stop)
 		<-waited
+		return &exitError{code: signalExit(s), err: fmt.Errorf("stopped by %s before %s was resumed", s, name)}
 	}
-	if pending != nil {
-		w.task.Finish(snapshotOf(op), errors.New("not resumed"))
-		disp.Wait()
-		return &exitError{code: signalExit(pending), err: fmt.Errorf("stopped by %s before %s was resumed", pending, name)}
+	if err == nil && holder != "" {
+		err = status.Errorf(codes.FailedPrecondition, "%s is being run by %s, which keeps renewing its lease: it is alive; follow it with 'pubexport operations wait %s --store %s', or cancel it", name, holder, name, storeURI)
 	}
-	if werr == nil && holder != "" {
-		werr = status.Errorf(codes.FailedPrecondition, "%s is being run by %s, which keeps renewing its lease: it is alive; follow it with 'pubexport operations wait %s --store %s', or cancel it", name, holder, name, f.store)
-	}
-	if werr != nil {
-		w.task.Finish(snapshotOf(op), errors.New("not resumed"))
-		disp.Wait()
-		return werr
-	}
+	return err
+}
 
-	fmt.Fprintf(msgs, "Resuming %s export %s\n", labelOf(op), name)
+// runWatched runs w's operation in this process and watches it until it
+// ends or a signal stops it, and returns that signal, if any. An error of
+// the run itself wins over the watch's.
+func runWatched(ctx context.Context, a *app, be *local, w *watched, sig <-chan os.Signal, disp *progress.Display) (os.Signal, error) {
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	var runErr error
 	ran := make(chan struct{})
+	name := w.op.GetName() // read here: the watcher replaces w.op as it polls
 	go func() {
 		defer close(ran)
 		// Not ctx: signals reach the export through the watcher (Cancel,
@@ -419,17 +448,14 @@ func resumeOperation(ctx context.Context, a *app, f *opsFlags, name string) erro
 			stopWatch()
 		}
 	}()
-	wr := &watcher{a: a, be: be, items: []*watched{w}, interval: 200 * time.Millisecond, msgs: msgs, sig: sig}
+	wr := &watcher{a: a, be: be, items: []*watched{w}, interval: 200 * time.Millisecond, msgs: disp.Writer(), sig: sig}
 	stopped, err := wr.run(wctx, nil)
 	disp.Wait()
 	if stopped == nil || cancels(stopped) {
 		<-ran // Run returns as soon as the export has ended
 	}
 	if runErr != nil {
-		return runErr
+		return stopped, runErr
 	}
-	if err != nil {
-		return err
-	}
-	return finish(a, output, []*watched{w}, stopped, "pubexport operations resume %s --store "+f.store)
+	return stopped, err
 }
