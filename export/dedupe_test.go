@@ -16,6 +16,7 @@ import (
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/apigeepb"
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/exporttest"
 	"pubexport/formats"
 )
 
@@ -44,11 +45,8 @@ func revokedDuringExport(t *testing.T) (*env, string) {
 		}
 		return false
 	}})
-	c, err := apigee.NewClient(context.Background(), apigee.WithBaseURL(e.emu.URL), apigee.WithoutAuthentication(),
+	c := exporttest.ApigeeClient(t, e.emu,
 		apigee.WithPageSize(20), apigee.WithRetry(4, time.Millisecond, 10*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
 	e.src = export.FromClient(c)
 	return e, moved.GetAppId()
 }

@@ -15,6 +15,7 @@ import (
 	"pubexport/export"
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/exporttest"
 	"pubexport/export/sink"
 	"pubexport/export/sink/gcstest"
 	"pubexport/formats"
@@ -34,11 +35,8 @@ func TestSourceFaultsGiveTheSameObject(t *testing.T) {
 		requests.Add(1)
 		return false
 	}})
-	c, err := apigee.NewClient(context.Background(), apigee.WithBaseURL(faulty.emu.URL), apigee.WithoutAuthentication(),
+	c := exporttest.ApigeeClient(t, faulty.emu,
 		apigee.WithPageSize(100), apigee.WithRetry(8, time.Millisecond, 10*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
 	faulty.src = export.FromClient(c)
 	for _, r := range apigee.Resources() {
 		t.Run(string(r), func(t *testing.T) {

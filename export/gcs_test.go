@@ -17,6 +17,7 @@ import (
 	"pubexport/export"
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/exporttest"
 	"pubexport/export/sink"
 	"pubexport/export/sink/gcstest"
 	"pubexport/formats"
@@ -162,20 +163,13 @@ func TestCloudStorageCancelLeavesNothing(t *testing.T) {
 func TestCloudStorageDestinationErrors(t *testing.T) {
 	var pages atomic.Int32
 	data := emulator.Generate(emulator.GenerateSpec{Org: "acme", Developers: 10, Seed: 1})
-	emu, err := emulator.Start(data, emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+	emu := exporttest.Emulator(t, data, emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
 		if strings.HasSuffix(r.URL.Path, "/developers") {
 			pages.Add(1)
 		}
 		return false
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
-	c, err := apigee.NewClient(context.Background(), apigee.WithBaseURL(emu.URL), apigee.WithoutAuthentication())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := exporttest.ApigeeClient(t, emu)
 	srv := gcstest.Start(t, "exports")
 
 	spec := export.Spec{Org: "acme", Resource: apigee.Developers, Format: formats.JSON, Destination: "gs://missing-bucket/x", ApigeeURL: emu.URL}

@@ -22,6 +22,7 @@ import (
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/apigeepb"
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/exporttest"
 	"pubexport/formats"
 )
 
@@ -56,21 +57,14 @@ func TestRealWorldOrganization(t *testing.T) {
 		}
 	}
 	data.Orgs = append(data.Orgs, emulator.Generate(emulator.GenerateSpec{Org: "hollow"}).Orgs[0])
-	emu, err := emulator.Start(data, emulator.Options{
+	emu := exporttest.Emulator(t, data, emulator.Options{
 		FutureFields:    true,
 		DeveloperExpand: emulator.ExpandIgnoredWithCount,
 		Throttle:        3 * time.Second,
 		FaultRate:       0.05,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
-	c, err := apigee.NewClient(context.Background(), apigee.WithBaseURL(emu.URL), apigee.WithoutAuthentication(),
+	c := exporttest.ApigeeClient(t, emu,
 		apigee.WithRetry(0, time.Millisecond, 20*time.Millisecond), apigee.WithMaxResponse(4<<20))
-	if err != nil {
-		t.Fatal(err)
-	}
 	src := export.FromClient(c)
 
 	want := map[apigee.Resource]map[string]proto.Message{}

@@ -26,6 +26,7 @@ import (
 	"pubexport/export"
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/exporttest"
 	"pubexport/export/sink"
 	"pubexport/formats"
 	"pubexport/formats/field"
@@ -46,17 +47,9 @@ func newEnv(t *testing.T, spec emulator.GenerateSpec, opts emulator.Options) *en
 		spec.Org = "acme"
 	}
 	data := emulator.Generate(spec)
-	emu, err := emulator.Start(data, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emu.Close)
-	c, err := apigee.NewClient(context.Background(),
-		apigee.WithBaseURL(emu.URL), apigee.WithoutAuthentication(),
+	emu := exporttest.Emulator(t, data, opts)
+	c := exporttest.ApigeeClient(t, emu,
 		apigee.WithRetry(8, 1e6, 2e7))
-	if err != nil {
-		t.Fatal(err)
-	}
 	return &env{t: t, data: data, emu: emu, src: export.FromClient(c)}
 }
 
@@ -483,7 +476,7 @@ func TestProgressAndPreviousTotal(t *testing.T) {
 func TestSourceFailureMidRunCleansUp(t *testing.T) {
 	data := emulator.Generate(emulator.GenerateSpec{Org: "acme", Developers: 3500, Seed: 1})
 	var calls atomic.Int64
-	emu, err := emulator.Start(data, emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+	emu := exporttest.Emulator(t, data, emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
 		if strings.HasSuffix(r.URL.Path, "/developers") && calls.Add(1) == 3 {
 			w.Header().Set("Content-Type", "application/json")
 			io.WriteString(w, `{"developer":[{"email":"x@example.com",`)
@@ -491,17 +484,10 @@ func TestSourceFailureMidRunCleansUp(t *testing.T) {
 		}
 		return false
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
-	c, err := apigee.NewClient(context.Background(), apigee.WithBaseURL(emu.URL), apigee.WithoutAuthentication())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := exporttest.ApigeeClient(t, emu)
 	dir := t.TempDir()
 	r := &export.Runner{Source: export.FromClient(c), Bucket: openLocal(t, dir), CheckpointEvery: 1}
-	_, err = r.Run(context.Background(), export.Spec{Org: "acme", Resource: apigee.Developers, Format: formats.JSON, Destination: "file://" + dir})
+	_, err := r.Run(context.Background(), export.Spec{Org: "acme", Resource: apigee.Developers, Format: formats.JSON, Destination: "file://" + dir})
 	if err == nil || !strings.Contains(err.Error(), "page 3") {
 		t.Fatalf("got %v, want an error naming page 3", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"pubexport/export"
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/exporttest"
 	"pubexport/formats"
 )
 
@@ -154,16 +155,9 @@ func TestProgressWaitingOnApigee(t *testing.T) {
 // waiting forever, and leaves nothing behind.
 func TestExportAgainstAPIThatNeverAnswers(t *testing.T) {
 	data := emulator.Generate(emulator.GenerateSpec{Org: "acme", Developers: 3, Seed: 1})
-	emu, err := emulator.Start(data, emulator.Options{Hang: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
-	c, err := apigee.NewClient(context.Background(), apigee.WithBaseURL(emu.URL), apigee.WithoutAuthentication(),
+	emu := exporttest.Emulator(t, data, emulator.Options{Hang: true})
+	c := exporttest.ApigeeClient(t, emu,
 		apigee.WithTimeout(200*time.Millisecond), apigee.WithRetryBudget(time.Second), apigee.WithRetry(0, 10*time.Millisecond, 50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	done := make(chan error, 1)
 	go func() {

@@ -21,9 +21,9 @@ import (
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/apigeepb"
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/exporttest"
 	"pubexport/export/sink"
 	"pubexport/export/sink/gcstest"
-	"pubexport/export/testcheck"
 	"pubexport/operations"
 	"pubexport/operations/operationspb"
 	"pubexport/operations/store"
@@ -58,11 +58,7 @@ func newEnv(t *testing.T, b backend, sizes emulator.GenerateSpec, opts emulator.
 	t.Helper()
 	sizes.Org = "acme"
 	data := emulator.Generate(sizes)
-	emu, err := emulator.Start(data, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emu.Close)
+	emu := exporttest.Emulator(t, data, opts)
 	e := &env{t: t, data: data, emu: emu}
 	switch b {
 	case local:
@@ -227,20 +223,14 @@ func hashes(resp *operationspb.ExportResponse) []string {
 	return out
 }
 
-func metadataOf(t *testing.T, op *longrunningpb.Operation) *apigeepb.OperationMetadata {
-	t.Helper()
-	md := new(apigeepb.OperationMetadata)
-	if err := op.GetMetadata().UnmarshalTo(md); err != nil {
-		t.Fatalf("metadata of %s: %v", op.GetName(), err)
-	}
-	return md
-}
+// metadataOf: see exporttest.Metadata.
+var metadataOf = exporttest.Metadata
 
-// wantCode: see testcheck.Code.
-var wantCode = testcheck.Code
+// wantCode: see exporttest.Code.
+var wantCode = exporttest.Code
 
-// waitFor polls cond until it holds (testcheck.Eventually).
-var waitFor = testcheck.Eventually
+// waitFor polls cond until it holds (exporttest.Eventually).
+var waitFor = exporttest.Eventually
 
 // record reads an operation's record straight from the store.
 func (e *env) record(name string) (*operationspb.OperationRecord, int64) {

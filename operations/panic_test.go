@@ -13,6 +13,7 @@ import (
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/apigeepb"
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/exporttest"
 	"pubexport/export/sink"
 	"pubexport/operations"
 	"pubexport/operations/operationspb"
@@ -75,7 +76,7 @@ func TestPanicEndsOnlyItsOperation(t *testing.T) {
 				}
 				return src, panicBucket{b}, nil
 			}
-			var logs logBuffer
+			var logs exporttest.Buffer
 			m := e.manager("one", func(c *operations.Config) {
 				c.Open = open
 				c.Logger = slog.New(slog.NewTextHandler(&logs, nil))

@@ -1,7 +1,6 @@
 package operations_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"pubexport/export"
 	"pubexport/export/apigee/apigeepb"
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/exporttest"
 	"pubexport/export/sink"
 	"pubexport/operations/operationspb"
 	"pubexport/operations/store"
@@ -91,24 +91,6 @@ func (c *clock) add(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
-}
-
-// logBuffer collects a manager's log.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 var errUnavailable = status.Error(codes.Unavailable, "the store is unavailable (test)")
@@ -280,7 +262,7 @@ func TestRecoverSkipsUnreadable(t *testing.T) {
 		}
 		return nil
 	}}
-	var log logBuffer
+	var log exporttest.Buffer
 	m := e.manager("m", func(c *operationsConfig) {
 		c.Store, c.Logger = hs, slog.New(slog.NewTextHandler(&log, nil))
 	})
@@ -326,7 +308,7 @@ func TestListSkipsUnreadable(t *testing.T) {
 		}
 		return nil
 	}}
-	var log logBuffer
+	var log exporttest.Buffer
 	m := e.manager("m", func(c *operationsConfig) {
 		c.Store, c.Logger = hs, slog.New(slog.NewTextHandler(&log, nil))
 	})

@@ -1,7 +1,6 @@
 package operations_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,7 +10,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/exporttest"
 	"pubexport/export/sink"
 	"pubexport/export/sink/gcstest"
 	"pubexport/operations"
@@ -110,24 +109,6 @@ func TestDownloadURLs(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log destination for a manager's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestDownloadURLsWithoutSigner: credentials that cannot sign do not fail
 // the export; the response has no URLs and the metadata says why, once. A
 // local folder has nothing to sign and says nothing.
@@ -137,7 +118,7 @@ func TestDownloadURLsWithoutSigner(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, b, small, emulator.Options{})
 			ctx := context.Background()
-			var logs lockedBuffer
+			var logs exporttest.Buffer
 			m := e.manager("runner-1", func(c *operations.Config) { // gcs: option.WithoutAuthentication
 				c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 			})

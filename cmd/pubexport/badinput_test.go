@@ -17,6 +17,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/code"
 
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/exporttest"
 	"pubexport/export/sink/gcstest"
 	"pubexport/operations/store"
 )
@@ -241,8 +242,7 @@ func badCases() []badCase {
 // points the Cloud Storage cases at an in-process fake-gcs-server, so this
 // test is not parallel itself (t.Setenv); its cases are.
 func TestBadInput(t *testing.T) {
-	gcs := gcstest.Start(t, "acme-exports", "acme-denied")
-	t.Setenv("STORAGE_EMULATOR_HOST", gcs.Host)
+	gcs := startGCS(t, "acme-exports", "acme-denied")
 	// No permission to write in acme-denied: every upload there is 403.
 	gcs.Use(gcstest.Deny(http.StatusForbidden, func(r *http.Request) bool {
 		return gcstest.ObjectInserts(r) && strings.Contains(r.URL.Path, "/b/acme-denied/")
@@ -566,11 +566,7 @@ func TestBadInputAccepted(t *testing.T) {
 	// (and a manifest saying 0 records): "nothing there" is an answer.
 	t.Run("empty organization", func(t *testing.T) {
 		t.Parallel()
-		emu, err := emulator.Start(emulator.Generate(emulator.GenerateSpec{Org: "hollow"}), emulator.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(emu.Close)
+		emu := exporttest.Emulator(t, emulator.Generate(emulator.GenerateSpec{Org: "hollow"}), emulator.Options{})
 		dest := t.TempDir()
 		ta := newTestApp(nil)
 		if code := ta.run(t.Context(), "run", "--org", "hollow", "--apigee-url", emu.URL, "--to", dest); code != 0 {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/exporttest"
 )
 
 // TestRunEmptyOrganization: `run` of every resource of an organization that
@@ -12,11 +13,7 @@ import (
 // no bytes at all) and Parquet, ends every export DONE with one empty object each.
 func TestRunEmptyOrganization(t *testing.T) {
 	t.Parallel()
-	emu, err := emulator.Start(emulator.Generate(emulator.GenerateSpec{Org: "empty"}), emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emu.Close)
+	emu := exporttest.Emulator(t, emulator.Generate(emulator.GenerateSpec{Org: "empty"}), emulator.Options{})
 	for _, args := range [][]string{{"--format", "ndjson"}, {"--format", "csv", "--no-header"}, {"--format", "parquet"}} {
 		dir := t.TempDir()
 		ta := newTestApp(nil)

@@ -6,8 +6,6 @@ import (
 
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/iterator"
-
-	"pubexport/export/sink/gcstest"
 )
 
 // TestRunToCloudStorage exports to a gs:// destination (fake-gcs-server
@@ -17,8 +15,7 @@ import (
 // root, out of the data's prefix (where a lifecycle rule on the prefix
 // would delete it). t.Setenv: not parallel.
 func TestRunToCloudStorage(t *testing.T) {
-	srv := gcstest.Start(t, "acme-exports")
-	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host)
+	srv := startGCS(t, "acme-exports")
 
 	ta := newTestApp(nil)
 	if code := ta.run(t.Context(), "run", "--to", "gs://acme-exports/apigee/daily", "--resource", "developers,apiproducts", "--format", "ndjson", "--compression", "gzip"); code != 0 {

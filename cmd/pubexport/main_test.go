@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -15,33 +14,15 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"pubexport/export/apigee/emulator"
-	"pubexport/export/testcheck"
+	"pubexport/export/exporttest"
+	"pubexport/export/sink/gcstest"
 )
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a command
-// and the reads of a test polling for a line.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // testApp runs the CLI in-process with captured output, a fake environment
 // and a signal channel the test sends to.
 type testApp struct {
 	*app
-	stdout, stderr *syncBuffer
+	stdout, stderr *exporttest.Buffer
 	env            map[string]string
 	sig            chan os.Signal
 	mu             sync.Mutex
@@ -51,7 +32,7 @@ type testApp struct {
 }
 
 func newTestApp(env map[string]string) *testApp {
-	ta := &testApp{stdout: &syncBuffer{}, stderr: &syncBuffer{}, env: env, sig: make(chan os.Signal, 2)}
+	ta := &testApp{stdout: &exporttest.Buffer{}, stderr: &exporttest.Buffer{}, env: env, sig: make(chan os.Signal, 2)}
 	if ta.env == nil {
 		ta.env = map[string]string{}
 	}
@@ -91,8 +72,8 @@ func (ta *testApp) run(ctx context.Context, args ...string) int {
 	return execute(ctx, ta.app, args)
 }
 
-// waitFor polls cond until it holds (testcheck.Eventually).
-var waitFor = testcheck.Eventually
+// waitFor polls cond until it holds (exporttest.Eventually).
+var waitFor = exporttest.Eventually
 
 // exportFiles lists the ExportFinal_ and ExportManifest_ files under dir.
 func exportFiles(t *testing.T, dir string) (finals, manifests []string) {
@@ -157,12 +138,19 @@ func logLines(t *testing.T, s string) []map[string]any {
 // startEmulator serves the sample organization (acme) on loopback.
 func startEmulator(t *testing.T, o emulator.Options) *emulator.Server {
 	t.Helper()
-	emu, err := emulator.Start(emulator.Sample(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emu.Close)
+	emu := exporttest.Emulator(t, emulator.Sample(), o)
 	return emu
+}
+
+// startGCS runs a Cloud Storage emulator holding buckets and points the
+// command's storage clients at it through STORAGE_EMULATOR_HOST, the way
+// the storage client is configured outside tests. t.Setenv: the test must
+// not be parallel.
+func startGCS(t *testing.T, buckets ...string) *gcstest.Server {
+	t.Helper()
+	srv := gcstest.Start(t, buckets...)
+	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host)
+	return srv
 }
 
 // blockAppsList is an emulator hook whose app listing never answers (until

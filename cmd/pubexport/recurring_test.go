@@ -63,8 +63,7 @@ func readGCS(t *testing.T, srv *gcstest.Server, bucket, name string) []byte {
 // referenced them, and the operations out of the data's prefix.
 // t.Setenv: not parallel.
 func TestJobRecurring(t *testing.T) {
-	srv := gcstest.Start(t, "acme-exports")
-	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host)
+	srv := startGCS(t, "acme-exports")
 	ps := startPubSub(t)
 	t.Setenv("PUBSUB_EMULATOR_HOST", ps.Addr)
 	emu := startEmulator(t, emulator.Options{})
@@ -231,8 +230,7 @@ func TestJobRecurring(t *testing.T) {
 // so its object keeps its creation time; the second day's run moves its
 // custom time forward, which is what the lifecycle rule counts from.
 func TestRecurringSameObjectRestamped(t *testing.T) {
-	srv := gcstest.Start(t, "acme-exports")
-	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host)
+	srv := startGCS(t, "acme-exports")
 	emu := startEmulator(t, emulator.Options{})
 	var stamps []time.Time
 	for _, shift := range []time.Duration{-48 * time.Hour, 0} {

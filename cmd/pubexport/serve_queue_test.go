@@ -11,6 +11,7 @@ import (
 
 	"pubexport/cmd/pubexport/internal/opsclient"
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/exporttest"
 )
 
 // TestServeMaxExports: serve --max-exports 1 runs one export and keeps the
@@ -60,11 +61,7 @@ func TestServeMaxExports(t *testing.T) {
 	}
 	once.Do(func() { close(release) })
 	for _, op := range []string{first.GetName(), second.GetName()} {
-		waitFor(t, op+" to finish", func() bool {
-			got, err := c.Get(t.Context(), op)
-			return err == nil && got.GetDone()
-		})
-		if got, _ := c.Get(t.Context(), op); got.GetError() != nil {
+		if got := exporttest.Done(t, c, op); got.GetError() != nil {
 			t.Errorf("%s: %v", op, got.GetError())
 		}
 	}

@@ -42,8 +42,7 @@ func recordWrite(r *http.Request) bool {
 // emulator sees it), `run` ends with exit 0 and the clean run's objects,
 // every time: record writes are retried like data writes.
 func TestRunStoreOnFlakyCloudStorage(t *testing.T) {
-	srv := gcstest.Start(t, "acme-exports")
-	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host)
+	srv := startGCS(t, "acme-exports")
 	args := func(to string) []string {
 		return []string{"run", "--to", "gs://acme-exports/" + to, "--resource", "apps,developers", "--format", "ndjson"}
 	}
@@ -80,8 +79,7 @@ func TestRunStoreOnFlakyCloudStorage(t *testing.T) {
 // resume command, and `operations resume` later finishes the operation
 // with the clean run's objects.
 func TestRunEndNotRecorded(t *testing.T) {
-	srv := gcstest.Start(t, "acme-exports")
-	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host)
+	srv := startGCS(t, "acme-exports")
 	emu := startEmulator(t, emulator.Options{})
 	args := func(to string) []string {
 		return []string{"run", "--org", "acme", "--apigee-url", emu.URL, "--to", "gs://acme-exports/" + to, "--resource", "apps", "--format", "ndjson"}
@@ -134,8 +132,7 @@ func TestRunEndNotRecorded(t *testing.T) {
 func TestRunSignalWhileStorageFails(t *testing.T) {
 	for _, mode := range []string{"404", "hang"} {
 		t.Run(mode, func(t *testing.T) {
-			srv := gcstest.Start(t, "acme-exports")
-			t.Setenv("STORAGE_EMULATOR_HOST", srv.Host)
+			srv := startGCS(t, "acme-exports")
 			emu, blocking, started := stallableEmulator(t)
 			args := func(to string) []string {
 				return []string{"run", "--org", "acme", "--apigee-url", emu.URL, "--to", "gs://acme-exports/" + to, "--resource", "apps", "--format", "ndjson"}
@@ -205,8 +202,7 @@ func TestRunSignalWhileStorageFails(t *testing.T) {
 // answers, with an export running; the export stays resumable and
 // `operations resume` finishes it with the clean run's objects.
 func TestServeSignalWhileStorageHangs(t *testing.T) {
-	srv := gcstest.Start(t, "acme-exports")
-	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host)
+	srv := startGCS(t, "acme-exports")
 	emu, blocking, started := stallableEmulator(t)
 	cleanDir, dir := t.TempDir(), t.TempDir()
 	clean := newTestApp(nil)
@@ -271,8 +267,7 @@ func TestServeSignalWhileStorageHangs(t *testing.T) {
 // retried task resumes the operation and finishes it with the clean run's
 // objects.
 func TestJobSignalWhileStorageHangs(t *testing.T) {
-	srv := gcstest.Start(t, "acme-exports")
-	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host)
+	srv := startGCS(t, "acme-exports")
 	emu, blocking, started := stallableEmulator(t)
 	cleanDir, dir := t.TempDir(), t.TempDir()
 	clean := newTestApp(nil)

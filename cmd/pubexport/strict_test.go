@@ -5,15 +5,13 @@ import (
 	"testing"
 
 	"pubexport/export/apigee/emulator"
-	"pubexport/export/sink/gcstest"
 )
 
 // TestMissingBucket: a mistyped bucket is reported as such, whether the
 // operation store (recording the operation) or the destination meets it
 // first. t.Setenv: not parallel.
 func TestMissingBucket(t *testing.T) {
-	srv := gcstest.Start(t, "acme-exports")
-	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host)
+	startGCS(t, "acme-exports")
 	emu := startEmulator(t, emulator.Options{})
 	for _, c := range []struct {
 		name string

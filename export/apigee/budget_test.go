@@ -11,28 +11,15 @@ import (
 
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/exporttest"
 )
 
 // startEmulator serves a small generated organization with o.
 func startEmulator(t *testing.T, o emulator.Options) (*emulator.Server, *emulator.Data) {
 	t.Helper()
 	data := emulator.Generate(emulator.GenerateSpec{Org: "acme", Developers: 30, Apps: 30, APIProducts: 30, Seed: 5})
-	emu, err := emulator.Start(data, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emu.Close)
+	emu := exporttest.Emulator(t, data, o)
 	return emu, data
-}
-
-func newClient(t *testing.T, emu *emulator.Server, opts ...apigee.Option) *apigee.Client {
-	t.Helper()
-	opts = append([]apigee.Option{apigee.WithBaseURL(emu.URL), apigee.WithoutAuthentication()}, opts...)
-	c, err := apigee.NewClient(context.Background(), opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // firstPage reads the first page of r, failing the test if that takes
@@ -77,7 +64,7 @@ func TestDefaultRetryBudgetAndTimeout(t *testing.T) {
 // counting 8 attempts would give up after 7 seconds.
 func TestThrottledLongerThanEightAttempts(t *testing.T) {
 	emu, data := startEmulator(t, emulator.Options{Throttle: 9 * time.Second})
-	c := newClient(t, emu)
+	c := exporttest.ApigeeClient(t, emu)
 	got, _ := listAll(t, c, apigee.APIProducts)
 	if len(got) != len(data.Orgs[0].APIProducts) {
 		t.Fatalf("%d products, want %d", len(got), len(data.Orgs[0].APIProducts))
@@ -89,7 +76,7 @@ func TestThrottledLongerThanEightAttempts(t *testing.T) {
 // short one here) and not before.
 func TestThrottledPastTheBudget(t *testing.T) {
 	emu, _ := startEmulator(t, emulator.Options{Throttle: time.Hour})
-	c := newClient(t, emu, apigee.WithRetryBudget(2500*time.Millisecond))
+	c := exporttest.ApigeeClient(t, emu, apigee.WithRetryBudget(2500*time.Millisecond))
 	_, took, err := firstPage(t, c, apigee.Developers)
 	if status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("got %v, want RESOURCE_EXHAUSTED", err)
@@ -117,7 +104,7 @@ func TestAPIThatNeverAnswers(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			emu, _ := startEmulator(t, c.opts)
-			cl := newClient(t, emu, apigee.WithTimeout(300*time.Millisecond), apigee.WithRetryBudget(time.Second),
+			cl := exporttest.ApigeeClient(t, emu, apigee.WithTimeout(300*time.Millisecond), apigee.WithRetryBudget(time.Second),
 				apigee.WithRetry(0, 10*time.Millisecond, 50*time.Millisecond))
 			_, took, err := firstPage(t, cl, apigee.APIProducts)
 			if status.Code(err) != codes.DeadlineExceeded {

@@ -12,6 +12,7 @@ import (
 
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/exporttest"
 )
 
 // TestClientAgainstEmulator lists every resource of organizations of the
@@ -34,15 +35,8 @@ func TestClientAgainstEmulator(t *testing.T) {
 			want[apigee.APIProducts] = append(want[apigee.APIProducts], p)
 		}
 		for _, faults := range []float64{0, 0.1} {
-			emu, err := emulator.Start(data, emulator.Options{FaultRate: faults})
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := apigee.NewClient(context.Background(), apigee.WithBaseURL(emu.URL),
-				apigee.WithoutAuthentication(), apigee.WithRetry(10, time.Millisecond, 5*time.Millisecond))
-			if err != nil {
-				t.Fatal(err)
-			}
+			emu := exporttest.Emulator(t, data, emulator.Options{FaultRate: faults})
+			c := exporttest.ApigeeClient(t, emu, apigee.WithRetry(10, time.Millisecond, 5*time.Millisecond))
 			for _, r := range apigee.Resources() {
 				t.Run(fmt.Sprintf("%s/n=%d/faults=%v", r, n, faults), func(t *testing.T) {
 					got, pages := listAll(t, c, r)
@@ -52,7 +46,7 @@ func TestClientAgainstEmulator(t *testing.T) {
 					}
 				})
 			}
-			emu.Close()
+			emu.Close() // now, not at the end of the test
 		}
 	}
 }
@@ -113,15 +107,8 @@ func TestListIncludesCompanyDevelopers(t *testing.T) {
 	if company == 0 {
 		t.Fatal("no company developers generated")
 	}
-	emu, err := emulator.Start(data, emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
-	c, err := apigee.NewClient(context.Background(), apigee.WithBaseURL(emu.URL), apigee.WithoutAuthentication())
-	if err != nil {
-		t.Fatal(err)
-	}
+	emu := exporttest.Emulator(t, data, emulator.Options{})
+	c := exporttest.ApigeeClient(t, emu)
 	got, _ := listAll(t, c, apigee.Developers)
 	checkSameRecords(t, apigee.Developers, got, want)
 }

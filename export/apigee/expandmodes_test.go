@@ -14,6 +14,7 @@ import (
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/apigeepb"
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/exporttest"
 )
 
 // TestDevelopersExpandModes lists 2,500 developers from an API that
@@ -36,12 +37,8 @@ func TestDevelopersExpandModes(t *testing.T) {
 		{emulator.ExpandRejected, false, false},
 	} {
 		t.Run(c.mode.String(), func(t *testing.T) {
-			emu, err := emulator.Start(data, emulator.Options{DeveloperExpand: c.mode})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer emu.Close()
-			l := newClient(t, emu).List("acme", apigee.Developers, apigee.Cursor{})
+			emu := exporttest.Emulator(t, data, emulator.Options{DeveloperExpand: c.mode})
+			l := exporttest.ApigeeClient(t, emu).List("acme", apigee.Developers, apigee.Cursor{})
 			var got []*apigee.Page
 			var n int
 			for {

@@ -14,6 +14,7 @@ import (
 
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/exporttest"
 )
 
 // sizes records the page size (count or pageSize) of every list request.
@@ -60,12 +61,8 @@ func TestPageOverTheResponseCap(t *testing.T) {
 	}
 	data := emulator.Generate(emulator.GenerateSpec{Org: "acme", APIProducts: 1001, OperationPaths: 150, Seed: 3})
 	var s sizes
-	emu, err := emulator.Start(data, emulator.Options{Intercept: s.intercept})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
-	got, _ := listAll(t, newClient(t, emu), apigee.APIProducts)
+	emu := exporttest.Emulator(t, data, emulator.Options{Intercept: s.intercept})
+	got, _ := listAll(t, exporttest.ApigeeClient(t, emu), apigee.APIProducts)
 	checkSameRecords(t, apigee.APIProducts, got, records(data.Orgs[0].APIProducts))
 	if n := s.get(); len(n) < 2 || n[0] != 1000 || n[1] != 500 {
 		t.Fatalf("page sizes %v, want 1000 then 500", n)
@@ -77,12 +74,8 @@ func TestPageOverTheResponseCap(t *testing.T) {
 func TestSmallerPagesUnderACap(t *testing.T) {
 	data := emulator.Generate(emulator.GenerateSpec{Org: "acme", Apps: 400, APIProducts: 400, Seed: 9})
 	var s sizes
-	emu, err := emulator.Start(data, emulator.Options{Intercept: s.intercept})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
-	c := newClient(t, emu, apigee.WithMaxResponse(60<<10))
+	emu := exporttest.Emulator(t, data, emulator.Options{Intercept: s.intercept})
+	c := exporttest.ApigeeClient(t, emu, apigee.WithMaxResponse(60<<10))
 	for _, r := range []apigee.Resource{apigee.Apps, apigee.APIProducts} {
 		s.n = nil
 		got, _ := listAll(t, c, r)
@@ -105,12 +98,8 @@ func TestSingleRecordOverTheCap(t *testing.T) {
 	big := emulator.Generate(emulator.GenerateSpec{Org: "acme", APIProducts: 1, OperationPaths: 150, Seed: 4})
 	huge := data.Orgs[0].APIProducts[20]
 	huge.OperationGroup = big.Orgs[0].APIProducts[0].OperationGroup
-	emu, err := emulator.Start(data, emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
-	c := newClient(t, emu, apigee.WithMaxResponse(32<<10))
+	emu := exporttest.Emulator(t, data, emulator.Options{})
+	c := exporttest.ApigeeClient(t, emu, apigee.WithMaxResponse(32<<10))
 	l := c.List("acme", apigee.APIProducts, apigee.Cursor{})
 	n := 0
 	for {

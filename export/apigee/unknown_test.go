@@ -7,6 +7,7 @@ import (
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/apigeepb"
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/exporttest"
 )
 
 // TestUnknownFieldsNamed: fields and enum values newer than these protos
@@ -14,12 +15,8 @@ import (
 // is named in the pages' warnings with how often it was seen.
 func TestUnknownFieldsNamed(t *testing.T) {
 	data := emulator.Generate(emulator.GenerateSpec{Org: "acme", APIProducts: 1500, Apps: 40, Seed: 6})
-	emu, err := emulator.Start(data, emulator.Options{FutureFields: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
-	cl := newClient(t, emu)
+	emu := exporttest.Emulator(t, data, emulator.Options{FutureFields: true})
+	cl := exporttest.ApigeeClient(t, emu)
 	var proxyScope, proxyGroups, graphqlGroups int64
 	for _, p := range data.Orgs[0].APIProducts {
 		if p.GetQuotaCounterScope() == apigeepb.ApiProduct_PROXY {

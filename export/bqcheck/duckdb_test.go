@@ -18,6 +18,7 @@ import (
 	"pubexport/export"
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/exporttest"
 	"pubexport/export/sink"
 	"pubexport/formats"
 	"pubexport/formats/bqschema"
@@ -90,11 +91,7 @@ func exportTo(t *testing.T, emu *emulator.Server, r apigee.Resource, f formats.F
 // names and types: Parquet as written (DESCRIBE), NDJSON with the schema's
 // types imposed, losing no value that DuckDB's own detection finds.
 func TestDuckDBReadsWithTheSchema(t *testing.T) {
-	emu, err := emulator.Start(emulator.Sample(), emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
+	emu := exporttest.Emulator(t, emulator.Sample(), emulator.Options{})
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		t.Fatal(err)

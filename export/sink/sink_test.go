@@ -15,9 +15,9 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"pubexport/export/exporttest"
 	"pubexport/export/sink"
 	"pubexport/export/sink/gcstest"
-	"pubexport/export/testcheck"
 	"pubexport/formats/field"
 )
 
@@ -138,8 +138,8 @@ func names(t *testing.T, b sink.Bucket, prefix string) []string {
 	return out
 }
 
-// wantCode: see testcheck.Code.
-var wantCode = testcheck.Code
+// wantCode: see exporttest.Code.
+var wantCode = exporttest.Code
 
 // wantDestination checks that err is about the destination, as a
 // *field.Error that the command line, the job and the API each name their

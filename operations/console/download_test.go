@@ -20,6 +20,7 @@ import (
 	"pubexport/export"
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/exporttest"
 	"pubexport/export/sink"
 	"pubexport/export/sink/gcstest"
 	"pubexport/operations"
@@ -166,11 +167,7 @@ func (r slowReader) Read(p []byte) (int, error) {
 func TestDownloadFromCloudStorage(t *testing.T) {
 	t.Parallel()
 	gs := gcstest.Start(t, "acme-exports")
-	emu, err := emulator.Start(emulator.Sample(), emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emu.Close)
+	emu := exporttest.Emulator(t, emulator.Sample(), emulator.Options{})
 	st, err := store.Local(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,7 @@ import (
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/apigeepb"
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/exporttest"
 	"pubexport/export/sink"
 	"pubexport/operations"
 	"pubexport/operations/console"
@@ -73,11 +74,7 @@ func startEnv(t *testing.T, auth *server.Auth, tweak ...func(*console.Options)) 
 	app.Credentials = nil
 	acme.Apps = append(acme.Apps, app)
 	data.Orgs = append(data.Orgs, bigco().Orgs...)
-	emu, err := emulator.Start(data, emulator.Options{Latency: 150 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emu.Close)
+	emu := exporttest.Emulator(t, data, emulator.Options{Latency: 150 * time.Millisecond})
 
 	st, err := store.Local(t.TempDir())
 	if err != nil {

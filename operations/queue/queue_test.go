@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -19,8 +18,8 @@ import (
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/apigeepb"
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/exporttest"
 	"pubexport/export/sink"
-	"pubexport/export/testcheck"
 	"pubexport/operations"
 	"pubexport/operations/operationspb"
 	"pubexport/operations/queue"
@@ -45,7 +44,7 @@ func newHarness(t *testing.T, block bool) *harness {
 	if block {
 		h.block = make(chan struct{})
 	}
-	emu, err := emulator.Start(emulator.Sample(), emulator.Options{
+	emu := exporttest.Emulator(t, emulator.Sample(), emulator.Options{
 		Latency: 5 * time.Millisecond,
 		Intercept: func(w http.ResponseWriter, r *http.Request) bool {
 			if !strings.HasSuffix(r.URL.Path, "/apps") {
@@ -69,10 +68,6 @@ func newHarness(t *testing.T, block bool) *harness {
 			return false
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emu.Close)
 	h.emu = emu
 	h.m = h.manager(t, 0)
 	return h
@@ -114,14 +109,8 @@ func (h *harness) req(org string, i int) *operationspb.ExportRequest {
 	}
 }
 
-func metadata(t *testing.T, op *longrunningpb.Operation) *apigeepb.OperationMetadata {
-	t.Helper()
-	md := new(apigeepb.OperationMetadata)
-	if err := op.GetMetadata().UnmarshalTo(md); err != nil {
-		t.Fatal(err)
-	}
-	return md
-}
+// metadata: see exporttest.Metadata.
+var metadata = exporttest.Metadata
 
 // TestThirtyTriggersBounded: 30 triggers at once run at most MaxRunning
 // exports at a time (as the Apigee emulator sees them, and as the store
@@ -367,7 +356,7 @@ func TestRecoverWaitsInLine(t *testing.T) {
 		}
 		return running == bound && waiting == stranded-bound
 	}
-	testcheck.Eventually(t, fmt.Sprintf("%d running and %d in line after Recover", bound, stranded-bound), count)
+	exporttest.Eventually(t, fmt.Sprintf("%d running and %d in line after Recover", bound, stranded-bound), count)
 	if running != bound || waiting != stranded-bound {
 		t.Fatalf("after Recover: %d running, %d in line; want %d and %d", running, waiting, bound, stranded-bound)
 	}

@@ -14,8 +14,8 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"pubexport/export/exporttest"
 	"pubexport/export/sink/gcstest"
-	"pubexport/export/testcheck"
 	"pubexport/operations/operationspb"
 	"pubexport/operations/store"
 )
@@ -69,8 +69,8 @@ func record(t testing.TB, name string, attempts int32) *operationspb.OperationRe
 	}
 }
 
-// wantCode: see testcheck.Code.
-var wantCode = testcheck.Code
+// wantCode: see exporttest.Code.
+var wantCode = exporttest.Code
 
 const opName = "organizations/acme/operations/0190c1f4-7a1b-7c3d-8e4f-000000000001"
 

@@ -1,7 +1,4 @@
-// Package testcheck holds the assertions that the tests of several packages
-// share (a gRPC code and the words an error must say, a condition to wait
-// for), so that each is written, and fixed, once.
-package testcheck
+package exporttest
 
 import (
 	"strings"
