@@ -20,14 +20,13 @@ import (
 	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
-	"cloud.google.com/go/run/apiv2/runpb"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"pubexport/cmd/pubexport/internal/cloudrun/cloudruntest"
 	"pubexport/cmd/pubexport/internal/opsclient"
 	"pubexport/export/apigee/emulator"
 	"pubexport/operations"
@@ -450,29 +449,14 @@ func TestJobRetryRestartsTransientFailure(t *testing.T) {
 	}
 }
 
-// startJobs serves a Cloud Run Admin API stand-in on loopback.
-func startJobs(t *testing.T) (*jobsServer, string) {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	js := &jobsServer{}
-	gs := grpc.NewServer()
-	runpb.RegisterJobsServer(gs, js)
-	go gs.Serve(lis)
-	t.Cleanup(gs.Stop)
-	return js, lis.Addr().String()
-}
-
 // TestServeDispatchesOnce: retried triggers (same request_id) of an export
 // not yet started start one Cloud Run execution, not one each.
 func TestServeDispatchesOnce(t *testing.T) {
 	t.Parallel()
-	js, endpoint := startJobs(t)
+	js := cloudruntest.Start(t)
 	emu := startEmulator(t, emulator.Options{})
 	url, _ := startServe(t, "--store", "file://"+t.TempDir(), "--dispatch", "cloudrun",
-		"--job", "projects/acme-prod/locations/europe-west1/jobs/pubexport", "--cloudrun-endpoint", endpoint,
+		"--job", "projects/acme-prod/locations/europe-west1/jobs/pubexport", "--cloudrun-endpoint", js.Addr,
 		"--allow-apigee-url", emu.URL, "--allow-destination", "file://")
 	c, err := opsclient.Dial(t.Context(), url, "")
 	if err != nil {
@@ -505,7 +489,7 @@ func TestServeDispatchesOnce(t *testing.T) {
 			t.Fatalf("one request id, several operations: %v", names)
 		}
 	}
-	if reqs := js.requests(); len(reqs) != 1 {
+	if reqs := js.Requests(); len(reqs) != 1 {
 		t.Errorf("%d executions started for one export, want 1", len(reqs))
 	}
 }

@@ -3,23 +3,19 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
-	"cloud.google.com/go/run/apiv2/runpb"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/anypb"
 
+	"pubexport/cmd/pubexport/internal/cloudrun/cloudruntest"
 	"pubexport/cmd/pubexport/internal/opsclient"
 	"pubexport/export/apigee/emulator"
 	"pubexport/operations/operationspb"
@@ -182,52 +178,17 @@ func TestServeWaitAndCancel(t *testing.T) {
 	}
 }
 
-// jobsServer is a Cloud Run Admin API stand-in recording RunJob calls.
-type jobsServer struct {
-	runpb.UnimplementedJobsServer
-	mu   sync.Mutex
-	reqs []*runpb.RunJobRequest
-	fail error
-}
-
-func (s *jobsServer) RunJob(_ context.Context, req *runpb.RunJobRequest) (*longrunningpb.Operation, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reqs = append(s.reqs, proto.Clone(req).(*runpb.RunJobRequest))
-	if s.fail != nil {
-		return nil, s.fail
-	}
-	ex, _ := anypb.New(&runpb.Execution{Name: req.GetName() + "/executions/pubexport-abc12"})
-	return &longrunningpb.Operation{Name: "projects/p/locations/l/operations/1", Metadata: ex, Done: true,
-		Result: &longrunningpb.Operation_Response{Response: ex}}, nil
-}
-
-func (s *jobsServer) requests() []*runpb.RunJobRequest {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]*runpb.RunJobRequest(nil), s.reqs...)
-}
-
 // TestServeDispatchCloudRun: a triggered export is recorded, handed to a
 // Cloud Run job execution with PUBEXPORT_OPERATION and PUBEXPORT_STORE, and
 // the job (run here with that environment) completes it.
 func TestServeDispatchCloudRun(t *testing.T) {
 	t.Parallel()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	js := &jobsServer{}
-	gs := grpc.NewServer()
-	runpb.RegisterJobsServer(gs, js)
-	go gs.Serve(lis)
-	t.Cleanup(gs.Stop)
-
+	js := cloudruntest.Start(t)
 	const job = "projects/acme-prod/locations/europe-west1/jobs/pubexport"
 	storeDir := t.TempDir()
 	emu := startEmulator(t, emulator.Options{})
 	url, srv := startServe(t, "--store", "file://"+storeDir, "--dispatch", "cloudrun", "--job", job,
-		"--cloudrun-endpoint", lis.Addr().String(), "--allow-apigee-url", emu.URL, "--allow-destination", "file://")
+		"--cloudrun-endpoint", js.Addr, "--allow-apigee-url", emu.URL, "--allow-destination", "file://")
 	dir := t.TempDir()
 
 	c, err := opsclient.Dial(t.Context(), url, "")
@@ -244,7 +205,7 @@ func TestServeDispatchCloudRun(t *testing.T) {
 	if op.GetDone() || stateOf(op) != "NOT_STARTED" {
 		t.Fatalf("dispatched operation: %v", op)
 	}
-	reqs := js.requests()
+	reqs := js.Requests()
 	if len(reqs) != 1 || reqs[0].GetName() != job || reqs[0].GetOverrides().GetTaskCount() != 1 {
 		t.Fatalf("RunJob requests: %v", reqs)
 	}
@@ -278,9 +239,7 @@ func TestServeDispatchCloudRun(t *testing.T) {
 
 	// Cloud Run refuses: the trigger fails UNAVAILABLE and the recorded
 	// operation is ended (CANCELLED) rather than left NOT_STARTED.
-	js.mu.Lock()
-	js.fail = status.Error(codes.PermissionDenied, "the caller lacks run.jobs.runWithOverrides")
-	js.mu.Unlock()
+	js.Fail(status.Error(codes.PermissionDenied, "the caller lacks run.jobs.runWithOverrides"))
 	_, err = c.Export(t.Context(), &operationspb.ExportRequest{
 		Parent: "organizations/acme", Resource: "apps", ApigeeUrl: emu.URL, Destination: "file://" + dir,
 	})

@@ -1,73 +1,20 @@
 package cloudrun
 
 import (
-	"context"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 
-	"cloud.google.com/go/longrunning/autogen/longrunningpb"
-	"cloud.google.com/go/run/apiv2/runpb"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
+	"pubexport/cmd/pubexport/internal/cloudrun/cloudruntest"
+
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/anypb"
 )
-
-// jobsServer is a Cloud Run Admin API that records RunJob requests and
-// answers with a finished operation, or with fail when set.
-type jobsServer struct {
-	runpb.UnimplementedJobsServer
-	mu   sync.Mutex
-	reqs []*runpb.RunJobRequest
-	fail error
-}
-
-func (s *jobsServer) RunJob(_ context.Context, req *runpb.RunJobRequest) (*longrunningpb.Operation, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reqs = append(s.reqs, proto.Clone(req).(*runpb.RunJobRequest))
-	if s.fail != nil {
-		return nil, s.fail
-	}
-	exec := &runpb.Execution{Name: req.GetName() + "/executions/exec-1", TaskCount: req.GetOverrides().GetTaskCount()}
-	md, _ := anypb.New(exec)
-	return &longrunningpb.Operation{
-		Name:     "projects/p/locations/l/operations/run-1",
-		Metadata: md,
-		Done:     true,
-		Result:   &longrunningpb.Operation_Response{Response: md},
-	}, nil
-}
-
-// StartJobsServer serves a recording Cloud Run Admin API on loopback.
-func startJobsServer(t *testing.T) (*jobsServer, []option.ClientOption) {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	js := &jobsServer{}
-	gs := grpc.NewServer()
-	runpb.RegisterJobsServer(gs, js)
-	go gs.Serve(lis)
-	t.Cleanup(gs.Stop)
-	return js, []option.ClientOption{
-		option.WithEndpoint(lis.Addr().String()),
-		option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-	}
-}
 
 const job = "projects/acme-prod/locations/europe-west1/jobs/pubexport"
 
 func TestDispatch(t *testing.T) {
-	js, opts := startJobsServer(t)
-	d, err := New(t.Context(), job, map[string]string{"PUBEXPORT_STORE": "gs://ops-bucket/ops", "A_FIRST": "1"}, opts...)
+	js := cloudruntest.Start(t)
+	d, err := New(t.Context(), job, map[string]string{"PUBEXPORT_STORE": "gs://ops-bucket/ops", "A_FIRST": "1"}, js.ClientOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,13 +23,14 @@ func TestDispatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ex.Operation != "projects/p/locations/l/operations/run-1" || ex.Name != job+"/executions/exec-1" {
+	if ex.Operation != cloudruntest.Operation || ex.Name != job+cloudruntest.Execution {
 		t.Errorf("execution = %+v", ex)
 	}
-	if len(js.reqs) != 1 {
-		t.Fatalf("%d RunJob calls", len(js.reqs))
+	reqs := js.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d RunJob calls", len(reqs))
 	}
-	req := js.reqs[0]
+	req := reqs[0]
 	if req.GetName() != job || req.GetOverrides().GetTaskCount() != 1 {
 		t.Errorf("request = %v", req)
 	}
@@ -101,9 +49,9 @@ func TestDispatch(t *testing.T) {
 }
 
 func TestDispatchError(t *testing.T) {
-	js, opts := startJobsServer(t)
-	js.fail = status.Error(codes.PermissionDenied, "caller lacks run.jobs.runWithOverrides")
-	d, err := New(t.Context(), job, nil, opts...)
+	js := cloudruntest.Start(t)
+	js.Fail(status.Error(codes.PermissionDenied, "caller lacks run.jobs.runWithOverrides"))
+	d, err := New(t.Context(), job, nil, js.ClientOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
