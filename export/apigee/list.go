@@ -53,6 +53,7 @@ type Lister struct {
 	returned int             // pages returned
 	fetched  int             // requests made, for messages
 	ahead    *ahead          // the request for the page at cur, made early
+	bodySize int             // bytes of the last page, to size the next one's buffer
 	probed   bool            // apps: the other pass's total has been asked for
 	totals   map[string]int64
 	err      error // sticky: a failed listing stays failed
@@ -480,6 +481,7 @@ func (l *Lister) fetch(ctx context.Context, cur Cursor, next func(string) (Curso
 	// nothing writes afterwards), so it becomes the text without a copy: a
 	// page less to allocate and collect per page (~0.9 MB for 1000 apps).
 	text := unsafe.String(unsafe.SliceData(body), len(body))
+	l.bodySize = len(body)
 	if !l.noAhead {
 		if c, ok := next(text); ok {
 			l.requestAhead(ctx, c)
