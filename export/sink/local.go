@@ -55,7 +55,8 @@ func orphanedTemp(name string) bool {
 // localBucket is a folder. Objects are files, "/" in names makes
 // subfolders, and Attrs are not kept: a file has no content type.
 type localBucket struct {
-	dir string // absolute
+	dir  string // absolute
+	sums fileSums
 }
 
 func openLocal(d dest) (Bucket, error) {
@@ -141,7 +142,8 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// fileInfo reads a file to report its size and CRC32C.
+// fileInfo reports a file's size and CRC32C, reading the file unless the
+// bucket knows its CRC32C already (see fileSums).
 func (b *localBucket) fileInfo(name, p string) (ObjectInfo, error) {
 	f, err := os.Open(p)
 	if err != nil {
@@ -152,10 +154,16 @@ func (b *localBucket) fileInfo(name, p string) (ObjectInfo, error) {
 	if err != nil {
 		return ObjectInfo{}, err
 	}
+	if crc, ok := b.sums.get(p, fi); ok {
+		return ObjectInfo{Name: name, Size: fi.Size(), CRC32C: crc, Created: fi.ModTime()}, nil
+	}
 	h := crc32.New(castagnoli)
 	n, err := io.Copy(h, f)
 	if err != nil {
 		return ObjectInfo{}, err
+	}
+	if n == fi.Size() {
+		b.sums.put(p, fi, h.Sum32())
 	}
 	return ObjectInfo{Name: name, Size: n, CRC32C: h.Sum32(), Created: fi.ModTime()}, nil
 }
@@ -258,6 +266,7 @@ func (b *localBucket) Delete(ctx context.Context, name string) error {
 	if err := ctx.Err(); err != nil {
 		return localError(err, "deleting "+b.URI(name))
 	}
+	b.sums.drop(p)
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return localError(err, "deleting "+b.URI(name))
 	}
@@ -301,6 +310,7 @@ func (b *localBucket) Publish(ctx context.Context, src, dst string, _ Attrs) (Ob
 	err = inDir(dir, func() error { return os.Link(sp, dp) })
 	switch {
 	case err == nil:
+		b.sums.link(sp, dp)
 	case errors.Is(err, fs.ErrExist):
 		info, err := b.fileInfo(dst, dp)
 		return info, false, localError(err, what)
@@ -385,25 +395,15 @@ func (b *localBucket) Compose(ctx context.Context, dst string, srcs []string, _ 
 		}
 		paths[i] = p
 	}
-	w, err := b.NewWriter(ctx, dst, Attrs{})
+	w, err := b.newWriter(ctx, dst)
 	if err != nil {
 		return ObjectInfo{}, err
 	}
 	defer w.Abort()
 	for i, p := range paths {
-		if err := appendFile(w, p); err != nil {
+		if err := w.appendFile(p); err != nil {
 			return ObjectInfo{}, localError(err, "composing "+b.URI(dst)+" from "+b.URI(srcs[i]))
 		}
 	}
 	return w.Close()
-}
-
-func appendFile(w io.Writer, p string) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.Copy(w, f)
-	return err
 }
