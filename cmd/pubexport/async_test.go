@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"pubexport/cmd/pubexport/internal/opsclient"
 	"pubexport/export/apigee/emulator"
 )
 
@@ -34,11 +33,7 @@ func TestRunServerAsync(t *testing.T) {
 	if checkOpName(name) != nil {
 		t.Fatalf("stdout is not an operation name: %q", name)
 	}
-	c, err := opsclient.Dial(t.Context(), srv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, srv)
 	op, err := c.Get(t.Context(), name)
 	if err != nil || op.GetDone() {
 		t.Errorf("the operation is not running after --async returned: %v %v", op, err)
@@ -71,11 +66,7 @@ func TestRunServerInterruptLeavesExport(t *testing.T) {
 	if want := "pubexport operations cancel " + name + " --server " + srv; !strings.Contains(ta.stderr.String(), want) {
 		t.Errorf("stderr lacks %q:\n%s", want, ta.stderr)
 	}
-	c, err := opsclient.Dial(t.Context(), srv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, srv)
 	if op, err := c.Get(t.Context(), name); err != nil || op.GetDone() {
 		t.Errorf("the export did not go on: %v %v", op, err)
 	}
@@ -133,11 +124,7 @@ func TestWaitRealSignal(t *testing.T) {
 	if want := "pubexport operations cancel " + name + " --server " + proxy.URL; !strings.Contains(stderr.String(), want) {
 		t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
 	}
-	c, err := opsclient.Dial(t.Context(), srv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, srv)
 	if op, err := c.Get(t.Context(), name); err != nil || op.GetDone() {
 		t.Errorf("the operation did not go on after Ctrl-C on wait: %v %v", op, err)
 	}

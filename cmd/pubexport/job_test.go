@@ -1,9 +1,7 @@
 package main
 
 import (
-	"net/http"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -164,13 +162,8 @@ func TestJobBadEnv(t *testing.T) {
 // execution, next attempt) resumes the same operation and finishes it.
 func TestJobSIGTERMAndRetry(t *testing.T) {
 	t.Parallel()
-	started := make(chan struct{}, 1)
-	var blocking atomic.Bool
+	emu, blocking, started := stallableEmulator(t)
 	blocking.Store(true)
-	block := blockAppsList(started)
-	emu := startEmulator(t, emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
-		return blocking.Load() && block(w, r)
-	}})
 	dir := t.TempDir()
 	env := jobEnv(emu, dir, map[string]string{"PUBEXPORT_RESOURCES": "apps", "CLOUD_RUN_EXECUTION": "pubexport-r2d2x",
 		"PUBEXPORT_LOG_PROGRESS_EVERY": "10ms"})

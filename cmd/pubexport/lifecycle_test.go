@@ -27,7 +27,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"pubexport/cmd/pubexport/internal/cloudrun/cloudruntest"
-	"pubexport/cmd/pubexport/internal/opsclient"
 	"pubexport/export/apigee/emulator"
 	"pubexport/operations"
 	"pubexport/operations/operationspb"
@@ -52,6 +51,16 @@ func testManager(t *testing.T, dir string) (*operations.Manager, store.Store) {
 	}
 	t.Cleanup(func() { m.Close() })
 	return m, st
+}
+
+// create records req's export with m (it does not run it).
+func create(t *testing.T, m *operations.Manager, req *operationspb.ExportRequest) *longrunningpb.Operation {
+	t.Helper()
+	op, err := m.Create(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return op
 }
 
 // forge rewrites operation name's record in st with edit, as another
@@ -124,10 +133,7 @@ func TestServeRecoversPeriodically(t *testing.T) {
 
 	// Serve is listening, so its first Recover is over. Now a runner dies.
 	m, st := testManager(t, storeDir)
-	op, err := m.Create(t.Context(), exportReq(emu, dir, "developers", "parquet"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	op := create(t, m, exportReq(emu, dir, "developers", "parquet"))
 	forge(t, st, op.GetName(), leasedBy("killed-runner", time.Now().Add(-time.Second)))
 	waitFor(t, "serve to recover the operation", func() bool {
 		_, got := getOp(t, st, op.GetName())
@@ -187,13 +193,8 @@ func TestRunSuspendAndResume(t *testing.T) {
 	}{{syscall.SIGTERM, 143}, {syscall.SIGHUP, 129}} {
 		t.Run(c.sig.String(), func(t *testing.T) {
 			t.Parallel()
-			started := make(chan struct{}, 1)
-			var blocking atomic.Bool
+			emu, blocking, started := stallableEmulator(t)
 			blocking.Store(true)
-			block := blockAppsList(started)
-			emu := startEmulator(t, emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
-				return blocking.Load() && block(w, r)
-			}})
 			dir := t.TempDir()
 			ta := newTestApp(nil)
 			done := make(chan int, 1)
@@ -242,10 +243,7 @@ func TestResumeAfterKill(t *testing.T) {
 	emu := startEmulator(t, emulator.Options{})
 	storeDir, dir := t.TempDir(), t.TempDir()
 	m, st := testManager(t, storeDir)
-	op, err := m.Create(t.Context(), exportReq(emu, dir, "apiproducts", "ndjson"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	op := create(t, m, exportReq(emu, dir, "apiproducts", "ndjson"))
 	forge(t, st, op.GetName(), leasedBy("killed-cli-1234", time.Now().Add(300*time.Millisecond)))
 	ta := newTestApp(map[string]string{leaseVar: "1s"})
 	if code := ta.run(t.Context(), "operations", "resume", op.GetName(), "--store", "file://"+storeDir); code != 0 {
@@ -258,10 +256,7 @@ func TestResumeAfterKill(t *testing.T) {
 		t.Errorf("after resume: %v", got)
 	}
 
-	live, err := m.Create(t.Context(), exportReq(emu, dir, "developers", "ndjson"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	live := create(t, m, exportReq(emu, dir, "developers", "ndjson"))
 	forge(t, st, live.GetName(), leasedBy("alive-elsewhere", time.Now().Add(time.Hour)))
 	ta = newTestApp(map[string]string{leaseVar: "50ms"})
 	if code := ta.run(t.Context(), "operations", "resume", live.GetName(), "--store", storeDir); code != exitFailed ||
@@ -340,10 +335,7 @@ func TestJobWaitsForDeadAttemptLease(t *testing.T) {
 	emu := startEmulator(t, emulator.Options{})
 	storeDir, dir := t.TempDir(), t.TempDir()
 	m, st := testManager(t, storeDir)
-	op, err := m.Create(t.Context(), exportReq(emu, dir, "developers", "json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	op := create(t, m, exportReq(emu, dir, "developers", "json"))
 	forge(t, st, op.GetName(), leasedBy("pubexport-k9x2z/task-0/attempt-0", time.Now().Add(300*time.Millisecond)))
 	ta := newTestApp(map[string]string{
 		"PUBEXPORT_OPERATION": op.GetName(), "PUBEXPORT_STORE": "file://" + storeDir, leaseVar: "1s",
@@ -368,10 +360,7 @@ func TestJobLeavesOperationToAnotherExecution(t *testing.T) {
 	emu := startEmulator(t, emulator.Options{})
 	storeDir, dir := t.TempDir(), t.TempDir()
 	m, st := testManager(t, storeDir)
-	op, err := m.Create(t.Context(), exportReq(emu, dir, "developers", "json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	op := create(t, m, exportReq(emu, dir, "developers", "json"))
 	forge(t, st, op.GetName(), leasedBy("pubexport-first/task-0/attempt-0", time.Now().Add(time.Hour)))
 	ta := newTestApp(map[string]string{
 		"PUBEXPORT_OPERATION": op.GetName(), "PUBEXPORT_STORE": "file://" + storeDir, "CLOUD_RUN_EXECUTION": "pubexport-second",
@@ -391,10 +380,7 @@ func TestJobCancelledExitsZero(t *testing.T) {
 	emu := startEmulator(t, emulator.Options{})
 	storeDir := t.TempDir()
 	m, _ := testManager(t, storeDir)
-	op, err := m.Create(t.Context(), exportReq(emu, t.TempDir(), "developers", "json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	op := create(t, m, exportReq(emu, t.TempDir(), "developers", "json"))
 	if err := m.Cancel(t.Context(), op.GetName()); err != nil {
 		t.Fatal(err)
 	}
@@ -458,11 +444,7 @@ func TestServeDispatchesOnce(t *testing.T) {
 	url, _ := startServe(t, "--store", "file://"+t.TempDir(), "--dispatch", "cloudrun",
 		"--job", "projects/acme-prod/locations/europe-west1/jobs/pubexport", "--cloudrun-endpoint", js.Addr,
 		"--allow-apigee-url", emu.URL, "--allow-destination", "file://")
-	c, err := opsclient.Dial(t.Context(), url, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, url)
 	req := exportReq(emu, t.TempDir(), "developers", "json")
 	req.RequestId = "5f0c2f7e-3a51-4d7c-9b6f-0f8f2b1c9a11"
 	var names []string
@@ -503,11 +485,7 @@ func TestServeSuspendsWhileDraining(t *testing.T) {
 	emu := startEmulator(t, emulator.Options{Intercept: blockAppsList(started)})
 	storeDir := t.TempDir()
 	url, srv := startServe(t, "--store", "file://"+storeDir, "--allow-apigee-url", emu.URL, "--allow-destination", "file://")
-	c, err := opsclient.Dial(t.Context(), url, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, url)
 	op, err := c.Export(t.Context(), exportReq(emu, t.TempDir(), "apps", "json"))
 	if err != nil {
 		t.Fatal(err)

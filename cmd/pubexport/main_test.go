@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
@@ -168,4 +169,18 @@ func blockAppsList(started chan<- struct{}) func(http.ResponseWriter, *http.Requ
 		<-r.Context().Done()
 		return true
 	}
+}
+
+// stallableEmulator serves the sample organization; once blocking is set,
+// its apps listing never answers (see blockAppsList), and started receives
+// a value at the first such request.
+func stallableEmulator(t *testing.T) (emu *emulator.Server, blocking *atomic.Bool, started <-chan struct{}) {
+	t.Helper()
+	ch := make(chan struct{}, 1)
+	blocking = new(atomic.Bool)
+	block := blockAppsList(ch)
+	emu = startEmulator(t, emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+		return blocking.Load() && block(w, r)
+	}})
+	return emu, blocking, ch
 }

@@ -10,11 +10,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"pubexport/export/exporttest"
 	"pubexport/operations/operationspb"
 )
 
@@ -60,26 +60,14 @@ func TestServeConsoleSample(t *testing.T) {
 	}
 	b, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	var op longrunningpb.Operation
-	if res.StatusCode != 200 || protojson.Unmarshal(b, &op) != nil {
+	var trigger longrunningpb.Operation
+	if res.StatusCode != 200 || protojson.Unmarshal(b, &trigger) != nil {
 		t.Fatalf("trigger: %s\n%s", res.Status, b)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for !op.GetDone() && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-		res, err := http.Get(base + "/v1/" + op.GetName())
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ = io.ReadAll(res.Body)
-		res.Body.Close()
-		if err := protojson.Unmarshal(b, &op); err != nil {
-			t.Fatal(err)
-		}
-	}
+	op := exporttest.Done(t, dial(t, base), trigger.GetName())
 	var resp operationspb.ExportResponse
-	if !op.GetDone() || op.GetError() != nil || op.GetResponse().UnmarshalTo(&resp) != nil {
-		t.Fatalf("export: %v", &op)
+	if op.GetError() != nil || op.GetResponse().UnmarshalTo(&resp) != nil {
+		t.Fatalf("export: %v", op)
 	}
 	obj := resp.GetObjects()[0]
 	res, err = http.Get(base + "/v1/console/download?" + url.Values{"operation": {op.GetName()}, "object": {obj.GetName()}}.Encode())

@@ -9,7 +9,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"pubexport/cmd/pubexport/internal/opsclient"
 	"pubexport/export/apigee/emulator"
 	"pubexport/export/exporttest"
 )
@@ -38,11 +37,7 @@ func TestServeMaxExports(t *testing.T) {
 	}})
 	url, _ := startServe(t, "--store", "file://"+t.TempDir(), "--allow-apigee-url", emu.URL, "--allow-destination", "file://",
 		"--max-exports", "1", "--max-exports-per-org", "2")
-	c, err := opsclient.Dial(t.Context(), url, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, url)
 	first, err := c.Export(t.Context(), exportReq(emu, t.TempDir(), "apps", "json"))
 	if err != nil {
 		t.Fatal(err)

@@ -32,6 +32,22 @@ func startServe(t *testing.T, args ...string) (string, *testApp) {
 // startServeEnv is startServe with an environment.
 func startServeEnv(t *testing.T, env map[string]string, args ...string) (string, *testApp) {
 	t.Helper()
+	url, ta, done := launchServe(t, env, args...)
+	t.Cleanup(func() {
+		ta.sig <- syscall.SIGTERM
+		if code := <-done; code != 0 {
+			t.Errorf("serve exited %d after SIGTERM\n%s", code, ta.stderr)
+		}
+	})
+	return url, ta
+}
+
+// launchServe starts serve on a free loopback port with env and args, and
+// returns once it listens: its URL, the app, and the channel its exit
+// status arrives on, for a test that stops it itself. It fails the test if
+// serve exits before it listens.
+func launchServe(t *testing.T, env map[string]string, args ...string) (string, *testApp, <-chan int) {
+	t.Helper()
 	ta := newTestApp(env)
 	done := make(chan int, 1)
 	go func() {
@@ -53,13 +69,7 @@ func startServeEnv(t *testing.T, env map[string]string, args ...string) (string,
 		}
 		return false
 	})
-	t.Cleanup(func() {
-		ta.sig <- syscall.SIGTERM
-		if code := <-done; code != 0 {
-			t.Errorf("serve exited %d after SIGTERM\n%s", code, ta.stderr)
-		}
-	})
-	return url, ta
+	return url, ta, done
 }
 
 func TestServeRunAndOperations(t *testing.T) {
@@ -150,11 +160,7 @@ func TestServeWaitAndCancel(t *testing.T) {
 	url, _ := startServe(t, "--store", "file://"+t.TempDir(), "--allow-apigee-url", emu.URL, "--allow-destination", "file://")
 	grpcURL := "grpc://" + strings.TrimPrefix(url, "http://")
 
-	c, err := opsclient.Dial(t.Context(), grpcURL, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, grpcURL)
 	op, err := c.Export(t.Context(), &operationspb.ExportRequest{
 		Parent: "organizations/acme", Resource: "apps", ApigeeUrl: emu.URL, Destination: "file://" + t.TempDir(),
 	})
@@ -178,6 +184,18 @@ func TestServeWaitAndCancel(t *testing.T) {
 	}
 }
 
+// dial is a client of the serve API at url (http:// or grpc://), closed
+// when the test ends.
+func dial(t *testing.T, url string) *opsclient.Client {
+	t.Helper()
+	c, err := opsclient.Dial(t.Context(), url, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // TestServeDispatchCloudRun: a triggered export is recorded, handed to a
 // Cloud Run job execution with PUBEXPORT_OPERATION and PUBEXPORT_STORE, and
 // the job (run here with that environment) completes it.
@@ -191,11 +209,7 @@ func TestServeDispatchCloudRun(t *testing.T) {
 		"--cloudrun-endpoint", js.Addr, "--allow-apigee-url", emu.URL, "--allow-destination", "file://")
 	dir := t.TempDir()
 
-	c, err := opsclient.Dial(t.Context(), url, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, url)
 	op, err := c.Export(t.Context(), &operationspb.ExportRequest{
 		Parent: "organizations/acme", Resource: "developers", ApigeeUrl: emu.URL, Destination: "file://" + dir, Format: "csv",
 	})
@@ -317,16 +331,8 @@ func TestServeTriggerPolicy(t *testing.T) {
 	allowed := t.TempDir()
 	url, _ := startServe(t, "--store", "file://"+t.TempDir(), "--allow-apigee-url", emu.URL, "--allow-destination", "file://"+allowed)
 	def, _ := startServe(t, "--store", "file://"+t.TempDir())
-	c, err := opsclient.Dial(t.Context(), url, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	d, err := opsclient.Dial(t.Context(), def, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	c := dial(t, url)
+	d := dial(t, def)
 	other := t.TempDir()
 	for _, tc := range []struct {
 		c         *opsclient.Client

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"net/http"
 	"path"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"pubexport/cmd/pubexport/internal/opsclient"
 	"pubexport/export/apigee/emulator"
 	"pubexport/export/sink/gcstest"
 )
@@ -214,26 +212,9 @@ func TestServeSignalWhileStorageHangs(t *testing.T) {
 	hanging := hangStorage(t, srv)
 
 	storeURI := "gs://acme-exports/ops"
-	ta := newTestApp(shortLease())
-	done := make(chan int, 1)
-	go func() {
-		done <- ta.run(context.WithoutCancel(t.Context()), "serve", "--addr", "127.0.0.1:0", "--store", storeURI,
-			"--allow-apigee-url", emu.URL, "--allow-destination", "file://")
-	}()
-	var url string
-	waitFor(t, "serve to listen", func() bool {
-		m := regexp.MustCompile(`"url":"(http://[^"]+)"`).FindStringSubmatch(ta.stdout.String())
-		if m != nil {
-			url = m[1]
-		}
-		return m != nil
-	})
+	url, ta, done := launchServe(t, shortLease(), "--store", storeURI, "--allow-apigee-url", emu.URL, "--allow-destination", "file://")
 	blocking.Store(true)
-	c, err := opsclient.Dial(t.Context(), url, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, url)
 	req := exportReq(emu, dir, "apps", "ndjson")
 	op, err := c.Export(t.Context(), req)
 	if err != nil {
@@ -316,20 +297,6 @@ func TestJobSignalWhileStorageHangs(t *testing.T) {
 // loaded machine to renew it) keeps these tests from waiting out the
 // default.
 func shortLease() map[string]string { return map[string]string{"PUBEXPORT_LEASE": "6s"} }
-
-// stallableEmulator serves the sample organization; once blocking is set,
-// its apps listing never answers (see blockAppsList), and started receives
-// a value at the first such request.
-func stallableEmulator(t *testing.T) (emu *emulator.Server, blocking *atomic.Bool, started <-chan struct{}) {
-	t.Helper()
-	ch := make(chan struct{}, 1)
-	blocking = new(atomic.Bool)
-	block := blockAppsList(ch)
-	emu = startEmulator(t, emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
-		return blocking.Load() && block(w, r)
-	}})
-	return emu, blocking, ch
-}
 
 // hangStorage makes srv, once hanging is set, take every request and answer
 // none until the request is given up (or the test ends, then with 503).
