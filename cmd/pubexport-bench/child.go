@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"pubexport/cmd/internal/memlimit"
 	"pubexport/export/apigee"
 	"pubexport/formats"
 )
@@ -37,6 +38,9 @@ func childMain(spec string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pubexport-bench child: bad %s: %v\n", childEnv, err)
 		return 2
 	}
+	// The child is one `pubexport run` of one resource: the same soft
+	// memory limit (see package memlimit).
+	memlimit.Set(memlimit.Process + memlimit.Export(formats.Format(s.Format)))
 	res, err := runExport(context.Background(), exportJob{
 		apigeeURL: s.URL,
 		resource:  apigee.Resource(s.Resource),

@@ -101,6 +101,7 @@ func runJob(ctx context.Context, a *app) error {
 	if err != nil || plan == nil {
 		return err
 	}
+	a.limitMemory(plan.reqs)
 	t, closeTask, err := openJobTask(ctx, a, cfg, plan, log)
 	if err != nil {
 		return err

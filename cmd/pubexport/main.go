@@ -24,6 +24,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc/status"
 
+	"pubexport/cmd/internal/memlimit"
 	"pubexport/formats/field"
 )
 
@@ -77,6 +78,10 @@ type app struct {
 	now func() time.Time
 	// apigeeTimeout is --apigee-timeout (0: not given).
 	apigeeTimeout time.Duration
+	// setMemoryLimit sets the process's soft memory limit for the exports
+	// it runs (memlimit.Set in main; nil in tests, whose exports share one
+	// test binary).
+	setMemoryLimit func(bytes int64) int64
 }
 
 func main() {
@@ -91,7 +96,8 @@ func main() {
 			signal.Notify(ch, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 			return ch, func() { signal.Stop(ch) }
 		},
-		hardExit: os.Exit,
+		hardExit:       os.Exit,
+		setMemoryLimit: memlimit.Set,
 	}
 	os.Exit(execute(context.Background(), a, os.Args[1:]))
 }

@@ -1,10 +1,9 @@
 package main
 
 import (
-	"bufio"
-	"os"
-	"strconv"
-	"strings"
+	"pubexport/cmd/internal/memlimit"
+	"pubexport/formats"
+	"pubexport/operations/operationspb"
 )
 
 // exportMemory is what one in-process export may be expected to hold at
@@ -16,39 +15,30 @@ const exportMemory = 256 << 20
 // memory it may use (the cgroup limit in a container, such as Cloud Run's
 // memory setting; else the machine's) divided by exportMemory, at least 1.
 func defaultMaxExports() int {
-	mem := memoryLimit()
+	mem := memlimit.Available()
 	if mem <= 0 {
 		return 4
 	}
 	return max(1, int(mem/exportMemory))
 }
 
-// memoryLimit returns the cgroup memory limit (v2, then v1), or the
-// machine's memory when there is none; 0 when neither is known.
-func memoryLimit() int64 {
-	for _, p := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-		if err == nil && n > 0 && n < 1<<50 { // v1 says "no limit" with a huge number
-			return n
-		}
+// limitMemory sets the process's soft memory limit for running reqs here,
+// all at once (see package memlimit).
+func (a *app) limitMemory(reqs []*operationspb.ExportRequest) {
+	if a.setMemoryLimit == nil {
+		return
 	}
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 0
+	budget := int64(memlimit.Process)
+	for _, r := range reqs {
+		budget += memlimit.Export(formats.Format(r.GetFormat()))
 	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if rest, ok := strings.CutPrefix(s.Text(), "MemTotal:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err == nil {
-				return kb << 10
-			}
-		}
+	a.setMemoryLimit(budget)
+}
+
+// limitServerMemory sets the soft memory limit of a server that runs up to
+// n exports at once, in any format, with room for the API's own work.
+func (a *app) limitServerMemory(n int) {
+	if a.setMemoryLimit != nil {
+		a.setMemoryLimit(4*memlimit.Process + int64(n)*memlimit.ParquetExport)
 	}
-	return 0
 }

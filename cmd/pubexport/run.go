@@ -301,6 +301,9 @@ func runExports(ctx context.Context, a *app, f *runFlags) error {
 	if f.async {
 		return triggerAsync(ctx, a, f, p)
 	}
+	if f.server == "" {
+		a.limitMemory(p.reqs)
+	}
 	// Subscribe before anything starts: a Ctrl-C from now on cancels
 	// cleanly instead of killing the process with exports half started.
 	sig, stopSignals := a.signals()

@@ -319,6 +319,7 @@ func startRunner(ctx context.Context, a *app, f *serveFlags, c *serveConfig) (*s
 	r := &serveRunner{be: be, log: c.log}
 	if f.dispatch == "inprocess" {
 		r.q = queue.New(be.m, queue.Options{MaxRunning: f.maxExports, MaxPerOrganization: f.maxExportsPerOrg, Logger: c.log})
+		a.limitServerMemory(f.maxExports)
 	}
 	return r, nil
 }
