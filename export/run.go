@@ -227,9 +227,13 @@ func (x *run) run(ctx context.Context) (*Result, error) {
 		x.log.Info("resuming", "page", x.cp.Pages, "records", x.cp.Records, "object", x.cp.ObjectIndex)
 	}
 
-	// The fetcher runs ahead of the encoder through a bounded channel: at
-	// most two decoded pages wait in it, one more waits to be sent, and one
-	// is being encoded and uploaded, so memory is bounded by a few pages.
+	// The fetcher runs ahead of the encoder through a bounded channel: one
+	// decoded page waits in it, one more waits to be sent, one is being
+	// encoded and uploaded, and the Lister has the next requested ahead, so
+	// memory is bounded by a few pages. That still rides out an encoder
+	// stalled for a page's latency (a staging part closed at a checkpoint);
+	// a second page in the channel only held more memory when the encoder
+	// is the slower side (Parquet).
 	fctx, stop := context.WithCancel(ctx)
 	pages := x.r.Source.Pages(x.spec.Org, x.spec.Resource, x.cp.Cursor)
 	kt, _ := pages.(keyTracker)
@@ -237,7 +241,7 @@ func (x *run) run(ctx context.Context) (*Result, error) {
 		stop()
 		return nil, err
 	}
-	ch := make(chan fetched, 2)
+	ch := make(chan fetched, 1)
 	go func() {
 		defer close(ch)
 		defer func() {
