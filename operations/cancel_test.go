@@ -11,6 +11,7 @@ import (
 
 	"pubexport/export/apigee/apigeepb"
 	"pubexport/export/apigee/emulator"
+	"pubexport/operations"
 )
 
 // slowData makes an export of many small pages, for tests that hold it in
@@ -37,6 +38,22 @@ func wantCancelled(t *testing.T, op *longrunningpb.Operation) {
 	}
 }
 
+// cancelledClean checks that operation name, as m reads it, ended
+// CANCELLED and that nothing of it is left in the bucket: no staging, no
+// final object. It returns the operation.
+func (e *env) cancelledClean(ctx context.Context, m *operations.Manager, name string) *longrunningpb.Operation {
+	e.t.Helper()
+	got, err := m.Get(ctx, name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	wantCancelled(e.t, got)
+	if s, f := e.staging(), e.finals(); len(s)+len(f) != 0 {
+		e.t.Fatalf("after cancel: staging %v, finals %v", s, f)
+	}
+	return got
+}
+
 // TestCancel: cancelling a running export ends it CANCELLED, publishes
 // nothing and leaves no staging, whether the runner is this process or
 // another one.
@@ -60,14 +77,7 @@ func TestCancel(t *testing.T) {
 			if err := m.Cancel(ctx, op.GetName()); err != nil {
 				t.Fatal(err)
 			}
-			got, err := m.Get(ctx, op.GetName())
-			if err != nil {
-				t.Fatal(err)
-			}
-			wantCancelled(t, got)
-			if s, f := e.staging(), e.finals(); len(s)+len(f) != 0 {
-				t.Fatalf("after cancel: staging %v, finals %v", s, f)
-			}
+			got := e.cancelledClean(ctx, m, op.GetName())
 			rec, _ := e.record(op.GetName())
 			if rec.GetLeaseHolder() != "" || len(rec.GetCheckpoint()) != 0 {
 				t.Fatalf("cancelled record keeps lease %q or checkpoint", rec.GetLeaseHolder())

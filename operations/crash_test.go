@@ -136,23 +136,7 @@ func TestKillAndResume(t *testing.T) {
 				})
 			}
 
-			clean, err := m.Create(ctx, req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			before = tr.pages()
-			cleanOp, err := m.Run(ctx, clean.GetName())
-			if err != nil {
-				t.Fatal(err)
-			}
-			cleanPages := tr.pages() - before
-			cleanResp := e.checkResponse(cleanOp, len(e.data.Orgs[0].Developers))
-			if got, want := hashes(resp), hashes(cleanResp); strings.Join(got, ",") != strings.Join(want, ",") {
-				t.Fatalf("after the crash the export wrote %v, a clean run %v", got, want)
-			}
-			if resumedPages >= cleanPages {
-				t.Fatalf("the resumed run fetched %d pages, a clean run %d: it did not resume", resumedPages, cleanPages)
-			}
+			tr.sameAsCleanRun(ctx, e, m, req, resp, resumedPages)
 		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"pubexport/export/apigee/apigeepb"
 	"pubexport/export/apigee/emulator"
+	"pubexport/operations"
 	"pubexport/operations/operationspb"
 )
 
@@ -69,6 +70,32 @@ func (tr *traffic) open() {
 		close(tr.release)
 	}
 	tr.limit = -1
+}
+
+// sameAsCleanRun runs req again from the start with m and fails the test
+// unless the clean run writes the objects the resumed export wrote (resp)
+// and fetches more pages than it did (resumedPages): resuming must give the
+// same bytes for less. It returns the clean run's response.
+func (tr *traffic) sameAsCleanRun(ctx context.Context, e *env, m *operations.Manager, req *operationspb.ExportRequest, resp *operationspb.ExportResponse, resumedPages int64) *operationspb.ExportResponse {
+	e.t.Helper()
+	clean, err := m.Create(ctx, req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	before := tr.pages()
+	cleanOp, err := m.Run(ctx, clean.GetName())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cleanPages := tr.pages() - before
+	cleanResp := e.checkResponse(cleanOp, len(e.data.Orgs[0].Developers))
+	if got, want := hashes(resp), hashes(cleanResp); strings.Join(got, ",") != strings.Join(want, ",") {
+		e.t.Fatalf("the resumed export wrote %v, a clean run %v", got, want)
+	}
+	if resumedPages >= cleanPages {
+		e.t.Fatalf("the resumed run fetched %d pages, a clean run %d: it did not resume", resumedPages, cleanPages)
+	}
+	return cleanResp
 }
 
 func (tr *traffic) pages() int64 {
@@ -137,28 +164,11 @@ func TestRecoverResumes(t *testing.T) {
 				t.Fatalf("recovered record: attempts %d holder %q", rec.GetAttempts(), rec.GetLeaseHolder())
 			}
 
-			// A clean run of the same request writes the same objects.
-			clean, err := rescuer.Create(ctx, req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			before = tr.pages()
-			cleanOp, err := rescuer.Run(ctx, clean.GetName())
-			if err != nil {
-				t.Fatal(err)
-			}
-			cleanPages := tr.pages() - before
-			cleanResp := e.checkResponse(cleanOp, len(e.data.Orgs[0].Developers))
-			if got, want := hashes(resp), hashes(cleanResp); strings.Join(got, ",") != strings.Join(want, ",") {
-				t.Fatalf("resumed export wrote %v, a clean run %v", got, want)
-			}
+			cleanResp := tr.sameAsCleanRun(ctx, e, rescuer, req, resp, resumedPages)
 			// (The Cloud Storage emulator ignores preconditions on copies, so
 			// only a folder reports the object as already there.)
 			if b == local && !cleanResp.GetObjects()[0].GetExisted() {
 				t.Fatal("the clean run's object did not exist already: the names differ")
-			}
-			if resumedPages >= cleanPages {
-				t.Fatalf("the resumed run fetched %d pages, a clean run %d: it did not resume", resumedPages, cleanPages)
 			}
 			if s := e.staging(); len(s) != 0 {
 				t.Fatalf("staging left: %v", s)

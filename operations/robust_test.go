@@ -19,6 +19,7 @@ import (
 	"pubexport/export/apigee/emulator"
 	"pubexport/export/exporttest"
 	"pubexport/export/sink"
+	"pubexport/operations"
 	"pubexport/operations/operationspb"
 	"pubexport/operations/store"
 )
@@ -91,6 +92,27 @@ func (c *clock) add(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+}
+
+// recoverOnSecondAttempt runs Recover in m, the next process, and checks
+// that it finishes operation name on its second attempt with every
+// developer exported and no staging left.
+func (e *env) recoverOnSecondAttempt(ctx context.Context, m *operations.Manager, name string) {
+	e.t.Helper()
+	if err := m.Recover(ctx); err != nil {
+		e.t.Fatal(err)
+	}
+	done, err := m.Wait(ctx, name, 0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.checkResponse(done, len(e.data.Orgs[0].Developers))
+	if rec, _ := e.record(name); rec.GetAttempts() != 2 {
+		e.t.Fatalf("attempts %d, want 2", rec.GetAttempts())
+	}
+	if s := e.staging(); len(s) != 0 {
+		e.t.Fatalf("staging left: %v", s)
+	}
 }
 
 var errUnavailable = status.Error(codes.Unavailable, "the store is unavailable (test)")
@@ -178,20 +200,7 @@ func TestLeaseRunsOutWhenStoreFails(t *testing.T) {
 	clk.add(300 * time.Millisecond)
 	tr.open()
 	b := e.manager("b", func(c *operationsConfig) { c.LeaseDuration, c.Now = lease, clk.now })
-	if err := b.Recover(ctx); err != nil {
-		t.Fatal(err)
-	}
-	done, err := b.Wait(ctx, op.GetName(), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.checkResponse(done, len(e.data.Orgs[0].Developers))
-	if rec, _ := e.record(op.GetName()); rec.GetAttempts() != 2 {
-		t.Fatalf("attempts %d, want 2", rec.GetAttempts())
-	}
-	if s := e.staging(); len(s) != 0 {
-		t.Fatalf("staging left: %v", s)
-	}
+	e.recoverOnSecondAttempt(ctx, b, op.GetName())
 }
 
 // TestRecoverRestartsSuspendedWithoutCheckpoint: Close suspends an export
@@ -217,20 +226,7 @@ func TestRecoverRestartsSuspendedWithoutCheckpoint(t *testing.T) {
 	}
 	tr.open()
 	b := e.manager("b")
-	if err := b.Recover(ctx); err != nil {
-		t.Fatal(err)
-	}
-	done, err := b.Wait(ctx, op.GetName(), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.checkResponse(done, len(e.data.Orgs[0].Developers))
-	if rec, _ := e.record(op.GetName()); rec.GetAttempts() != 2 {
-		t.Fatalf("attempts %d, want 2", rec.GetAttempts())
-	}
-	if s := e.staging(); len(s) != 0 {
-		t.Fatalf("staging left: %v", s)
-	}
+	e.recoverOnSecondAttempt(ctx, b, op.GetName())
 }
 
 // damage writes a record that cannot be read into a local store.
@@ -554,14 +550,7 @@ func TestCancelRacingSuspend(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-ran
-	got, err := m.Get(ctx, op.GetName())
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantCancelled(t, got)
-	if s, f := e.staging(), e.finals(); len(s)+len(f) != 0 {
-		t.Fatalf("after cancel: staging %v, finals %v", s, f)
-	}
+	e.cancelledClean(ctx, m, op.GetName())
 	if rec, _ := e.record(op.GetName()); rec.GetLeaseHolder() != "" || len(rec.GetCheckpoint()) != 0 {
 		t.Fatalf("cancelled record keeps lease %q or checkpoint", rec.GetLeaseHolder())
 	}
