@@ -1,6 +1,11 @@
-// pubexport's own messages for exports run as google.longrunning operations:
-// the trigger request (AIP-153 style `:export` methods), the result an
-// operation's `response` carries, and the record the operation store keeps.
+// pubexport's API for exports run as google.longrunning operations: the
+// trigger service (AIP-153 style `:export` methods) and every REST route the
+// server answers, the result an operation's `response` carries, and the
+// record the operation store keeps.
+//
+// The REST routes live here, not in the server: the server builds its REST
+// mux from the google.api.http rules below at start-up, so this file is the
+// whole contract of both transports.
 //
 // The operation itself is a google.longrunning.Operation whose metadata is
 // google.cloud.apigee.v1.OperationMetadata (export/apigee/apigeepb), exactly as
@@ -15,8 +20,11 @@
 package operationspb
 
 import (
+	longrunningpb "cloud.google.com/go/longrunning/autogen/longrunningpb"
+	annotations "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	descriptorpb "google.golang.org/protobuf/types/descriptorpb"
 	anypb "google.golang.org/protobuf/types/known/anypb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -31,9 +39,8 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// ExportRequest starts an export of one resource of one organization. It is the
-// body of POST /v1/organizations/{org}/{resource}:export, where the path fills
-// `parent` and `resource`.
+// ExportRequest starts an export of one resource of one organization (see
+// ExportService.Export).
 type ExportRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The organization, as `organizations/{org}`.
@@ -564,11 +571,31 @@ func (x *OperationRecord) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+var file_operations_operationspb_export_proto_extTypes = []protoimpl.ExtensionInfo{
+	{
+		ExtendedType:  (*descriptorpb.FileOptions)(nil),
+		ExtensionType: (*annotations.Http)(nil),
+		Field:         51401,
+		Name:          "pubexport.v1.http_rules",
+		Tag:           "bytes,51401,opt,name=http_rules",
+		Filename:      "operations/operationspb/export.proto",
+	},
+}
+
+// Extension fields to descriptorpb.FileOptions.
+var (
+	// HTTP rules for methods of services declared elsewhere, selected by the
+	// method's full name, as in a service config.
+	//
+	// optional google.api.Http http_rules = 51401;
+	E_HttpRules = &file_operations_operationspb_export_proto_extTypes[0]
+)
+
 var File_operations_operationspb_export_proto protoreflect.FileDescriptor
 
 const file_operations_operationspb_export_proto_rawDesc = "" +
 	"\n" +
-	"$operations/operationspb/export.proto\x12\fpubexport.v1\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xda\x02\n" +
+	"$operations/operationspb/export.proto\x12\fpubexport.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x15google/api/http.proto\x1a#google/longrunning/operations.proto\x1a\x19google/protobuf/any.proto\x1a google/protobuf/descriptor.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xda\x02\n" +
 	"\rExportRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1a\n" +
 	"\bresource\x18\x02 \x01(\tR\bresource\x12\x16\n" +
@@ -621,7 +648,22 @@ const file_operations_operationspb_export_proto_rawDesc = "" +
 	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTimeB0Z.pubexport/operations/operationspb;operationspbb\x06proto3"
+	"updateTime2\xde\x01\n" +
+	"\rExportService\x12\xcc\x01\n" +
+	"\x06Export\x12\x1b.pubexport.v1.ExportRequest\x1a\x1d.google.longrunning.Operation\"\x85\x01\xcaAG\n" +
+	"\x1bpubexport.v1.ExportResponse\x12(google.cloud.apigee.v1.OperationMetadata\x82\xd3\xe4\x93\x025:\x01*\"0/v1/{parent=organizations/*}/{resource=*}:export:O\n" +
+	"\n" +
+	"http_rules\x12\x1c.google.protobuf.FileOptions\x18ɑ\x03 \x01(\v2\x10.google.api.HttpR\thttpRulesB\x81\x04ʌ\x19\xcc\x03\n" +
+	"U\n" +
+	",google.longrunning.Operations.ListOperations\x12%/v1/{name=organizations/*/operations}\n" +
+	"U\n" +
+	"*google.longrunning.Operations.GetOperation\x12'/v1/{name=organizations/*/operations/*}\n" +
+	"X\n" +
+	"-google.longrunning.Operations.DeleteOperation*'/v1/{name=organizations/*/operations/*}\n" +
+	"b\n" +
+	"-google.longrunning.Operations.CancelOperation:\x01*\"./v1/{name=organizations/*/operations/*}:cancel\n" +
+	"^\n" +
+	"+google.longrunning.Operations.WaitOperation:\x01*\",/v1/{name=organizations/*/operations/*}:waitZ.pubexport/operations/operationspb;operationspbb\x06proto3"
 
 var (
 	file_operations_operationspb_export_proto_rawDescOnce sync.Once
@@ -637,13 +679,16 @@ func file_operations_operationspb_export_proto_rawDescGZIP() []byte {
 
 var file_operations_operationspb_export_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_operations_operationspb_export_proto_goTypes = []any{
-	(*ExportRequest)(nil),         // 0: pubexport.v1.ExportRequest
-	(*CsvOptions)(nil),            // 1: pubexport.v1.CsvOptions
-	(*ExportResponse)(nil),        // 2: pubexport.v1.ExportResponse
-	(*ExportObject)(nil),          // 3: pubexport.v1.ExportObject
-	(*OperationRecord)(nil),       // 4: pubexport.v1.OperationRecord
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
-	(*anypb.Any)(nil),             // 6: google.protobuf.Any
+	(*ExportRequest)(nil),            // 0: pubexport.v1.ExportRequest
+	(*CsvOptions)(nil),               // 1: pubexport.v1.CsvOptions
+	(*ExportResponse)(nil),           // 2: pubexport.v1.ExportResponse
+	(*ExportObject)(nil),             // 3: pubexport.v1.ExportObject
+	(*OperationRecord)(nil),          // 4: pubexport.v1.OperationRecord
+	(*timestamppb.Timestamp)(nil),    // 5: google.protobuf.Timestamp
+	(*anypb.Any)(nil),                // 6: google.protobuf.Any
+	(*descriptorpb.FileOptions)(nil), // 7: google.protobuf.FileOptions
+	(*annotations.Http)(nil),         // 8: google.api.Http
+	(*longrunningpb.Operation)(nil),  // 9: google.longrunning.Operation
 }
 var file_operations_operationspb_export_proto_depIdxs = []int32{
 	1,  // 0: pubexport.v1.ExportRequest.csv:type_name -> pubexport.v1.CsvOptions
@@ -656,10 +701,14 @@ var file_operations_operationspb_export_proto_depIdxs = []int32{
 	5,  // 7: pubexport.v1.OperationRecord.lease_expires:type_name -> google.protobuf.Timestamp
 	5,  // 8: pubexport.v1.OperationRecord.create_time:type_name -> google.protobuf.Timestamp
 	5,  // 9: pubexport.v1.OperationRecord.update_time:type_name -> google.protobuf.Timestamp
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
+	7,  // 10: pubexport.v1.http_rules:extendee -> google.protobuf.FileOptions
+	8,  // 11: pubexport.v1.http_rules:type_name -> google.api.Http
+	0,  // 12: pubexport.v1.ExportService.Export:input_type -> pubexport.v1.ExportRequest
+	9,  // 13: pubexport.v1.ExportService.Export:output_type -> google.longrunning.Operation
+	13, // [13:14] is the sub-list for method output_type
+	12, // [12:13] is the sub-list for method input_type
+	11, // [11:12] is the sub-list for extension type_name
+	10, // [10:11] is the sub-list for extension extendee
 	0,  // [0:10] is the sub-list for field type_name
 }
 
@@ -675,12 +724,13 @@ func file_operations_operationspb_export_proto_init() {
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_operations_operationspb_export_proto_rawDesc), len(file_operations_operationspb_export_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   5,
-			NumExtensions: 0,
-			NumServices:   0,
+			NumExtensions: 1,
+			NumServices:   1,
 		},
 		GoTypes:           file_operations_operationspb_export_proto_goTypes,
 		DependencyIndexes: file_operations_operationspb_export_proto_depIdxs,
 		MessageInfos:      file_operations_operationspb_export_proto_msgTypes,
+		ExtensionInfos:    file_operations_operationspb_export_proto_extTypes,
 	}.Build()
 	File_operations_operationspb_export_proto = out.File
 	file_operations_operationspb_export_proto_goTypes = nil

@@ -111,14 +111,14 @@ func TestIDTokenAuth(t *testing.T) {
 	if _, err := h.grpcClient(t, "good").GetOperation(ctx, &longrunningpb.GetOperationRequest{Name: acme}); err != nil {
 		t.Errorf("gRPC Get with a good ID token: %v", err)
 	}
-	if op, err := NewExportClient(h.grpcConn(t, "good")).Export(ctx, export); err != nil || !strings.HasPrefix(op.GetName(), "organizations/acme/") {
+	if op, err := operationspb.NewExportServiceClient(h.grpcConn(t, "good")).Export(ctx, export); err != nil || !strings.HasPrefix(op.GetName(), "organizations/acme/") {
 		t.Errorf("gRPC Export with a good ID token: %v, %v", op, err)
 	}
 	for tok, want := range map[string]codes.Code{"forged": codes.Unauthenticated, "unverified": codes.Unauthenticated, "unlisted": codes.PermissionDenied, "": codes.Unauthenticated} {
 		if _, err := h.grpcClient(t, tok).GetOperation(ctx, &longrunningpb.GetOperationRequest{Name: acme}); status.Code(err) != want {
 			t.Errorf("gRPC Get with ID token %q: %v, want %v", tok, err, want)
 		}
-		if _, err := NewExportClient(h.grpcConn(t, tok)).Export(ctx, export); status.Code(err) != want {
+		if _, err := operationspb.NewExportServiceClient(h.grpcConn(t, tok)).Export(ctx, export); status.Code(err) != want {
 			t.Errorf("gRPC Export with ID token %q: %v, want %v", tok, err, want)
 		}
 	}

@@ -51,7 +51,7 @@ func (g grpcOperations) WaitOperation(ctx context.Context, req *longrunningpb.Wa
 	var d time.Duration
 	if t := req.GetTimeout(); t != nil {
 		if err := t.CheckValid(); err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "timeout: %v", err)
+			return nil, fieldError("timeout", "timeout: "+err.Error())
 		}
 		d = t.AsDuration()
 	}
@@ -59,7 +59,10 @@ func (g grpcOperations) WaitOperation(ctx context.Context, req *longrunningpb.Wa
 }
 
 // grpcExport serves pubexport.v1.ExportService.
-type grpcExport struct{ svc *service }
+type grpcExport struct {
+	operationspb.UnimplementedExportServiceServer
+	svc *service
+}
 
 func (g grpcExport) Export(ctx context.Context, req *operationspb.ExportRequest) (*longrunningpb.Operation, error) {
 	return g.svc.export(ctx, req)

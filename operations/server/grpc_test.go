@@ -23,7 +23,7 @@ import (
 func TestGRPCExport(t *testing.T) {
 	ctx := context.Background()
 	h := start(t, tokenAuth(t))
-	c := NewExportClient(h.grpcConn(t, acmeToken))
+	c := operationspb.NewExportServiceClient(h.grpcConn(t, acmeToken))
 	req := &operationspb.ExportRequest{Parent: "organizations/acme", Resource: "apiproducts", Destination: "file:///tmp/x", Format: "parquet"}
 
 	op, err := c.Export(ctx, req)
@@ -45,16 +45,17 @@ func TestGRPCExport(t *testing.T) {
 
 	for _, tc := range []struct {
 		name  string
-		c     *ExportClient
+		c     operationspb.ExportServiceClient
 		req   *operationspb.ExportRequest
 		code  codes.Code
 		inMsg string
 	}{
 		{"other org", c, &operationspb.ExportRequest{Parent: "organizations/globex", Resource: "apps", Destination: "gs://b/p"}, codes.PermissionDenied, "organizations/globex"},
 		{"bad parent", c, &operationspb.ExportRequest{Parent: "acme", Destination: "gs://b/p"}, codes.InvalidArgument, "organizations/{org}"},
+		{"unknown collection", c, &operationspb.ExportRequest{Parent: "organizations/acme", Resource: "users", Destination: "gs://b/p"}, codes.NotFound, "developers, apps or apiproducts"},
 		{"manager refuses", c, &operationspb.ExportRequest{Parent: "organizations/acme", Resource: "apps"}, codes.InvalidArgument, "destination is required"},
-		{"no token", NewExportClient(h.grpcConn(t, "")), req, codes.Unauthenticated, "Bearer"},
-		{"bad token", NewExportClient(h.grpcConn(t, "nope-nope-nope-nope-nope")), req, codes.Unauthenticated, "invalid bearer token"},
+		{"no token", operationspb.NewExportServiceClient(h.grpcConn(t, "")), req, codes.Unauthenticated, "Bearer"},
+		{"bad token", operationspb.NewExportServiceClient(h.grpcConn(t, "nope-nope-nope-nope-nope")), req, codes.Unauthenticated, "invalid bearer token"},
 	} {
 		_, err := tc.c.Export(ctx, tc.req)
 		if status.Code(err) != tc.code || !strings.Contains(status.Convert(err).Message(), tc.inMsg) {

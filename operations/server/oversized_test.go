@@ -187,7 +187,7 @@ func TestOversizedInputsGetShortAnswers(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer cc.Close()
-		ex := server.NewExportClient(cc)
+		ex := operationspb.NewExportServiceClient(cc)
 		folder := "file://" + t.TempDir()
 		for field, req := range map[string]*operationspb.ExportRequest{
 			"parent":      {Parent: "organizations/" + big, Resource: "developers", Destination: folder},

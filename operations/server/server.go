@@ -18,7 +18,7 @@ import (
 	// (google.cloud.apigee.v1.OperationMetadata) and response
 	// (pubexport.v1.ExportResponse) when writing REST answers.
 	_ "pubexport/export/apigee/apigeepb"
-	_ "pubexport/operations/operationspb"
+	"pubexport/operations/operationspb"
 )
 
 // Defaults for the zero Options.
@@ -120,11 +120,30 @@ func New(ops Operations, opts Options) *Server {
 		grpc.MaxRecvMsgSize(int(opts.MaxRequestBytes)),
 	}, opts.GRPCOptions...)
 	gs := grpc.NewServer(gopts...)
-	longrunningpb.RegisterOperationsServer(gs, grpcOperations{svc: svc})
-	RegisterExportServer(gs, grpcExport{svc: svc})
+	services := []registered{
+		{&longrunningpb.Operations_ServiceDesc, grpcOperations{svc: svc}},
+		{&operationspb.ExportService_ServiceDesc, grpcExport{svc: svc}},
+	}
+	for _, r := range services {
+		gs.RegisterService(r.desc, r.impl)
+	}
+	// REST serves the same implementations on the routes the contract
+	// declares; a contract the services cannot keep is a build defect
+	// (TestContractRoutes), so it stops the program at start-up.
+	routes, err := buildRoutes(services)
+	if err != nil {
+		panic("operations server: " + err.Error())
+	}
+	h := &rest{routes: routes, maxBody: opts.MaxRequestBytes}
+	if len(opts.Routes) > 0 {
+		h.extra = http.NewServeMux()
+		for pattern, handler := range opts.Routes {
+			h.extra.Handle(pattern, handler)
+		}
+	}
 
 	s := &Server{opts: opts, log: log, grpc: gs, stopDrain: stopDrain}
-	s.rest = authHTTP(opts, log, (&rest{svc: svc, maxBody: opts.MaxRequestBytes}).routes(opts.Routes))
+	s.rest = authHTTP(opts, log, h)
 	s.handler = http.HandlerFunc(s.route)
 	return s
 }

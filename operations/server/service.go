@@ -2,15 +2,36 @@ package server
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"pubexport/export/apigee"
 	"pubexport/operations"
 	"pubexport/operations/operationspb"
 )
+
+// collections are the resources an export can be triggered for (the
+// Manager validates the rest of the request in depth).
+var collections = func() map[string]bool {
+	m := map[string]bool{}
+	for _, r := range apigee.Resources() {
+		m[string(r)] = true
+	}
+	return m
+}()
+
+// resourceNames lists the collections for messages.
+var resourceNames = func() string {
+	var names []string
+	for _, r := range apigee.Resources() {
+		names = append(names, string(r))
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}()
 
 // service is the transport-independent core: it checks names and the
 // caller's organizations, then calls the manager. gRPC and REST handlers are
@@ -163,6 +184,11 @@ func (s *service) export(ctx context.Context, req *operationspb.ExportRequest) (
 	org, err := exportParent(req.GetParent())
 	if err != nil {
 		return nil, err
+	}
+	if !collections[req.GetResource()] {
+		// The collection is a path segment on REST: one that names
+		// nothing is NOT_FOUND there, and so on gRPC too.
+		return nil, status.Errorf(codes.NotFound, "cannot export %q: want %s", truncate(req.GetResource()), resourceNames)
 	}
 	c, err := callerOf(ctx)
 	if err != nil {

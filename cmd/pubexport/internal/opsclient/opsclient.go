@@ -31,7 +31,6 @@ import (
 	_ "pubexport/export/apigee/apigeepb"
 	"pubexport/export/httpcode"
 	"pubexport/operations/operationspb"
-	"pubexport/operations/server"
 )
 
 // Client is a connection to one server.
@@ -39,7 +38,7 @@ type Client struct {
 	base   string // REST base URL, "" for gRPC
 	http   *http.Client
 	ops    *lroauto.OperationsClient
-	export *server.ExportClient
+	export operationspb.ExportServiceClient
 	conn   *grpc.ClientConn
 }
 
@@ -89,7 +88,7 @@ func dialGRPC(ctx context.Context, host string, useTLS bool, token string) (*Cli
 		conn.Close()
 		return nil, fmt.Errorf("creating the operations gRPC client for %s: %w", host, err)
 	}
-	return &Client{ops: ops, export: server.NewExportClient(conn), conn: conn}, nil
+	return &Client{ops: ops, export: operationspb.NewExportServiceClient(conn), conn: conn}, nil
 }
 
 // Close releases the connection.
