@@ -31,6 +31,10 @@ type exportResult struct {
 	Pages   int64         `json:"pages"`
 	Bytes   int64         `json:"bytes"`
 	Wall    time.Duration `json:"wall"`
+	// CPU and EmulatorCPU are the user + system time of the exporter and
+	// of the emulator during the export, where the harness measures them.
+	CPU         time.Duration `json:"cpu,omitempty"`
+	EmulatorCPU time.Duration `json:"emulatorCPU,omitempty"`
 }
 
 // runExport runs one export and times it from before the organization check

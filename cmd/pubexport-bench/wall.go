@@ -28,6 +28,12 @@ func benchWall(ctx context.Context, h *harness) error {
 	return nil
 }
 
+// wallCase is one resource of the wall section and its size.
+type wallCase struct {
+	r apigee.Resource
+	n int
+}
+
 func (h *harness) wallAt(ctx context.Context, w wallRun) error {
 	emu, err := h.startEmulator(ctx, w.developers, w.apps, w.products, w.latency)
 	if err != nil {
@@ -35,10 +41,7 @@ func (h *harness) wallAt(ctx context.Context, w wallRun) error {
 	}
 	defer emu.Close()
 
-	cases := []struct {
-		r apigee.Resource
-		n int
-	}{
+	cases := []wallCase{
 		{apigee.Developers, w.developers},
 		{apigee.Apps, w.apps},
 		{apigee.APIProducts, w.products},
@@ -87,15 +90,18 @@ func (h *harness) wallAt(ctx context.Context, w wallRun) error {
 			h.rep.Skip("wall", name, skipReason(ctx, fmt.Errorf("bare fetch: %w", err)))
 			continue
 		}
-		res, err := h.best(func() (exportResult, error) { return h.exportToDir(ctx, emu.URL, c.r, formats.JSON) })
+		res, err := h.best(func() (exportResult, error) {
+			return h.cpuTimed(emu, func() (exportResult, error) { return h.exportToDir(ctx, emu.URL, c.r, formats.JSON) })
+		})
 		if err != nil {
 			h.rep.Skip("wall", name, skipReason(ctx, err))
 			continue
 		}
 		alone[c.r] = res
 		addRow(name, res.Wall, fl, len(urls[i]),
-			fmt.Sprintf("%s records, %s rec/s", report.Count.Format(float64(res.Records)), report.Count.Format(float64(res.Records)/res.Wall.Seconds())),
-			map[string]float64{"records": float64(res.Records), "pages": float64(res.Pages)})
+			fmt.Sprintf("%s records, %s rec/s; %s", report.Count.Format(float64(res.Records)), report.Count.Format(float64(res.Records)/res.Wall.Seconds()), cpuNote(res, res.Records)),
+			map[string]float64{"records": float64(res.Records), "pages": float64(res.Pages),
+				"cpuSeconds": res.CPU.Seconds(), "emulatorCPUSeconds": res.EmulatorCPU.Seconds()})
 	}
 
 	name := fmt.Sprintf("all three at once, json, %s/page", lat)
@@ -110,31 +116,58 @@ func (h *harness) wallAt(ctx context.Context, w wallRun) error {
 		return nil
 	}
 	all, err := h.best(func() (exportResult, error) {
-		t0 := time.Now()
-		var wg sync.WaitGroup
-		errs := make([]error, len(cases))
-		for i, c := range cases {
-			wg.Go(func() {
-				_, errs[i] = h.exportToDir(ctx, emu.URL, c.r, formats.JSON)
-			})
-		}
-		wg.Wait()
-		return exportResult{Wall: time.Since(t0)}, errors.Join(errs...)
+		return h.cpuTimed(emu, func() (exportResult, error) { return h.allAtOnce(ctx, emu.URL, cases) })
 	})
 	if err != nil {
 		h.rep.Skip("wall", name, skipReason(ctx, err))
 		return nil
 	}
 	var sum time.Duration
+	var records int64
 	pages := 0
 	for i, c := range cases {
 		sum += alone[c.r].Wall
+		records += alone[c.r].Records
 		pages = max(pages, len(urls[i]))
 	}
 	addRow(name, all.Wall, fl, pages,
-		fmt.Sprintf("three bare fetchers at once; exports one after another: %.2f s", sum.Seconds()),
-		map[string]float64{})
+		fmt.Sprintf("three bare fetchers at once; exports one after another: %.2f s; %s", sum.Seconds(), cpuNote(all, records)),
+		map[string]float64{"cpuSeconds": all.CPU.Seconds(), "emulatorCPUSeconds": all.EmulatorCPU.Seconds()})
 	return nil
+}
+
+// allAtOnce runs an export of each case at the same time, as three
+// `pubexport run` would, and times them together.
+func (h *harness) allAtOnce(ctx context.Context, url string, cases []wallCase) (exportResult, error) {
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	errs := make([]error, len(cases))
+	for i, c := range cases {
+		wg.Go(func() {
+			_, errs[i] = h.exportToDir(ctx, url, c.r, formats.JSON)
+		})
+	}
+	wg.Wait()
+	return exportResult{Wall: time.Since(t0)}, errors.Join(errs...)
+}
+
+// cpuTimed runs f and adds to its result the CPU time this process (the
+// exporter: nothing else of the harness runs meanwhile) and the emulator
+// spent. CPU per record does not depend on the machine's load the way wall
+// time does, and on two cores the exporter's CPU is taken from the
+// emulator that serves its pages.
+func (h *harness) cpuTimed(emu *emulatorProc, f func() (exportResult, error)) (exportResult, error) {
+	cpu0, emu0 := selfCPU(), emu.CPU()
+	r, err := f()
+	r.CPU, r.EmulatorCPU = selfCPU()-cpu0, emu.CPU()-emu0
+	return r, err
+}
+
+// cpuNote says how much CPU an export took per record, the emulator's
+// beside it.
+func cpuNote(r exportResult, records int64) string {
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(max(records, 1)) }
+	return fmt.Sprintf("CPU %.1f µs/record (emulator %.1f µs/record)", per(r.CPU), per(r.EmulatorCPU))
 }
 
 // best runs f h.cfg.repeat times and returns the fastest run.
