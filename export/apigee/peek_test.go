@@ -87,7 +87,9 @@ func TestPeekPageAgreesWithDecoder(t *testing.T) {
 
 // TestPeekPageEdges: pages chosen for their edges. ok false makes the
 // listing learn the cursor by decoding, so it must be false wherever the
-// decoder would refuse the page or the key is not plainly a string.
+// decoder would refuse the page's structure or its keys and token, or the
+// key is not plainly a string. The strings it passes over are not checked
+// (the decoder refuses a bad one, and the listing drops its request ahead).
 func TestPeekPageEdges(t *testing.T) {
 	cases := []struct {
 		r    Resource
@@ -116,6 +118,9 @@ func TestPeekPageEdges(t *testing.T) {
 		{Developers, `{"developer":[{"email":"a\q"}]}`, false, nil, ""},
 		{Developers, "{\"developer\":[{\"email\":\"\xff\"}]}", false, nil, ""},
 		{Developers, `{"developer":[{"email":"a"}]`, false, nil, ""},
+		{Developers, "{\"developer\":[{\"firstName\":\"\xff\\q\",\"email\":\"a\"}]}", true, []string{"a"}, ""},
+		{Developers, `{"developer":[{"firstName":"\\\"","email":"a"},{"x":"\\","email":"b"}]}`, true, []string{"a", "b"}, ""},
+		{Developers, `{"developer":[{"firstName":"a\"}]}`, false, nil, ""},
 		{Developers, ``, false, nil, ""},
 		{Developers, `[]`, false, nil, ""},
 		{Apps, `{"app":[{"appId":"a","credentials":[{"consumerKey":"nextPageToken"}]}],"nextPageToken":"t\u0031","totalSize":3}`, true, nil, "t1"},
