@@ -8,40 +8,14 @@ import (
 	"time"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
-	"cloud.google.com/go/pubsub/v2"
-	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"cloud.google.com/go/pubsub/v2/pstest"
 	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"pubexport/export/apigee/emulator"
 	"pubexport/operations"
 	"pubexport/operations/notify"
+	"pubexport/operations/notify/pubsubtest"
 )
-
-// startPubSub runs the in-process Pub/Sub fake with topic
-// projects/acme-ops/topics/exports and returns it with client options.
-func startPubSub(t *testing.T) (*pstest.Server, []option.ClientOption) {
-	t.Helper()
-	srv := pstest.NewServer()
-	t.Cleanup(func() { srv.Close() })
-	opts := []option.ClientOption{
-		option.WithEndpoint(srv.Addr),
-		option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-	}
-	c, err := pubsub.NewClient(t.Context(), "acme-ops", opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.TopicAdminClient.CreateTopic(t.Context(), &pubsubpb.Topic{Name: "projects/acme-ops/topics/exports"}); err != nil {
-		t.Fatal(err)
-	}
-	return srv, opts
-}
 
 func newNotifier(t *testing.T, url string, opts []option.ClientOption) *notify.PubSub {
 	t.Helper()
@@ -59,7 +33,7 @@ func newNotifier(t *testing.T, url string, opts []option.ClientOption) *notify.P
 // cancelled by another process while this one ran it (the runner tells).
 func TestNotifications(t *testing.T) {
 	t.Parallel()
-	ps, opts := startPubSub(t)
+	ps, opts := pubsubtest.Start(t)
 	release := make(chan struct{})
 	e := newEnv(t, local, emulator.GenerateSpec{Developers: 5, Apps: 5, APIProducts: 3}, emulator.Options{
 		Intercept: func(w http.ResponseWriter, r *http.Request) bool {
@@ -79,7 +53,7 @@ func TestNotifications(t *testing.T) {
 			return false
 		}})
 	defer close(release)
-	n := newNotifier(t, "pubsub://projects/acme-ops/topics/exports", opts)
+	n := newNotifier(t, pubsubtest.TopicURL, opts)
 	ctx := t.Context()
 	m := e.manager("runner", func(c *operations.Config) { c.Notify = n; c.LeaseDuration = 900 * time.Millisecond })
 	other := e.manager("canceller", func(c *operations.Config) { c.Notify = n })
@@ -152,7 +126,7 @@ func TestNotifications(t *testing.T) {
 // the export done, with a warning on the operation.
 func TestNotificationFailureIsAWarning(t *testing.T) {
 	t.Parallel()
-	_, opts := startPubSub(t)
+	_, opts := pubsubtest.Start(t)
 	e := newEnv(t, local, emulator.GenerateSpec{Developers: 5}, emulator.Options{})
 	n := newNotifier(t, "pubsub://projects/acme-ops/topics/missing", opts)
 	m := e.manager("runner", func(c *operations.Config) { c.Notify = n })
