@@ -11,18 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"cloud.google.com/go/pubsub/v2"
-	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"cloud.google.com/go/pubsub/v2/pstest"
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/iterator"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"pubexport/export"
 	"pubexport/export/apigee/emulator"
 	"pubexport/export/sink/gcstest"
+	"pubexport/operations/notify/pubsubtest"
 )
 
 // gcsObjects lists the bucket's objects by name.
@@ -64,7 +59,7 @@ func readGCS(t *testing.T, srv *gcstest.Server, bucket, name string) []byte {
 // t.Setenv: not parallel.
 func TestJobRecurring(t *testing.T) {
 	srv := startGCS(t, "acme-exports")
-	ps := startPubSub(t)
+	ps, _ := pubsubtest.Start(t)
 	t.Setenv("PUBSUB_EMULATOR_HOST", ps.Addr)
 	emu := startEmulator(t, emulator.Options{})
 	env := map[string]string{
@@ -72,7 +67,7 @@ func TestJobRecurring(t *testing.T) {
 		"PUBEXPORT_APIGEE_URL":  emu.URL,
 		"PUBEXPORT_DESTINATION": "gs://acme-exports/apigee/{resource}/{date}",
 		"PUBEXPORT_FORMAT":      "ndjson",
-		"PUBEXPORT_NOTIFY":      "pubsub://projects/acme-ops/topics/exports",
+		"PUBEXPORT_NOTIFY":      pubsubtest.TopicURL,
 	}
 	yesterday := time.Now().UTC().Add(-24 * time.Hour)
 	days := []string{yesterday.Format(time.DateOnly), time.Now().UTC().Format(time.DateOnly)}
@@ -166,12 +161,24 @@ func TestJobRecurring(t *testing.T) {
 	go func() { done3 <- ta3.run(t.Context(), "job") }()
 	var appsOp string
 	waitFor(t, "the apps export to run", func() bool {
+		// By its target: the job records the apiproducts export first, so
+		// for a moment that one alone is not done.
 		ops := newTestApp(nil)
 		ops.run(t.Context(), "operations", "list", "--org", "acme", "--store", "gs://acme-exports/.pubexport/operations", "--filter", "done=false", "--output", "json")
-		var resp struct{ Operations []struct{ Name string } }
-		if json.Unmarshal([]byte(ops.stdout.String()), &resp) == nil && len(resp.Operations) == 1 {
-			appsOp = resp.Operations[0].Name
-			return true
+		var resp struct {
+			Operations []struct {
+				Name     string
+				Metadata struct{ TargetResourceName string }
+			}
+		}
+		if json.Unmarshal([]byte(ops.stdout.String()), &resp) != nil {
+			return false
+		}
+		for _, op := range resp.Operations {
+			if op.Metadata.TargetResourceName == "organizations/acme/apps" {
+				appsOp = op.Name
+				return true
+			}
 		}
 		return false
 	})
@@ -310,25 +317,6 @@ func TestRunLayoutFolder(t *testing.T) {
 	if code := ta.run(t.Context(), "latest", "--org", "acme", "--resource", "apps", "--to", dir); code != 0 || !strings.Contains(ta.stdout.String(), "/acme/apps/"+day+"/ExportFinal_") {
 		t.Errorf("latest: exit %d\n%s%s", code, ta.stdout, ta.stderr)
 	}
-}
-
-// startPubSub runs the in-process Pub/Sub fake with the topic
-// projects/acme-ops/topics/exports.
-func startPubSub(t *testing.T) *pstest.Server {
-	t.Helper()
-	srv := pstest.NewServer()
-	t.Cleanup(func() { srv.Close() })
-	c, err := pubsub.NewClient(t.Context(), "acme-ops",
-		option.WithEndpoint(srv.Addr), option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.TopicAdminClient.CreateTopic(t.Context(), &pubsubpb.Topic{Name: "projects/acme-ops/topics/exports"}); err != nil {
-		t.Fatal(err)
-	}
-	return srv
 }
 
 // TestServeTriggerLayout: a trigger's destination takes the placeholders
