@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/api/option"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/protobuf/proto"
 
 	"pubexport/cmd/pubexport/internal/bytesize"
 	"pubexport/cmd/pubexport/internal/cmdlog"
@@ -144,62 +145,21 @@ type plan struct {
 // mistake is reported at once with the flag to fix.
 func parseRun(a *app, f *runFlags) (*plan, error) {
 	p := &plan{offline: f.org == "" && f.apigeeURL == "" && f.server == ""}
-	switch {
-	case f.org == "" && f.apigeeURL != "":
-		return nil, usagef("--org is required with --apigee-url: name the organization to export from %s", apigee.RedactURL(f.apigeeURL))
-	case f.org == "" && f.server != "":
-		return nil, usagef("--org is required with --server: name the organization to export")
-	}
-	if f.output != "text" && f.output != "json" {
-		return nil, usagef("--output %q: want text or json", f.output)
-	}
-	if f.notify != "" && f.server != "" {
-		return nil, usagef("--notify applies to in-process runs; with --server the server notifies (serve --notify)")
-	}
-	if err := checkNotify("--notify", f.notify); err != nil {
+	if err := checkRunWhere(a, f); err != nil {
 		return nil, err
 	}
-	a.notify = f.notify
-	if f.async && f.server == "" {
-		return nil, usagef("--async needs --server: an export run in this process ends with the process")
-	}
-	if f.server != "" && f.store != "" {
-		return nil, usagef("--store applies to in-process runs; with --server the server keeps the operations")
-	}
-	if f.server == "" && f.token != "" {
-		return nil, usagef("--token applies only with --server (the token for that API); an in-process run uses Application Default Credentials")
-	}
-	if _, err := parseLevel(f.verbosity); err != nil {
-		return nil, err
-	}
-	resources, err := parseResources(f.resource)
+	resources, tmpl, err := requestTemplate(f)
 	if err != nil {
 		return nil, err
 	}
-	format, err := formats.ParseFormat(f.format)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	comp, err := formats.ParseCompression(format, f.compression)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	delim, err := parseDelimiter(f.csvDelimiter)
-	if err != nil {
-		return nil, err
-	}
-	if format != formats.CSV && (f.csvDelimiter != "" || f.noHeader || f.guardFormulas) {
-		return nil, usagef("--csv-delimiter, --no-header and --guard-formulas apply only to --format csv, not %s", format)
-	}
-	to := f.to
-	if to == "" {
+	p.dest = f.to
+	if p.dest == "" {
 		if !p.offline {
 			return nil, usagef("--to is required: gs://BUCKET/PREFIX, file:///DIR or a folder")
 		}
-		to = defaultOfflineDir
+		p.dest = defaultOfflineDir
 	}
-	p.dest = to
-	dest, err := normalizeDest(to)
+	dest, err := normalizeDest(p.dest)
 	if err != nil {
 		return nil, err
 	}
@@ -208,25 +168,83 @@ func parseRun(a *app, f *runFlags) (*plan, error) {
 		org = sampleOrg()
 	}
 	for _, r := range resources {
-		req := &operationspb.ExportRequest{
-			Parent:         "organizations/" + org,
-			Resource:       string(r),
-			Format:         string(format),
-			Compression:    string(comp),
-			Destination:    dest,
-			ApigeeUrl:      f.apigeeURL,
-			IncludeSecrets: f.includeSecrets,
-			MaxObjectSize:  int64(f.maxObjectSize),
-		}
-		if format == formats.CSV {
-			req.Csv = &operationspb.CsvOptions{Delimiter: delim, NoHeader: f.noHeader, GuardFormulas: f.guardFormulas}
-		}
+		req := proto.CloneOf(tmpl)
+		req.Parent, req.Resource, req.Destination = "organizations/"+org, string(r), dest
 		if _, err := operations.Spec(req); err != nil {
 			return nil, usagef("%s", flagMessage(err))
 		}
 		p.reqs = append(p.reqs, req)
 	}
 	return p, nil
+}
+
+// checkRunWhere checks the flags that say where the exports run (in this
+// process, or through --server) against each other, and the ones that
+// apply to either.
+func checkRunWhere(a *app, f *runFlags) error {
+	switch {
+	case f.org == "" && f.apigeeURL != "":
+		return usagef("--org is required with --apigee-url: name the organization to export from %s", apigee.RedactURL(f.apigeeURL))
+	case f.org == "" && f.server != "":
+		return usagef("--org is required with --server: name the organization to export")
+	}
+	if f.output != "text" && f.output != "json" {
+		return usagef("--output %q: want text or json", f.output)
+	}
+	if f.notify != "" && f.server != "" {
+		return usagef("--notify applies to in-process runs; with --server the server notifies (serve --notify)")
+	}
+	if err := checkNotify("--notify", f.notify); err != nil {
+		return err
+	}
+	a.notify = f.notify
+	if f.async && f.server == "" {
+		return usagef("--async needs --server: an export run in this process ends with the process")
+	}
+	if f.server != "" && f.store != "" {
+		return usagef("--store applies to in-process runs; with --server the server keeps the operations")
+	}
+	if f.server == "" && f.token != "" {
+		return usagef("--token applies only with --server (the token for that API); an in-process run uses Application Default Credentials")
+	}
+	_, err := parseLevel(f.verbosity)
+	return err
+}
+
+// requestTemplate reads what to export and how to write it: the resources,
+// and the request every one of them shares (format, compression, CSV
+// options, source), without organization, resource or destination.
+func requestTemplate(f *runFlags) ([]apigee.Resource, *operationspb.ExportRequest, error) {
+	resources, err := parseResources(f.resource)
+	if err != nil {
+		return nil, nil, err
+	}
+	format, err := formats.ParseFormat(f.format)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	comp, err := formats.ParseCompression(format, f.compression)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	delim, err := parseDelimiter(f.csvDelimiter)
+	if err != nil {
+		return nil, nil, err
+	}
+	if format != formats.CSV && (f.csvDelimiter != "" || f.noHeader || f.guardFormulas) {
+		return nil, nil, usagef("--csv-delimiter, --no-header and --guard-formulas apply only to --format csv, not %s", format)
+	}
+	tmpl := &operationspb.ExportRequest{
+		Format:         string(format),
+		Compression:    string(comp),
+		ApigeeUrl:      f.apigeeURL,
+		IncludeSecrets: f.includeSecrets,
+		MaxObjectSize:  int64(f.maxObjectSize),
+	}
+	if format == formats.CSV {
+		tmpl.Csv = &operationspb.CsvOptions{Delimiter: delim, NoHeader: f.noHeader, GuardFormulas: f.guardFormulas}
+	}
+	return resources, tmpl, nil
 }
 
 func parseResources(s string) ([]apigee.Resource, error) {
@@ -326,9 +344,34 @@ func runExports(ctx context.Context, a *app, f *runFlags) error {
 	be := rb.be
 	defer be.Close()
 
-	items := make([]*watched, 0, len(p.reqs))
-	var pending os.Signal
-	for _, req := range p.reqs {
+	items, pending, err := startExports(ctx, be, p.reqs, sig, disp)
+	if err != nil {
+		disp.Wait()
+		return err
+	}
+	w := &watcher{a: a, be: be, items: items, interval: rb.interval, msgs: msgs, sig: sig}
+	if f.server != "" {
+		w.detach = "pubexport operations cancel %s --server " + f.server
+	}
+	stopped, werr := w.run(ctx, pending)
+	disp.Wait()
+	if werr != nil {
+		tellResume(a, werr, stopped, items, rb.resume)
+		return werr
+	}
+	if w.detached {
+		return w.detachedError(finish(a, f.output, items, nil, ""))
+	}
+	return finish(a, f.output, items, stopped, rb.resume)
+}
+
+// startExports starts reqs one after the other, each with its line on the
+// display. A signal before the last has started stops the starting and is
+// returned as pending, for the watch to handle; an export that cannot start
+// cancels those started before it (all or nothing), and an error is
+// returned. It fails too when a signal came before any export started.
+func startExports(ctx context.Context, be backend, reqs []*operationspb.ExportRequest, sig <-chan os.Signal, disp *progress.Display) (items []*watched, pending os.Signal, err error) {
+	for _, req := range reqs {
 		select {
 		case pending = <-sig: // stop starting exports; the watch handles it
 		default:
@@ -342,40 +385,32 @@ func runExports(ctx context.Context, a *app, f *runFlags) error {
 				be.Cancel(context.WithoutCancel(ctx), w.op.GetName())
 				w.task.Finish(snapshotOf(w.op), fmt.Errorf("cancelled: another export could not start"))
 			}
-			disp.Wait()
-			return fmt.Errorf("starting the %s export: %w", req.GetResource(), err)
+			return nil, nil, fmt.Errorf("starting the %s export: %w", req.GetResource(), err)
 		}
-		fmt.Fprintf(msgs, "Started %s export %s\n", req.GetResource(), op.GetName())
+		fmt.Fprintf(disp.Writer(), "Started %s export %s\n", req.GetResource(), op.GetName())
 		items = append(items, &watched{op: op, task: disp.Add(req.GetResource())})
 	}
 	if pending != nil && len(items) == 0 {
-		disp.Wait()
-		return &exitError{code: signalExit(pending), err: fmt.Errorf("stopped by %s before any export started", pending)}
+		return nil, nil, &exitError{code: signalExit(pending), err: fmt.Errorf("stopped by %s before any export started", pending)}
 	}
-	w := &watcher{a: a, be: be, items: items, interval: rb.interval, msgs: msgs, sig: sig}
-	if f.server != "" {
-		w.detach = "pubexport operations cancel %s --server " + f.server
+	return items, pending, nil
+}
+
+// tellResume prints how to continue each export still running after the
+// watch failed with werr, when it may be resumable: its end (or
+// suspension) was not recorded, or the store failed while a signal
+// suspended it. resume is the command, with %s for the operation ("" for
+// none).
+func tellResume(a *app, werr error, stopped os.Signal, items []*watched, resume string) {
+	suspended := stopped != nil && !cancels(stopped)
+	if resume == "" || !(errors.Is(werr, operations.ErrEndNotRecorded) || suspended) {
+		return
 	}
-	stopped, werr := w.run(ctx, pending)
-	disp.Wait()
-	if werr != nil {
-		// The export may be resumable though the watch failed: its end
-		// (or suspension) was not recorded, or the store failed while a
-		// signal suspended it.
-		suspended := stopped != nil && !cancels(stopped)
-		if (errors.Is(werr, operations.ErrEndNotRecorded) || suspended) && rb.resume != "" {
-			for _, it := range items {
-				if !it.op.GetDone() {
-					fmt.Fprintf(a.stderr, "To continue %s: %s\n", labelOf(it.op), fmt.Sprintf(rb.resume, it.op.GetName()))
-				}
-			}
+	for _, it := range items {
+		if !it.op.GetDone() {
+			fmt.Fprintf(a.stderr, "To continue %s: %s\n", labelOf(it.op), fmt.Sprintf(resume, it.op.GetName()))
 		}
-		return werr
 	}
-	if w.detached {
-		return w.detachedError(finish(a, f.output, items, nil, ""))
-	}
-	return finish(a, f.output, items, stopped, rb.resume)
 }
 
 // finish prints the results and chooses the exit code. stopped is the
