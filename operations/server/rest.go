@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -26,6 +27,7 @@ type rest struct {
 	routes  []route
 	extra   *http.ServeMux // Options.Routes, nil if none
 	maxBody int64
+	json    jsonCache
 }
 
 func (h *rest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -121,6 +123,15 @@ func (h *rest) serve(w http.ResponseWriter, r *http.Request, rt *route, values [
 		writeError(w, err)
 		return
 	}
+	if op, ok := resp.(*longrunningpb.Operation); ok && first(q, "prettyPrint", "$prettyPrint") == "" {
+		b, err := h.json.marshal(op)
+		if err != nil {
+			writeError(w, status.Errorf(codes.Internal, "encode response: %v", err))
+			return
+		}
+		writeJSON(w, b)
+		return
+	}
 	writeProto(w, q, resp.(proto.Message))
 }
 
@@ -183,10 +194,22 @@ func writeProto(w http.ResponseWriter, q url.Values, m proto.Message) {
 		writeError(w, status.Errorf(codes.Internal, "encode response: %v", err))
 		return
 	}
+	writeJSON(w, append(b, '\n'))
+}
+
+// The headers of every JSON answer, set without canonicalizing the keys.
+var (
+	jsonContentType = []string{"application/json; charset=utf-8"}
+	noSniff         = []string{"nosniff"}
+	noStore         = []string{"no-store"}
+)
+
+// writeJSON answers b, a JSON document ending in a newline.
+func writeJSON(w http.ResponseWriter, b []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
+	h["Content-Type"] = jsonContentType
+	h["X-Content-Type-Options"] = noSniff
+	h["Cache-Control"] = noStore
 	w.WriteHeader(http.StatusOK)
-	w.Write(append(b, '\n'))
+	w.Write(b)
 }

@@ -183,38 +183,63 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 // state, lets other requests finish for up to ShutdownTimeout and then
 // closes what is left. It returns nil after a graceful shutdown. A Server
 // serves once.
+//
+// gRPC and REST share l: connections that open with the HTTP/2 preface
+// (gRPC clients) go to the gRPC server's own transport, the others to
+// net/http, which serves REST over HTTP/1.1. (REST over unencrypted HTTP/2
+// is served by Handler, not here.)
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		// No read or write timeout: WaitOperation answers take up to MaxWait.
-		Protocols: new(http.Protocols),
-		ErrorLog:  slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	hs.Protocols.SetHTTP1(true)
-	hs.Protocols.SetUnencryptedHTTP2(true)
-
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(netutil.LimitListener(l, s.opts.MaxConnections)) }()
+	sl := split(netutil.LimitListener(l, s.opts.MaxConnections), 10*time.Second)
+	errc := make(chan error, 2)
+	go func() { errc <- hs.Serve(sl.web) }()
+	go func() {
+		// nil after GracefulStop or Stop; an error only if the
+		// listener failed.
+		if err := s.grpc.Serve(sl.grpc); err != nil {
+			errc <- err
+		}
+	}()
 	s.log.InfoContext(ctx, "serving operations", "addr", l.Addr().String())
 
 	select {
 	case err := <-errc:
 		s.stopDrain()
+		sl.Close()
+		hs.Close()
 		s.grpc.Stop()
 		return fmt.Errorf("serve operations on %s: %w", l.Addr(), err)
 	case <-ctx.Done():
 	}
 	s.stopDrain()
+	defer sl.Close()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.ShutdownTimeout)
 	defer cancel()
+	grpcDone := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(grpcDone)
+	}()
 	err := hs.Shutdown(sctx)
 	if err != nil {
 		hs.Close()
 		err = fmt.Errorf("shut down operations server: requests still running after %v were cut off: %w", s.opts.ShutdownTimeout, err)
 	}
-	s.grpc.Stop()
+	select {
+	case <-grpcDone:
+	case <-sctx.Done():
+		s.grpc.Stop()
+		<-grpcDone
+		if err == nil {
+			err = fmt.Errorf("shut down operations server: gRPC calls still running after %v were cut off", s.opts.ShutdownTimeout)
+		}
+	}
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = fmt.Errorf("serve operations on %s: %w", l.Addr(), serr)
 	}

@@ -2,7 +2,9 @@ package store
 
 import (
 	"bytes"
+	"os"
 	"sync"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -33,6 +35,46 @@ type cachedRecord struct {
 	raw []byte
 	rec *operationspb.OperationRecord
 	gen int64
+	// file is the local file raw was read from, once it is settled (see
+	// settled); nil otherwise.
+	file os.FileInfo
+}
+
+// settle is how old a local record file must be before a cached read of it
+// is trusted on its file's identity alone. File times tick coarsely (a few
+// milliseconds on Linux): a file replaced twice within one tick, its inode
+// reused and its size unchanged, could look the same. A file last changed
+// a second before it was read cannot: any later change is stamped later
+// than that, whatever the tick.
+const settle = time.Second
+
+// unchanged returns a copy of the record cached for name when fi, the
+// file's current state, is the settled file the record was read from:
+// local records are only ever replaced (renamed over), never written in
+// place, so the same file with the same size and time holds the same
+// bytes, and reading and comparing them again can be skipped.
+func (c *recordCache) unchanged(name string, fi os.FileInfo) (*operationspb.OperationRecord, int64, bool) {
+	c.mu.Lock()
+	e, ok := c.entries[name]
+	c.mu.Unlock()
+	if !ok || e.file == nil || !os.SameFile(e.file, fi) || e.file.Size() != fi.Size() || !e.file.ModTime().Equal(fi.ModTime()) {
+		return nil, 0, false
+	}
+	return proto.Clone(e.rec).(*operationspb.OperationRecord), e.gen, true
+}
+
+// settled notes that name's cached record was read from fi, read at
+// readAt, if the file was settled by then.
+func (c *recordCache) settled(name string, raw []byte, fi os.FileInfo, readAt time.Time) {
+	if readAt.Sub(fi.ModTime()) < settle {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[name]; ok && bytes.Equal(e.raw, raw) {
+		e.file = fi
+		c.entries[name] = e
+	}
 }
 
 // decode returns the record raw holds and gen, from the cache when raw is

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -78,13 +80,21 @@ func (s *local) lock() (unlock func(), err error) {
 }
 
 func (s *local) read(name string) (*operationspb.OperationRecord, int64, error) {
-	b, err := os.ReadFile(s.path(recordPath(name)))
+	p := s.path(recordPath(name))
+	if fi, err := os.Stat(p); err == nil {
+		if rec, gen, ok := s.cache.unchanged(name, fi); ok {
+			return rec, gen, nil
+		}
+	}
+	readAt := time.Now()
+	b, fi, err := readFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, notFound(name)
 	}
 	if err != nil {
 		return nil, 0, wrap(localCode(err), err, "reading operation %s", name)
 	}
+	defer func() { s.cache.settled(name, b, fi, readAt) }()
 	return s.cache.decode(name, b, func(b []byte) (*operationspb.OperationRecord, int64, error) {
 		var f localFile
 		if err := json.Unmarshal(b, &f); err != nil {
@@ -96,6 +106,34 @@ func (s *local) read(name string) (*operationspb.OperationRecord, int64, error) 
 		}
 		return rec, f.Generation, nil
 	})
+}
+
+// readFile reads the file at p and returns it with the state of the file
+// it read (not of whatever is at p by the time it returns).
+func readFile(p string) ([]byte, os.FileInfo, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	b := make([]byte, 0, fi.Size()+1)
+	for {
+		n, err := f.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, fi, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // write replaces rel atomically: a temporary file in the same folder,
