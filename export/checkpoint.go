@@ -42,6 +42,9 @@ type Checkpoint struct {
 	Duplicates int64 `json:"duplicates"`
 	Unknown    int64 `json:"unknown"`
 	Total      int64 `json:"total"`
+	// Overlaps are apps an apps pass listed after an earlier one, by
+	// design (apigee.Page.Overlaps); Total counts them, Records does not.
+	Overlaps int64 `json:"overlaps,omitempty"`
 	// Warnings are the source's, merged by text (apigee.MergeWarnings).
 	Warnings []apigee.Warning `json:"warnings,omitempty"`
 
@@ -69,7 +72,9 @@ type Checkpoint struct {
 // checkpointVersion 2 added the key parts. A version 1 checkpoint is
 // refused: resuming it without the keys it lacks could export a record
 // twice, breaking the promise that a resumed run writes a clean run's bytes.
-const checkpointVersion = 2
+// Version 3 lists apps in four status and keyStatus passes instead of two:
+// an older cursor would skip the passes it did not know.
+const checkpointVersion = 3
 
 // keyTracker is a source listing whose deduplication a checkpoint can carry
 // across a resume (*apigee.Lister).

@@ -345,6 +345,7 @@ func (x *run) page(ctx context.Context, p *apigee.Page) error {
 	x.cp.Pages++
 	x.cp.Cursor = p.Next
 	x.cp.Duplicates += int64(p.Duplicates)
+	x.cp.Overlaps += int64(p.Overlaps)
 	x.cp.Unknown += int64(p.Unknown)
 	x.cp.Warnings = apigee.MergeWarnings(x.cp.Warnings, p.Warnings)
 	if p.TotalSize >= 0 {
@@ -398,12 +399,21 @@ func (x *run) progress() {
 		Pages:      x.cp.Pages,
 		Bytes:      x.cp.Bytes + current,
 		Objects:    int64(len(x.cp.Published)),
-		Total:      x.cp.Total,
+		Total:      x.total(),
 		Duplicates: x.cp.Duplicates,
 		Unknown:    x.cp.Unknown,
 		Warnings:   texts(x.cp.Warnings),
 		Waiting:    x.waiting,
 	})
+}
+
+// total is the number of records the source reported, -1 if unknown: for
+// apps the passes' totals less the apps that two passes listed.
+func (x *run) total() int64 {
+	if x.cp.Total < 0 {
+		return -1
+	}
+	return x.cp.Total - x.cp.Overlaps
 }
 
 func texts(ws []apigee.Warning) []string {
@@ -543,7 +553,7 @@ func (x *run) publishObject(ctx context.Context, more bool) error {
 
 // finish writes the manifest and returns the result.
 func (x *run) finish(ctx context.Context) (*Result, error) {
-	if w, ok := apigee.CheckTotal(x.spec.Resource, x.cp.Records, x.cp.Total); ok {
+	if w, ok := apigee.CheckTotal(x.spec.Resource, x.cp.Records, x.total()); ok {
 		x.cp.Warnings = apigee.MergeWarnings(x.cp.Warnings, []apigee.Warning{w})
 	}
 	for _, w := range x.cp.Warnings {

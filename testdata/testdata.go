@@ -7,8 +7,9 @@ import _ "embed"
 
 // SampleOrg is sample-org.json: a small hand-made Apigee organization "acme"
 // in the emulator's seed format, with the awkward values real data has
-// (unicode, commas, quotes, newlines, revoked apps and keys, every operation
-// group kind).
+// (unicode, commas, quotes, newlines, revoked apps and keys, an approved app
+// whose keys are all revoked, an app without keys, every operation group
+// kind).
 //
 //go:embed sample-org.json
 var SampleOrg []byte

@@ -102,6 +102,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&cfg.opts.FutureFields, "future-fields", false, "add to listed records a field and an enum value newer than pubexport's protos")
 	fs.DurationVar(&cfg.opts.Drip, "drip", 0, "send every body one byte per `interval`, e.g. 100ms")
 	expand := fs.String("developer-expand", "honoured", "what developers.list does with expand=true next to count or startKey: honoured, ignored-with-count, ignored-with-startkey or rejected")
+	keyless := fs.String("keyless-apps", "approved", "where apps.list shows an app without credentials: approved (under keyStatus=approved), every (under both) or revoked")
 	fs.BoolVar(&cfg.verbose, "verbose", false, "log every request")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -129,6 +130,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("--developer-expand: %v", err)
 	}
 	cfg.opts.DeveloperExpand = mode
+	if cfg.opts.KeylessApps, err = emulator.ParseKeylessMode(*keyless); err != nil {
+		return nil, fmt.Errorf("--keyless-apps: %v", err)
+	}
 	if gen != "" {
 		if cfg.dataFile != "" {
 			return nil, errors.New("--data and --generate exclude each other: serve a file or generate data")

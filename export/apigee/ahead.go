@@ -143,9 +143,9 @@ func (l *Lister) keyAhead(s, startKey string, n int) (Cursor, bool) {
 
 // tokenAhead is the cursor that appsPage will set after the page in s,
 // which it asked for in pass with token: the nextPageToken, or the start of
-// the revoked pass after the last approved page. A token already followed
-// (an error) and the end of the listing get no request ahead.
-func (l *Lister) tokenAhead(s, pass, token string) (Cursor, bool) {
+// the next pass after a pass's last page. A token already followed (an
+// error) and the end of the listing get no request ahead.
+func (l *Lister) tokenAhead(s string, pass int, token string) (Cursor, bool) {
 	pk, ok := peekPage(Apps, s, false)
 	if !ok {
 		return Cursor{}, false
@@ -154,9 +154,9 @@ func (l *Lister) tokenAhead(s, pass, token string) (Cursor, bool) {
 	case next != "" && (next == token || l.tokens[next]):
 		return Cursor{}, false
 	case next != "":
-		return Cursor{Status: pass, PageToken: strings.Clone(next)}, true
-	case pass == statusApproved:
-		return Cursor{Status: statusRevoked}, true
+		return passCursor(pass, strings.Clone(next)), true
+	case pass+1 < len(appsPasses):
+		return passStart(pass + 1), true
 	}
 	return Cursor{}, false
 }

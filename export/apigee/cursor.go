@@ -6,10 +6,10 @@ package apigee
 // offset, so that records created or deleted while an export runs do not shift
 // what a resumed listing returns.
 type Cursor struct {
-	// Status is the apps pass: "" (or "approved") lists approved apps, then
-	// "revoked" lists revoked ones. The apps list filters on status and
-	// defaults to approved, so a single pass would lose the revoked apps.
-	Status string `json:"status,omitempty"`
+	// Status and KeyStatus name the apps pass (see appsPasses): "" stands
+	// for "approved", the API's default for both.
+	Status    string `json:"status,omitempty"`
+	KeyStatus string `json:"keyStatus,omitempty"`
 	// StartKey is the key of the last record delivered (developers,
 	// apiproducts). Apigee's startKey is inclusive: the next page starts
 	// with this record again, and the lister drops it by key.
@@ -20,16 +20,48 @@ type Cursor struct {
 	Done bool `json:"done,omitempty"`
 }
 
-// The apps status passes, in the order they are listed.
+// An apps pass is one listing of organizations.apps.list with one status
+// and one keyStatus. Both filters default to approved (apigee-api.md §7.3
+// and pitfall 10), so a single listing loses revoked apps and apps whose
+// keys are all revoked: every combination is listed, in this order. An app
+// with approved and revoked keys is in two passes, and the API does not say
+// which passes list an app without keys; the key set keeps the first
+// listing of each app and counts the later ones as overlaps (see
+// Lister.addApps), so the passes together give every app once.
+type appsPass struct{ status, keyStatus string }
+
 const (
 	statusApproved = "approved"
 	statusRevoked  = "revoked"
 )
 
-// pass is the apps status this cursor lists.
-func (c Cursor) pass() string {
+var appsPasses = [...]appsPass{
+	{statusApproved, statusApproved},
+	{statusApproved, statusRevoked},
+	{statusRevoked, statusApproved},
+	{statusRevoked, statusRevoked},
+}
+
+// pass is the index in appsPasses of the apps pass this cursor lists.
+func (c Cursor) pass() int {
+	i := 0
 	if c.Status == statusRevoked {
-		return statusRevoked
+		i += 2
 	}
-	return statusApproved
+	if c.KeyStatus == statusRevoked {
+		i++
+	}
+	return i
+}
+
+// passStart is the cursor at the start of apps pass i.
+func passStart(i int) Cursor { return passCursor(i, "") }
+
+// passCursor is the cursor of apps pass i at token.
+func passCursor(i int, token string) Cursor {
+	c := Cursor{PageToken: token}
+	if i > 0 { // the zero Cursor is the first pass
+		c.Status, c.KeyStatus = appsPasses[i].status, appsPasses[i].keyStatus
+	}
+	return c
 }

@@ -22,7 +22,7 @@ import (
 // fakeAPI models the paging of Apigee's list methods precisely:
 // developers and apiproducts page by an inclusive startKey and a count
 // capped at 1000 (an unknown startKey is a 404); apps page by
-// pageSize/pageToken with nextPageToken and totalSize, filtered by status,
+// pageSize/pageToken with nextPageToken and totalSize, filtered by status and keyStatus,
 // which defaults to approved. Records come in server order (not sorted).
 type fakeAPI struct {
 	org  string
@@ -154,12 +154,22 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if status == "" {
 			status = "approved"
 		}
+		keyStatus := q.Get("keyStatus")
+		if keyStatus == "" {
+			keyStatus = "approved"
+		}
 		var match []proto.Message
 		for _, m := range f.data[Apps] {
-			if m.(*apigeepb.App).GetStatus() == status {
+			a := m.(*apigeepb.App)
+			keyed := len(a.GetCredentials()) == 0 && keyStatus == "approved" // keyless apps: as the emulator's default
+			for _, c := range a.GetCredentials() {
+				keyed = keyed || c.GetStatus() == keyStatus
+			}
+			if a.GetStatus() == status && keyed {
 				match = append(match, m)
 			}
 		}
+		status += "/" + keyStatus // tokens are bound to both filters
 		size, err := strconv.Atoi(q.Get("pageSize"))
 		if err != nil || size < 1 || size > 1000 {
 			size = 1000

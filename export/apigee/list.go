@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
+	"pubexport/export/apigee/apigeepb"
 	"pubexport/export/apigee/internal/keyset"
 	"pubexport/export/apigee/internal/pagejson"
 )
@@ -29,8 +30,17 @@ type Page struct {
 	Records    []proto.Message // new records of this page (boundary duplicates and repeats removed)
 	Next       Cursor          // where a listing resumed after this page continues
 	Duplicates int             // records dropped on this page because they were seen before
+	// Overlaps counts apps dropped on this page because an earlier apps
+	// pass listed them, as the passes' filters allow (an app with approved
+	// and revoked keys is in two): not duplicates, and not in TotalSize's
+	// sense new records either (see TotalSize).
+	Overlaps int
 	Unknown    int             // unknown JSON fields and enum values ignored on this page
-	TotalSize  int64           // total records when the API reports one (apps), else -1
+	// TotalSize is the total the API reports (apps), else -1: for apps the
+	// sum of the totalSizes of every apps pass, which counts an app listed
+	// by two passes twice; less the Overlaps of every page, it is the
+	// number of apps.
+	TotalSize int64
 	// Warnings say what the listing worked around or could not keep while
 	// it read this page: each unknown field and enum value with its count,
 	// a way of listing it had to fall back to.
@@ -54,8 +64,8 @@ type Lister struct {
 	fetched  int             // requests made, for messages
 	ahead    *ahead          // the request for the page at cur, made early
 	bodySize int             // bytes of the last page, to size the next one's buffer
-	probed   bool            // apps: the other pass's total has been asked for
-	totals   map[string]int64
+	probed   bool            // apps: the other passes' totals have been asked for
+	totals   [len(appsPasses)]int64
 	err      error // sticky: a failed listing stays failed
 
 	// size is the records asked for per page: the client's page size,
@@ -81,8 +91,11 @@ type Lister struct {
 // List starts listing r of org at from (the zero Cursor for the start).
 // Nothing is requested until Next.
 func (c *Client) List(org string, r Resource, from Cursor) *Lister {
-	return &Lister{c: c, org: org, r: r, cur: from, seen: keyset.New(), tokens: map[string]bool{},
-		totals: map[string]int64{statusApproved: -1, statusRevoked: -1}, size: c.pageSize}
+	l := &Lister{c: c, org: org, r: r, cur: from, seen: keyset.New(), tokens: map[string]bool{}, size: c.pageSize}
+	for i := range l.totals {
+		l.totals[i] = -1
+	}
+	return l
 }
 
 // TrackKeys makes the listing's deduplication survive a resume. The listing
@@ -117,8 +130,8 @@ func (l *Lister) Seen(hashes []uint64) { l.seen.Load(hashes) }
 func (l *Lister) TakeNewKeys() []uint64 { return l.seen.TakeFresh() }
 
 // Next returns the next page with new records, or io.EOF after the last.
-// For apps, TotalSize is approved plus revoked apps from the first page on:
-// the listing's first call asks the other status pass for one app just to
+// For apps, TotalSize is the sum of every pass's totalSize from the first
+// page on: the listing's first call asks each other pass for one app just to
 // learn its totalSize.
 // Pages that bring nothing new are not returned, except that the first
 // Next returns a page even for an empty list (so that callers learn the
@@ -316,8 +329,11 @@ func (l *Lister) fallBack(p *Page, err error) bool {
 }
 
 // appsPage fetches one page of the token-paged apps list. The list filters
-// on status and defaults to approved, so it is listed twice: approved apps,
-// then revoked ones; the Cursor says which pass it is in.
+// on status and keyStatus and defaults both to approved, so it is listed
+// once per combination (see appsPasses); the Cursor says which pass it is
+// in. Each pass starts at the client's page size, whatever an earlier pass
+// shrank it to, so that a pass's pages are the same whether or not an
+// earlier pass met an oversized page.
 func (l *Lister) appsPage(ctx context.Context, p *Page) error {
 	pass := l.cur.pass()
 	if !l.probed {
@@ -347,7 +363,7 @@ func (l *Lister) appsPage(ctx context.Context, p *Page) error {
 	if t := passTotal(data); t >= 0 {
 		l.totals[pass] = t
 	}
-	l.add(p, data.records)
+	l.addApps(p, data.records, pass)
 
 	next := data.nextToken
 	switch {
@@ -357,62 +373,68 @@ func (l *Lister) appsPage(ctx context.Context, p *Page) error {
 			l.org, num, u, next)
 	case next != "":
 		l.tokens[next] = true
-		l.cur = Cursor{Status: pass, PageToken: next}
-	case pass == statusApproved:
+		l.cur = passCursor(pass, next)
+	case pass+1 < len(appsPasses):
 		l.tokens = map[string]bool{}
-		l.cur = Cursor{Status: statusRevoked}
+		l.cur = passStart(pass + 1)
+		l.size, l.fits = l.c.pageSize, 0
 	default:
 		l.cur = Cursor{Done: true}
 	}
-	p.TotalSize = -1
-	if a, r := l.totals[statusApproved], l.totals[statusRevoked]; a >= 0 && r >= 0 {
-		p.TotalSize = a + r
+	p.TotalSize = 0
+	for _, t := range l.totals {
+		if t < 0 {
+			p.TotalSize = -1
+			break
+		}
+		p.TotalSize += t
 	}
 	return nil
 }
 
-// probe asks for one app of the pass the listing is not in, only to learn
-// that pass's totalSize: one cheap call buys a progress total for the whole
+// probe asks each apps pass but the listing's own for one app, only to
+// learn its totalSize: a few cheap calls buy a progress total for the whole
 // listing from its first page on.
-func (l *Lister) probe(ctx context.Context, pass string) error {
-	other := statusRevoked
-	if pass == statusRevoked {
-		other = statusApproved
-	}
-	u := l.listURL(appsQuery(other, 1))
-	l.fetched++
-	l.started++
-	body, err := l.c.get(ctx, u)
-	if errors.As(err, new(*tooLargeError)) {
-		// A single app over the cap: the listing reports it by name when
-		// it gets there; the total is only for progress.
-		l.probed = true
-		return nil
-	}
-	if err != nil {
-		return l.requestError(err, false, l.fetched)
-	}
-	data, err := l.decode(string(body), u, l.fetched)
-	if err != nil {
-		return err
+func (l *Lister) probe(ctx context.Context, pass int) error {
+	for i := range appsPasses {
+		if i == pass {
+			continue
+		}
+		u := l.listURL(appsQuery(i, 1))
+		l.fetched++
+		l.started++
+		body, err := l.c.get(ctx, u)
+		if errors.As(err, new(*tooLargeError)) {
+			// A single app over the cap: the listing reports it by name
+			// when it gets there; the total is only for progress.
+			continue
+		}
+		if err != nil {
+			return l.requestError(err, false, l.fetched)
+		}
+		data, err := l.decode(string(body), u, l.fetched)
+		if err != nil {
+			return err
+		}
+		if t := passTotal(data); t >= 0 {
+			l.totals[i] = t
+		}
 	}
 	l.probed = true
-	if t := passTotal(data); t >= 0 {
-		l.totals[other] = t
-	}
 	return nil
 }
 
-func appsQuery(status string, pageSize int) url.Values {
+func appsQuery(pass, pageSize int) url.Values {
 	return url.Values{
 		"expand":      {"true"},
 		"includeCred": {"true"},
 		"pageSize":    {strconv.Itoa(pageSize)},
-		"status":      {status},
+		"status":      {appsPasses[pass].status},
+		"keyStatus":   {appsPasses[pass].keyStatus},
 	}
 }
 
-// passTotal is the totalSize of a status pass, or -1 if the page does not
+// passTotal is the totalSize of an apps pass, or -1 if the page does not
 // tell. Google omits zero numbers from JSON, so an empty last page without
 // totalSize means an empty pass.
 func passTotal(d *pageData) int64 {
@@ -438,6 +460,45 @@ func (l *Lister) add(p *Page, items []proto.Message) int {
 		added++
 	}
 	return added
+}
+
+// addApps appends the apps of a page of pass that were not delivered
+// before. An app delivered before whose own content matches the filter of
+// an earlier pass (its status, and a key of that pass's keyStatus or no
+// key at all) was listed there by design and counts as an overlap; any
+// other app delivered before is a duplicate (the list changed under the
+// export, e.g. the app was revoked between two passes).
+func (l *Lister) addApps(p *Page, items []proto.Message, pass int) {
+	for _, m := range items {
+		if k := l.r.Key(m); k != "" && !l.seen.Add(k) {
+			if a, ok := m.(*apigeepb.App); ok && listedBefore(a, pass) {
+				p.Overlaps++
+			} else {
+				p.Duplicates++
+			}
+			continue
+		}
+		p.Records = append(p.Records, m)
+	}
+}
+
+// listedBefore says whether a's content matches the filter of a pass
+// listed before pass.
+func listedBefore(a *apigeepb.App, pass int) bool {
+	for _, q := range appsPasses[:pass] {
+		if a.GetStatus() != q.status {
+			continue
+		}
+		if len(a.GetCredentials()) == 0 {
+			return true
+		}
+		for _, c := range a.GetCredentials() {
+			if c.GetStatus() == q.keyStatus {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // pageURL is the URL of the page at cur.

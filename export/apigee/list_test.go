@@ -87,7 +87,7 @@ func TestListExactRecordSets(t *testing.T) {
 						t.Errorf("page %d: TotalSize %d, want -1", p.Number, p.TotalSize)
 					}
 					if r == Apps && p.TotalSize != int64(n) {
-						t.Errorf("page %d: TotalSize %d, want %d (approved + revoked)", p.Number, p.TotalSize, n)
+						t.Errorf("page %d: TotalSize %d, want %d (every pass's total)", p.Number, p.TotalSize, n)
 					}
 				}
 				// The last page's cursor may still point into the list

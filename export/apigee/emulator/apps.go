@@ -22,13 +22,15 @@ func (h *handler) apps(w http.ResponseWriter, r *http.Request, o *orgState) erro
 // and only when the caller asked for it with pageSize or pageToken; without
 // them a page is cut at rows (default and cap 1000) and continues with an
 // inclusive startKey (appId), the legacy style that silently truncates
-// clients that do not page. status filters by app status and defaults to
-// approved, so revoked apps appear only with status=revoked; totalSize counts
-// the apps that match it.
+// clients that do not page. status filters by app status and keyStatus by
+// the status of the app's credentials (see keyClass and KeylessMode); both
+// default to approved, so revoked apps appear only with status=revoked and
+// apps whose keys are all revoked only with keyStatus=revoked. totalSize
+// counts the apps that match both.
 func (h *handler) listApps(w http.ResponseWriter, r *http.Request, o *orgState) error {
 	if err := checkParams(r, paramSet{
-		"expand": true, "includeCred": true, "pageSize": true, "pageToken": true, "rows": true, "startKey": true, "status": true,
-		"apiProduct": false, "apptype": false, "filter": false, "ids": false, "keyStatus": false,
+		"expand": true, "includeCred": true, "pageSize": true, "pageToken": true, "rows": true, "startKey": true, "status": true, "keyStatus": true,
+		"apiProduct": false, "apptype": false, "filter": false, "ids": false,
 	}); err != nil {
 		return err
 	}
@@ -48,6 +50,14 @@ func (h *handler) listApps(w http.ResponseWriter, r *http.Request, o *orgState) 
 	if status != "approved" && status != "revoked" {
 		return invalidArgument("status must be approved or revoked, got %q", status)
 	}
+	keyStatus := q.Get("keyStatus")
+	if keyStatus == "" {
+		keyStatus = "approved"
+	}
+	if keyStatus != "approved" && keyStatus != "revoked" {
+		return invalidArgument("Invalid value at \"keyStatus\": keyStatus must be approved or revoked, got %q", keyStatus)
+	}
+	keyless := h.opts.KeylessApps
 	tokens := q.Has("pageSize") || q.Has("pageToken")
 	size := maxPage
 	if tokens {
@@ -68,8 +78,8 @@ func (h *handler) listApps(w http.ResponseWriter, r *http.Request, o *orgState) 
 		if tok, err = parsePageToken(t); err != nil {
 			return err
 		}
-		if tok.status != status {
-			return invalidArgument("page token was made for status=%s, not status=%s", tok.status, status)
+		if tok.status != status || tok.keyStatus != keyStatus {
+			return invalidArgument("page token was made for status=%s&keyStatus=%s, not status=%s&keyStatus=%s", tok.status, tok.keyStatus, status, keyStatus)
 		}
 	}
 	if err := h.pause(r.Context()); err != nil {
@@ -84,9 +94,9 @@ func (h *handler) listApps(w http.ResponseWriter, r *http.Request, o *orgState) 
 		}
 	}
 	rows, next, more := o.apps.scan(from, size, func(rec *record) bool {
-		return rec.status == status
+		return rec.status == status && keyless.matches(rec.keys, keyStatus)
 	})
-	total := o.appsByStatus[status]
+	total := o.appCounts.total(status, keyStatus, keyless)
 	p := newPage("app")
 	for _, rec := range rows {
 		switch {
@@ -101,7 +111,7 @@ func (h *handler) listApps(w http.ResponseWriter, r *http.Request, o *orgState) 
 	o.mu.RUnlock()
 	var extra []string
 	if tokens && more {
-		extra = append(extra, "nextPageToken", strconv.Quote(pageToken{status: status, pos: next}.String()))
+		extra = append(extra, "nextPageToken", strconv.Quote(pageToken{status: status, keyStatus: keyStatus, pos: next}.String()))
 	}
 	if total > 0 {
 		extra = append(extra, "totalSize", strconv.Itoa(total))

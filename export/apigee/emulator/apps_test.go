@@ -14,11 +14,28 @@ import (
 	"pubexport/export/apigee/apigeepb"
 )
 
-// appIDs returns the ids of generated apps with status st, in server order.
-func appIDs(o *Org, st string) []string {
+// appIDs returns the ids of generated apps with status st that the list
+// shows by default (keyStatus=approved, keyless apps included), in server
+// order.
+func appIDs(o *Org, st string) []string { return appIDsKeyed(o, st, "approved", KeylessApproved) }
+
+// appIDsKeyed returns the ids of the apps with status st and a credential
+// with status keyStatus, and the keyless ones where mode lists them, in
+// server order. It reads the stored apps, not the emulator's key classes.
+func appIDsKeyed(o *Org, st, keyStatus string, mode KeylessMode) []string {
 	var out []string
 	for _, a := range o.Apps {
-		if a.GetStatus() == st {
+		if a.GetStatus() != st {
+			continue
+		}
+		match := false
+		for _, c := range a.GetCredentials() {
+			match = match || c.GetStatus() == keyStatus
+		}
+		if len(a.GetCredentials()) == 0 {
+			match = mode == KeylessEvery || keyStatus == map[KeylessMode]string{KeylessApproved: "approved", KeylessRevoked: "revoked"}[mode]
+		}
+		if match {
 			out = append(out, a.GetAppId())
 		}
 	}
@@ -121,7 +138,7 @@ func TestAppsStatusFilterAndShapes(t *testing.T) {
 		t.Fatalf("status=revoked: %d apps, want the %d revoked", len(ids), len(revoked))
 	}
 	get(t, base+"?status=all").googleError(t, http.StatusBadRequest, "INVALID_ARGUMENT")
-	get(t, base+"?keyStatus=revoked").googleError(t, http.StatusNotImplemented, "UNIMPLEMENTED")
+	get(t, base+"?filter=appType%3DDeveloper").googleError(t, http.StatusNotImplemented, "UNIMPLEMENTED")
 
 	byID := map[string]*apigeepb.App{}
 	for _, a := range o.Apps {
@@ -151,4 +168,62 @@ func TestAppsStatusFilterAndShapes(t *testing.T) {
 	if got := decode(t, get(t, base+"/"+a0.GetAppId()).body, &apigeepb.App{}); !proto.Equal(got, a0) {
 		t.Fatal("apps.get differs from the stored app")
 	}
+}
+
+// TestAppsKeyStatus: keyStatus filters apps by their credentials' status
+// and defaults to approved (apigee-api.md §7.3, pitfall 10), so an app whose
+// keys are all revoked appears only with keyStatus=revoked, an app with
+// mixed keys under both, and a keyless app where the KeylessMode puts it;
+// totalSize counts exactly what the filter returns; a token is bound to
+// its keyStatus; any other value is 400 naming the parameter.
+func TestAppsKeyStatus(t *testing.T) {
+	d := Generate(GenerateSpec{Developers: 20, Apps: 800, APIProducts: 8, Seed: 14})
+	o := d.Orgs[0]
+	var allRevoked, mixed, keyless int
+	for _, a := range o.Apps {
+		var ap, rv bool
+		for _, c := range a.GetCredentials() {
+			ap, rv = ap || c.GetStatus() == "approved", rv || c.GetStatus() == "revoked"
+		}
+		switch {
+		case len(a.GetCredentials()) == 0:
+			keyless++
+		case ap && rv:
+			mixed++
+		case rv:
+			allRevoked++
+		}
+	}
+	if allRevoked == 0 || mixed == 0 || keyless == 0 {
+		t.Fatalf("generated %d apps with only revoked keys, %d with mixed keys, %d without keys; want some of each", allRevoked, mixed, keyless)
+	}
+	for _, mode := range []KeylessMode{KeylessApproved, KeylessEvery, KeylessRevoked} {
+		s := start(t, d, Options{KeylessApps: mode})
+		base := orgURL(s, "acme") + "/apps?pageSize=1000"
+		for _, st := range []string{"approved", "revoked"} {
+			for _, ks := range []string{"", "approved", "revoked"} {
+				q := base + "&status=" + st
+				want := appIDsKeyed(o, st, "approved", mode)
+				if ks != "" {
+					q += "&keyStatus=" + ks
+					want = appIDsKeyed(o, st, ks, mode)
+				}
+				m := get(t, q).ok(t)
+				if ids := keysOf(t, items(t, m, "app"), "appId"); !slices.Equal(ids, want) || totalSize(t, m) != len(want) {
+					t.Fatalf("%v: status=%s keyStatus=%q: %d apps, totalSize %s; want %d", mode, st, ks, len(ids), m["totalSize"], len(want))
+				}
+			}
+		}
+	}
+	s := start(t, d, Options{})
+	base := orgURL(s, "acme") + "/apps"
+	r := get(t, base+"?keyStatus=all")
+	r.googleError(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+	if !strings.Contains(string(r.body), "keyStatus") {
+		t.Fatalf("the error does not name keyStatus: %s", r.body)
+	}
+	m := get(t, base+"?pageSize=10&keyStatus=revoked").ok(t)
+	tok := url.QueryEscape(str(t, m["nextPageToken"]))
+	get(t, base+"?keyStatus=approved&pageToken="+tok).googleError(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+	get(t, base+"?keyStatus=revoked&pageSize=10&pageToken="+tok).ok(t)
 }

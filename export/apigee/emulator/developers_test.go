@@ -312,19 +312,25 @@ func TestDeleteDeveloperCascades(t *testing.T) {
 		get(t, base+"/apps/"+id).googleError(t, http.StatusNotFound, "NOT_FOUND")
 	}
 	var left []string
-	total := 0
 	for _, st := range []string{"approved", "revoked"} {
-		m := get(t, base+"/apps?status="+st).ok(t)
-		left = append(left, keysOf(t, items(t, m, "app"), "appId")...)
-		if raw, ok := m["totalSize"]; ok {
-			n, _ := strconv.Atoi(string(raw))
-			total += n
+		for _, ks := range []string{"approved", "revoked"} {
+			m := get(t, base+"/apps?status="+st+"&keyStatus="+ks).ok(t)
+			ids := keysOf(t, items(t, m, "app"), "appId")
+			left = append(left, ids...)
+			total := 0
+			if raw, ok := m["totalSize"]; ok {
+				total, _ = strconv.Atoi(string(raw))
+			}
+			if total != len(ids) {
+				t.Fatalf("after the cascade status=%s&keyStatus=%s lists %d apps, totalSize %d", st, ks, len(ids), total)
+			}
 		}
 	}
 	slices.Sort(left)
+	left = slices.Compact(left)
 	slices.Sort(others)
-	if !slices.Equal(left, others) || total != len(others) {
-		t.Fatalf("after the cascade %d apps listed (totalSize %d), want the %d of other developers", len(left), total, len(others))
+	if !slices.Equal(left, others) {
+		t.Fatalf("after the cascade %d apps listed, want the %d of other developers", len(left), len(others))
 	}
 	keys := keysOf(t, items(t, get(t, base+"/developers?includeCompany=true").ok(t), "developer"), "email")
 	if len(keys) != 4 || slices.Contains(keys, victim.GetEmail()) {

@@ -33,7 +33,8 @@ const (
 // gives the same data (a deterministic PRNG, no clock), so tests can compare
 // exports across runs. The records are shaped like real ones and carry the
 // values that break naive exporters: unicode, commas, quotes, CR/LF, leading
-// '=' (spreadsheet formulas), 18 attributes, revoked apps and revoked keys,
+// '=' (spreadsheet formulas), 18 attributes, revoked apps and revoked keys
+// (apps whose keys are all revoked, apps with mixed keys, apps without keys),
 // every kind of operation group. Keys are unique by construction; apps
 // belong to generated developers when there are any (else to app groups),
 // and reference generated products.
@@ -303,7 +304,14 @@ func (g *generator) app(i int, dev *apigeepb.Developer, products []*apigeepb.Api
 	if g.chance(0.1) {
 		a.CallbackUrl = nil
 	}
+	// 1 to 3 keys, each revoked at 15% (so about 6% of apps, approved or
+	// revoked, have only revoked keys, and a quarter mixed keys); 2% of
+	// apps have no key at all. The apps list hides the first kind unless
+	// asked for keyStatus=revoked.
 	creds := 1 + g.rng.IntN(3)
+	if g.chance(0.02) {
+		creds = 0
+	}
 	issued := created
 	for range creds {
 		c := &apigeepb.Credential{

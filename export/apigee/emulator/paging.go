@@ -132,25 +132,25 @@ func (h *handler) listByKey(w http.ResponseWriter, r *http.Request, q url.Values
 // for and the position to continue from. It is base64 so clients treat it as
 // opaque, as they must with the real API.
 type pageToken struct {
-	status string
-	pos    int
+	status, keyStatus string
+	pos               int
 }
 
 func (t pageToken) String() string {
-	return base64.RawURLEncoding.EncodeToString([]byte("apps:" + t.status + ":" + strconv.Itoa(t.pos)))
+	return base64.RawURLEncoding.EncodeToString([]byte("apps:" + t.status + ":" + t.keyStatus + ":" + strconv.Itoa(t.pos)))
 }
 
 func parsePageToken(s string) (pageToken, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	parts := strings.Split(string(b), ":")
-	if err != nil || len(parts) != 3 || parts[0] != "apps" {
+	if err != nil || len(parts) != 4 || parts[0] != "apps" {
 		return pageToken{}, invalidArgument("invalid page token %q", s)
 	}
-	pos, err := strconv.Atoi(parts[2])
+	pos, err := strconv.Atoi(parts[3])
 	if err != nil || pos < 0 {
 		return pageToken{}, invalidArgument("invalid page token %q", s)
 	}
-	return pageToken{status: parts[1], pos: pos}, nil
+	return pageToken{status: parts[1], keyStatus: parts[2], pos: pos}, nil
 }
 
 // bufPool recycles page buffers: a page of 1000 apps is about a megabyte.

@@ -49,6 +49,9 @@ type Options struct {
 	// DeveloperExpand is how developers.list treats expand=true next to
 	// count or startKey (see ExpandMode); the zero value expands anyway.
 	DeveloperExpand ExpandMode
+	// KeylessApps is where the apps list shows an app without credentials
+	// (see KeylessMode); the zero value lists it under keyStatus=approved.
+	KeylessApps KeylessMode
 	// Intercept, when set, sees every request first; returning true means it
 	// answered and the emulator does nothing more. Tests use it to inject
 	// malformed bodies or count calls.
@@ -75,6 +78,9 @@ func (o Options) validate() error {
 	}
 	if o.Throttle < 0 || o.Drip < 0 {
 		return status.Errorf(codes.InvalidArgument, "emulator: throttle %v or drip %v is negative", o.Throttle, o.Drip)
+	}
+	if o.KeylessApps < KeylessApproved || o.KeylessApps > KeylessRevoked {
+		return status.Errorf(codes.InvalidArgument, "emulator: %v is not a keyless mode", o.KeylessApps)
 	}
 	if o.DeveloperExpand < ExpandHonoured || o.DeveloperExpand > ExpandRejected {
 		return status.Errorf(codes.InvalidArgument, "emulator: %v is not an expand mode", o.DeveloperExpand)

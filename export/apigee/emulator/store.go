@@ -31,6 +31,8 @@ type record struct {
 	// Fields that lists filter on, kept out of msg so filtering never
 	// decodes: an app's status and developer email, a developer's id.
 	status, ref string
+	// keys is an app's key class (see keyClass), for keyStatus.
+	keys uint8
 	// company marks a company developer (one with companies), which
 	// developers.list shows only with includeCompany=true.
 	company bool
@@ -49,7 +51,11 @@ func newDeveloperRecord(d *apigeepb.Developer) *record {
 }
 
 func newAppRecord(a *apigeepb.App) *record {
-	return &record{key: a.GetAppId(), msg: a, kind: appKind, status: a.GetStatus(), ref: a.GetDeveloperEmail()}
+	statuses := make([]string, 0, len(a.GetCredentials()))
+	for _, c := range a.GetCredentials() {
+		statuses = append(statuses, c.GetStatus())
+	}
+	return &record{key: a.GetAppId(), msg: a, kind: appKind, status: a.GetStatus(), ref: a.GetDeveloperEmail(), keys: keyClass(statuses)}
 }
 
 func newProductRecord(p *apigeepb.ApiProduct) *record {
@@ -223,9 +229,8 @@ type orgState struct {
 	mu   sync.RWMutex
 	devs *table
 	apps *table
-	// appsByStatus counts live apps per status for totalSize, which would
-	// otherwise need a scan of every app on every page.
-	appsByStatus map[string]int
+	// appCounts counts live apps per status and key class for totalSize.
+	appCounts appCounts
 	products     *table
 	createdAt    int64
 }
@@ -236,7 +241,7 @@ func newOrgState(o *Org) (*orgState, error) {
 		devs:         newTable(len(o.Developers)),
 		apps:         newTable(len(o.Apps)),
 		products:     newTable(len(o.APIProducts)),
-		appsByStatus: map[string]int{},
+		appCounts:    appCounts{},
 	}
 	for i, d := range o.Developers {
 		if err := s.devs.add(newDeveloperRecord(d)); err != nil {
@@ -247,10 +252,11 @@ func newOrgState(o *Org) (*orgState, error) {
 		}
 	}
 	for i, a := range o.Apps {
-		if err := s.apps.add(newAppRecord(a)); err != nil {
+		r := newAppRecord(a)
+		if err := s.apps.add(r); err != nil {
 			return nil, fmt.Errorf("organization %q apps[%d]: appId %w", o.Name, i, err)
 		}
-		s.appsByStatus[a.GetStatus()]++
+		s.appCounts.add(r.status, r.keys, 1)
 	}
 	for i, p := range o.APIProducts {
 		if err := s.products.add(newProductRecord(p)); err != nil {
@@ -262,6 +268,6 @@ func newOrgState(o *Org) (*orgState, error) {
 
 func (s *orgState) removeApp(id string) {
 	if r := s.apps.remove(id); r != nil {
-		s.appsByStatus[r.status]--
+		s.appCounts.add(r.status, r.keys, -1)
 	}
 }
