@@ -35,7 +35,7 @@ type Page struct {
 	// and revoked keys is in two): not duplicates, and not in TotalSize's
 	// sense new records either (see TotalSize).
 	Overlaps int
-	Unknown    int             // unknown JSON fields and enum values ignored on this page
+	Unknown  int // unknown JSON fields and enum values ignored on this page
 	// TotalSize is the total the API reports (apps), else -1: for apps the
 	// sum of the totalSizes of every apps pass, which counts an app listed
 	// by two passes twice; less the Overlaps of every page, it is the

@@ -231,17 +231,17 @@ type orgState struct {
 	apps *table
 	// appCounts counts live apps per status and key class for totalSize.
 	appCounts appCounts
-	products     *table
-	createdAt    int64
+	products  *table
+	createdAt int64
 }
 
 func newOrgState(o *Org) (*orgState, error) {
 	s := &orgState{
-		name:         o.Name,
-		devs:         newTable(len(o.Developers)),
-		apps:         newTable(len(o.Apps)),
-		products:     newTable(len(o.APIProducts)),
-		appCounts:    appCounts{},
+		name:      o.Name,
+		devs:      newTable(len(o.Developers)),
+		apps:      newTable(len(o.Apps)),
+		products:  newTable(len(o.APIProducts)),
+		appCounts: appCounts{},
 	}
 	for i, d := range o.Developers {
 		if err := s.devs.add(newDeveloperRecord(d)); err != nil {
