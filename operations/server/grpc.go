@@ -127,6 +127,8 @@ func logGRPC(ctx context.Context, log *slog.Logger, method string, err error) {
 	case codes.Internal, codes.Unknown, codes.DataLoss:
 		log.ErrorContext(ctx, "grpc request failed", "method", method, "caller", subject(ctx), "code", code.String(), "err", err)
 	default:
-		log.DebugContext(ctx, "grpc request", "method", method, "caller", subject(ctx), "code", code.String())
+		if log.Enabled(ctx, slog.LevelDebug) { // spares polls the log's allocations
+			log.DebugContext(ctx, "grpc request", "method", method, "caller", subject(ctx), "code", code.String())
+		}
 	}
 }

@@ -291,7 +291,9 @@ func authHTTP(o Options, log *slog.Logger, next http.Handler) http.Handler {
 		if rec.status >= 500 {
 			lvl = slog.LevelError
 		}
-		log.Log(ctx, lvl, "rest request", "method", r.Method, "path", r.URL.Path, "caller", subject(ctx), "status", rec.status)
+		if log.Enabled(ctx, lvl) { // spares polls the log's allocations
+			log.Log(ctx, lvl, "rest request", "method", r.Method, "path", r.URL.Path, "caller", subject(ctx), "status", rec.status)
+		}
 	})
 }
 
