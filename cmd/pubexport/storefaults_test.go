@@ -30,6 +30,17 @@ func finalNames(t *testing.T, srv *gcstest.Server, bucket, prefix string) []stri
 	return out
 }
 
+// cleanRun runs pubexport with args and nothing in the way: the objects a
+// run that met faults must end up with too. It fails the test unless the
+// run succeeds.
+func cleanRun(t *testing.T, args ...string) {
+	t.Helper()
+	clean := newTestApp(nil)
+	if code := clean.run(t.Context(), args...); code != 0 {
+		t.Fatalf("clean run: exit %d\n%s", code, clean.stderr)
+	}
+}
+
 // recordWrite matches the start of an upload of an operation record.
 func recordWrite(r *http.Request) bool {
 	return gcstest.ObjectInserts(r) && strings.HasPrefix(r.URL.Query().Get("name"), ".pubexport/operations/")
@@ -44,10 +55,7 @@ func TestRunStoreOnFlakyCloudStorage(t *testing.T) {
 	args := func(to string) []string {
 		return []string{"run", "--to", "gs://acme-exports/" + to, "--resource", "apps,developers", "--format", "ndjson"}
 	}
-	clean := newTestApp(nil)
-	if code := clean.run(t.Context(), args("clean")...); code != 0 {
-		t.Fatalf("clean run: exit %d\n%s", code, clean.stderr)
-	}
+	cleanRun(t, args("clean")...)
 	want := finalNames(t, srv, "acme-exports", "clean/")
 	if len(want) != 2 {
 		t.Fatalf("clean run objects: %v", want)
@@ -82,10 +90,7 @@ func TestRunEndNotRecorded(t *testing.T) {
 	args := func(to string) []string {
 		return []string{"run", "--org", "acme", "--apigee-url", emu.URL, "--to", "gs://acme-exports/" + to, "--resource", "apps", "--format", "ndjson"}
 	}
-	clean := newTestApp(nil)
-	if code := clean.run(t.Context(), args("clean")...); code != 0 {
-		t.Fatalf("clean run: exit %d\n%s", code, clean.stderr)
-	}
+	cleanRun(t, args("clean")...)
 	want := finalNames(t, srv, "acme-exports", "clean/")
 
 	// Record writes succeed for the create and the lease, then fail.
@@ -135,10 +140,7 @@ func TestRunSignalWhileStorageFails(t *testing.T) {
 			args := func(to string) []string {
 				return []string{"run", "--org", "acme", "--apigee-url", emu.URL, "--to", "gs://acme-exports/" + to, "--resource", "apps", "--format", "ndjson"}
 			}
-			clean := newTestApp(nil)
-			if code := clean.run(t.Context(), args("clean")...); code != 0 {
-				t.Fatalf("clean run: exit %d\n%s", code, clean.stderr)
-			}
+			cleanRun(t, args("clean")...)
 			want := finalNames(t, srv, "acme-exports", "clean/")
 
 			var failing atomic.Bool
@@ -203,10 +205,7 @@ func TestServeSignalWhileStorageHangs(t *testing.T) {
 	srv := startGCS(t, "acme-exports")
 	emu, blocking, started := stallableEmulator(t)
 	cleanDir, dir := t.TempDir(), t.TempDir()
-	clean := newTestApp(nil)
-	if code := clean.run(t.Context(), "run", "--org", "acme", "--apigee-url", emu.URL, "--to", cleanDir, "--resource", "apps", "--format", "ndjson"); code != 0 {
-		t.Fatalf("clean run: exit %d\n%s", code, clean.stderr)
-	}
+	cleanRun(t, "run", "--org", "acme", "--apigee-url", emu.URL, "--to", cleanDir, "--resource", "apps", "--format", "ndjson")
 	want, _ := exportFiles(t, cleanDir)
 
 	hanging := hangStorage(t, srv)
@@ -251,10 +250,7 @@ func TestJobSignalWhileStorageHangs(t *testing.T) {
 	srv := startGCS(t, "acme-exports")
 	emu, blocking, started := stallableEmulator(t)
 	cleanDir, dir := t.TempDir(), t.TempDir()
-	clean := newTestApp(nil)
-	if code := clean.run(t.Context(), "run", "--org", "acme", "--apigee-url", emu.URL, "--to", cleanDir, "--resource", "apps"); code != 0 {
-		t.Fatalf("clean run: exit %d\n%s", code, clean.stderr)
-	}
+	cleanRun(t, "run", "--org", "acme", "--apigee-url", emu.URL, "--to", cleanDir, "--resource", "apps")
 	want, _ := exportFiles(t, cleanDir)
 
 	hanging := hangStorage(t, srv)
