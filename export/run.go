@@ -47,6 +47,10 @@ type Runner struct {
 	// StagingID names the run's staging folder (an operation id); a random
 	// one is made when empty. A resumed run keeps its checkpoint's.
 	StagingID string
+	// MaxParallelRequests caps the Apigee requests in flight for the
+	// export (apigee.DefaultParallelRequests when zero); above 1 the apps
+	// passes are read at the same time (see spill.go).
+	MaxParallelRequests int
 	// CheckpointEvery is the number of pages between checkpoints
 	// (DefaultCheckpointEvery when zero).
 	CheckpointEvery int
@@ -64,6 +68,11 @@ const StagingPrefix = ".pubexport-staging/"
 func (r *Runner) Run(ctx context.Context, spec Spec) (*Result, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
+	}
+	if n := r.MaxParallelRequests; n != 0 {
+		if err := apigee.CheckParallelRequests(n); err != nil {
+			return nil, err
+		}
 	}
 	if err := r.Bucket.Check(ctx); err != nil {
 		return nil, fmt.Errorf("checking the destination %s: %w", spec.Destination, err)
@@ -241,9 +250,15 @@ func (x *run) run(ctx context.Context) (*Result, error) {
 		stop()
 		return nil, err
 	}
+	x.readAhead(pages)
 	ch := make(chan fetched, 1)
 	go func() {
 		defer close(ch)
+		if c, ok := pages.(interface{ Close() }); ok {
+			// Before ch closes: the run waits for ch, and what the
+			// listing spills must be written before the staging goes.
+			defer c.Close()
+		}
 		defer func() {
 			// A panic here would end the process, not just this run.
 			if p := recover(); p != nil {

@@ -258,15 +258,16 @@ func (j *job) export() (*export.Result, error) {
 		}
 	}
 	r := &export.Runner{
-		Source:          src,
-		Bucket:          bucket,
-		OnProgress:      j.progress,
-		OnCheckpoint:    j.saveCheckpoint,
-		Resume:          resume,
-		StagingID:       j.id,
-		CheckpointEvery: m.every,
-		Logger:          m.log.With("operation", j.name),
-		Now:             m.now,
+		Source:              src,
+		Bucket:              bucket,
+		OnProgress:          j.progress,
+		OnCheckpoint:        j.saveCheckpoint,
+		Resume:              resume,
+		StagingID:           j.id,
+		CheckpointEvery:     m.every,
+		MaxParallelRequests: m.parallel,
+		Logger:              m.log.With("operation", j.name),
+		Now:                 m.now,
 	}
 	res, err := r.Run(j.ctx, spec)
 	if err == nil {

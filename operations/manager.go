@@ -73,6 +73,9 @@ type Config struct {
 	// CheckpointEvery is the pages between checkpoints
 	// (export.DefaultCheckpointEvery when zero).
 	CheckpointEvery int
+	// MaxParallelRequests caps the Apigee requests in flight for each
+	// export (export.Runner.MaxParallelRequests; its default when zero).
+	MaxParallelRequests int
 	// SignedURLExpiry is how long the download URLs in a finished export's
 	// response stay valid, for destinations that can sign them (Cloud
 	// Storage with a service account: a key file, or on Cloud Run the
@@ -106,8 +109,10 @@ type Manager struct {
 	lease  time.Duration
 	holder string
 	every  int
-	log    *slog.Logger
-	now    func() time.Time
+	// parallel is Config.MaxParallelRequests.
+	parallel int
+	log      *slog.Logger
+	now      func() time.Time
 
 	notify     Notifier      // nil: nobody to tell
 	signExpiry time.Duration // of download URLs; negative: do not sign
@@ -134,14 +139,15 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 		return nil, status.Error(codes.InvalidArgument, "operations: Config.Store is required")
 	}
 	m := &Manager{
-		store:  cfg.Store,
-		open:   cfg.Open,
-		lease:  cfg.LeaseDuration,
-		holder: cfg.Holder,
-		every:  cfg.CheckpointEvery,
-		log:    cfg.Logger,
-		now:    cfg.Now,
-		jobs:   map[string]*job{},
+		store:    cfg.Store,
+		open:     cfg.Open,
+		lease:    cfg.LeaseDuration,
+		holder:   cfg.Holder,
+		every:    cfg.CheckpointEvery,
+		parallel: cfg.MaxParallelRequests,
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		jobs:     map[string]*job{},
 
 		notStarted: cfg.NotStartedTimeout,
 		notify:     cfg.Notify,

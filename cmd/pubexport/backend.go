@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"pubexport/cmd/pubexport/internal/jobenv"
 	"pubexport/cmd/pubexport/internal/opsclient"
 	"pubexport/export/apigee"
 	"pubexport/export/layout"
@@ -180,8 +183,13 @@ func newManager(ctx context.Context, a *app, st store.Store, log *slog.Logger, h
 	if err != nil {
 		return nil, nil, err
 	}
+	parallel, err := maxParallelRequests(a)
+	if err != nil {
+		closeNotifier()
+		return nil, nil, err
+	}
 	m, err = operations.New(ctx, operations.Config{Store: st, Logger: log, Holder: holder, LeaseDuration: lease, Now: a.now, Notify: n,
-		ApigeeOptions: []apigee.Option{apigee.WithTimeout(timeout)}})
+		ApigeeOptions: []apigee.Option{apigee.WithTimeout(timeout)}, MaxParallelRequests: parallel})
 	if err != nil {
 		closeNotifier()
 		return nil, nil, err
@@ -210,6 +218,31 @@ func apigeeTimeout(a *app) (time.Duration, error) {
 		return 0, usagef("%s=%q: want a positive Go duration such as 60s", apigeeTimeoutVar, v)
 	}
 	return d, nil
+}
+
+// maxParallelVar is the environment's --max-parallel-requests (for the job).
+const maxParallelVar = jobenv.MaxParallel
+
+// maxParallelRequests is the cap on Apigee requests in flight for each
+// export: --max-parallel-requests, else PUBEXPORT_MAX_PARALLEL_REQUESTS,
+// else 0 (apigee.DefaultParallelRequests). Out of range is a usage error.
+func maxParallelRequests(a *app) (int, error) {
+	valid := fmt.Sprintf("want 1 to %d requests in flight", apigee.MaxParallelRequests)
+	if a.maxParallelSet {
+		if apigee.CheckParallelRequests(a.maxParallel) != nil {
+			return 0, usagef("--max-parallel-requests %d: %s", a.maxParallel, valid)
+		}
+		return a.maxParallel, nil
+	}
+	v := strings.TrimSpace(a.getenv(maxParallelVar))
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || apigee.CheckParallelRequests(n) != nil {
+		return 0, usagef("%s=%q: %s", maxParallelVar, v, valid)
+	}
+	return n, nil
 }
 
 // leaseVar overrides operations.DefaultLeaseDuration. It is for tests only

@@ -16,7 +16,7 @@ const notifyVar = "PUBEXPORT_NOTIFY"
 
 // knownVars are the PUBEXPORT_* variables some command reads.
 func knownVars() []string {
-	names := []string{"PUBEXPORT_TOKEN", "PUBEXPORT_SERVER", notifyVar, leaseVar, apigeeTimeoutVar}
+	names := []string{"PUBEXPORT_TOKEN", "PUBEXPORT_SERVER", notifyVar, leaseVar, apigeeTimeoutVar, maxParallelVar}
 	for _, v := range jobenv.Vars {
 		if strings.HasPrefix(v.Name, envPrefix) {
 			names = append(names, v.Name)

@@ -78,6 +78,10 @@ type app struct {
 	now func() time.Time
 	// apigeeTimeout is --apigee-timeout (0: not given).
 	apigeeTimeout time.Duration
+	// maxParallel is --max-parallel-requests; maxParallelSet says it was
+	// given (0 is a value to refuse, not "not given").
+	maxParallel    int
+	maxParallelSet bool
 	// setMemoryLimit sets the process's soft memory limit for the exports
 	// it runs (memlimit.Set in main; nil in tests, whose exports share one
 	// test binary).

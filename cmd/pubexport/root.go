@@ -1,7 +1,11 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
+
+	"pubexport/export/apigee"
 )
 
 func newRootCmd(a *app) *cobra.Command {
@@ -37,8 +41,11 @@ Start offline, with the bundled sample organization:
 	})
 	root.PersistentFlags().DurationVar(&a.apigeeTimeout, "apigee-timeout", 0,
 		"deadline of each try of an Apigee request, headers and whole body; a try out of time is retried for up to 2 minutes (default 60s, or $"+apigeeTimeoutVar+")")
+	root.PersistentFlags().IntVar(&a.maxParallel, "max-parallel-requests", apigee.DefaultParallelRequests,
+		fmt.Sprintf("Apigee requests in flight at once for one export, 1 to %d; the apps passes are read at the same time up to it, with output identical to 1 (or $%s)", apigee.MaxParallelRequests, maxParallelVar))
 	root.SetVersionTemplate(versionText())
-	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		a.maxParallelSet = cmd.Flags().Changed("max-parallel-requests")
 		if a.environ == nil {
 			return nil
 		}

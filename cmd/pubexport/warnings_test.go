@@ -37,3 +37,28 @@ func TestApigeeTimeoutInvalid(t *testing.T) {
 		t.Fatalf("exit %d\n%s", code, ta.stderr)
 	}
 }
+
+// TestMaxParallelRequestsInvalid: --max-parallel-requests and
+// PUBEXPORT_MAX_PARALLEL_REQUESTS outside 1 to 64 (0 included) are usage
+// errors naming them, before anything runs; in range they export.
+func TestMaxParallelRequestsInvalid(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"0", "-1", "65", "100000000000"} {
+		ta := newTestApp(nil)
+		dir := t.TempDir()
+		code := ta.run(t.Context(), "run", "--org", "acme", "--apigee-url", "http://127.0.0.1:1", "--to", dir, "--max-parallel-requests", v)
+		if code != 2 || !strings.Contains(ta.stderr.String(), "--max-parallel-requests") {
+			t.Fatalf("--max-parallel-requests %s: exit %d\n%s", v, code, ta.stderr)
+		}
+		ta = newTestApp(map[string]string{"PUBEXPORT_MAX_PARALLEL_REQUESTS": v})
+		code = ta.run(t.Context(), "run", "--org", "acme", "--apigee-url", "http://127.0.0.1:1", "--to", dir)
+		if code != 2 || !strings.Contains(ta.stderr.String(), "PUBEXPORT_MAX_PARALLEL_REQUESTS") {
+			t.Fatalf("PUBEXPORT_MAX_PARALLEL_REQUESTS=%s: exit %d\n%s", v, code, ta.stderr)
+		}
+	}
+	emu := startEmulator(t, emulator.Options{})
+	ta := newTestApp(map[string]string{"PUBEXPORT_MAX_PARALLEL_REQUESTS": "2"})
+	if code := ta.run(t.Context(), "run", "--org", "acme", "--apigee-url", emu.URL, "--resource", "apps", "--to", t.TempDir()); code != 0 {
+		t.Fatalf("exit %d\n%s", code, ta.stderr)
+	}
+}

@@ -47,10 +47,10 @@ func (l *Lister) requestAhead(ctx context.Context, cur Cursor) {
 	actx, cancel := context.WithCancel(ctx)
 	a := &ahead{cur: cur, url: l.pageURL(cur), number: l.fetched, cancel: cancel, done: make(chan struct{})}
 	l.ahead = a
-	c, hint := l.c, l.bodySize
+	hint := l.bodySize
 	go func() {
 		defer close(a.done)
-		a.body, a.err = c.getSized(actx, a.url, hint)
+		a.body, a.err = l.getSized(actx, a.url, hint)
 		a.ended = actx.Err() != nil
 	}()
 }
@@ -64,7 +64,7 @@ func (l *Lister) request(ctx context.Context, cur Cursor) (body []byte, u string
 		u = l.pageURL(cur)
 		l.fetched++
 		l.started++
-		body, err = l.c.getSized(ctx, u, l.bodySize)
+		body, err = l.getSized(ctx, u, l.bodySize)
 		return body, u, l.fetched, err
 	}
 	l.ahead = nil
@@ -83,7 +83,7 @@ func (l *Lister) request(ctx context.Context, cur Cursor) (body []byte, u string
 		// The context of the Next call that made the request ended, and
 		// this call's has not: ask again, under this one.
 		l.started++
-		body, err = l.c.getSized(ctx, a.url, l.bodySize)
+		body, err = l.getSized(ctx, a.url, l.bodySize)
 		return body, a.url, a.number, err
 	}
 	return a.body, a.url, a.number, a.err
@@ -105,7 +105,10 @@ func (l *Lister) dropAhead() {
 // calls Next until io.EOF or an error, needs no Close; it is for a caller
 // that stops early and keeps its context. Next may be called after Close: it
 // asks for the page again.
-func (l *Lister) Close() { l.dropAhead() }
+func (l *Lister) Close() {
+	l.dropAhead()
+	l.stopReaders()
+}
 
 // keyAhead is the cursor that keyPage will set after the page in s, which
 // it asked for with startKey and a count of n, when the page's raw text

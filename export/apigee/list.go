@@ -68,6 +68,12 @@ type Lister struct {
 	totals   [len(appsPasses)]int64
 	err      error // sticky: a failed listing stays failed
 
+	// sem caps the requests in flight, readers' included (ReadAhead);
+	// spill and readers read later apps passes at the same time.
+	sem     chan struct{}
+	spill   Spill
+	readers []*passReader
+
 	// size is the records asked for per page: the client's page size,
 	// halved while pages come back over the client's response cap (see
 	// shrink), and grown back after growAfter pages that fit.
@@ -157,6 +163,9 @@ func (l *Lister) Next(ctx context.Context) (*Page, error) {
 		l.err = err
 		return nil, err
 	}
+	if l.spill != nil && l.readers == nil {
+		l.startReaders(ctx)
+	}
 	p := &Page{TotalSize: -1}
 	fresh := l.seen.FreshLen()
 	for {
@@ -168,6 +177,7 @@ func (l *Lister) Next(ctx context.Context) (*Page, error) {
 		}
 		if err != nil {
 			l.dropAhead()
+			l.stopReaders()
 			l.err = err
 			l.seen.TrimFresh(fresh) // of a page never returned
 			return nil, err
@@ -182,6 +192,7 @@ func (l *Lister) Next(ctx context.Context) (*Page, error) {
 			break
 		}
 		if l.cur.Done {
+			l.stopReaders()
 			if l.returned > 0 && p.Duplicates == 0 && p.Unknown == 0 && len(p.Warnings) == 0 {
 				return nil, io.EOF
 			}
@@ -403,7 +414,7 @@ func (l *Lister) probe(ctx context.Context, pass int) error {
 		u := l.listURL(appsQuery(i, 1))
 		l.fetched++
 		l.started++
-		body, err := l.c.get(ctx, u)
+		body, err := l.getSized(ctx, u, 0)
 		if errors.As(err, new(*tooLargeError)) {
 			// A single app over the cap: the listing reports it by name
 			// when it gets there; the total is only for progress.
@@ -533,7 +544,17 @@ func (l *Lister) listURL(q url.Values) string {
 // in the listing, for messages. Before decoding, it asks next for where
 // the page leads and, when that is known, requests that page ahead.
 func (l *Lister) fetch(ctx context.Context, cur Cursor, next func(string) (Cursor, bool)) (data *pageData, u string, num int, err error) {
-	body, u, num, err := l.request(ctx, cur)
+	body, spilled, err := l.spilled(ctx, cur)
+	if err != nil {
+		return nil, l.pageURL(cur), l.fetched + 1, err
+	}
+	if spilled {
+		l.dropAhead()
+		l.fetched++
+		u, num = l.pageURL(cur), l.fetched
+	} else {
+		body, u, num, err = l.request(ctx, cur)
+	}
 	if err != nil {
 		return nil, u, num, l.requestError(err, cur.StartKey != "" || cur.PageToken != "", num)
 	}
@@ -544,12 +565,21 @@ func (l *Lister) fetch(ctx context.Context, cur Cursor, next func(string) (Curso
 	text := unsafe.String(unsafe.SliceData(body), len(body))
 	l.bodySize = len(body)
 	if !l.noAhead {
-		if c, ok := next(text); ok {
+		if c, ok := next(text); ok && !l.readingAhead(c) {
 			l.requestAhead(ctx, c)
 		}
 	}
 	data, err = l.decode(text, u, num)
 	return data, u, num, err
+}
+
+// readingAhead says whether a reader has or may still get the page at c.
+func (l *Lister) readingAhead(c Cursor) bool {
+	if l.readers == nil || l.r != Apps || c.Done {
+		return false
+	}
+	r := l.readers[c.pass()]
+	return r != nil && !r.closed
 }
 
 // requestError gives a failed request of page num its message; follow

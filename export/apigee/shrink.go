@@ -94,7 +94,7 @@ func (l *Lister) keyAt(ctx context.Context, cur Cursor) string {
 	}
 	l.fetched++
 	l.started++
-	body, err := l.c.get(ctx, l.listURL(q))
+	body, err := l.getSized(ctx, l.listURL(q), 0)
 	if err != nil {
 		return ""
 	}

@@ -42,6 +42,7 @@ const (
 	LogLevel       = "PUBEXPORT_LOG_LEVEL"
 	LogProgress    = "PUBEXPORT_LOG_PROGRESS_EVERY"
 	Notify         = "PUBEXPORT_NOTIFY"
+	MaxParallel    = "PUBEXPORT_MAX_PARALLEL_REQUESTS"
 
 	TaskIndex   = "CLOUD_RUN_TASK_INDEX"
 	TaskCount   = "CLOUD_RUN_TASK_COUNT"
@@ -70,6 +71,7 @@ var Vars = []Var{
 	{Operation, "", "run or resume this existing operation (organizations/ORG/operations/ID) instead of starting exports; set by `serve --dispatch cloudrun`"},
 	{Store, "gs://BUCKET/.pubexport/operations (ROOT/.pubexport/operations for a folder)", "operation store: gs://BUCKET/PREFIX or file:///DIR (required with PUBEXPORT_OPERATION)"},
 	{Notify, "", "pubsub://projects/PROJECT/topics/TOPIC: publish one message per ended export (done, failed or cancelled)"},
+	{MaxParallel, strconv.Itoa(apigee.DefaultParallelRequests), fmt.Sprintf("Apigee requests in flight at once for one export, 1 to %d; the apps passes are read at the same time up to it (the output is the same)", apigee.MaxParallelRequests)},
 	{LogLevel, "info", cmdlog.LevelNames()},
 	{LogProgress, "30s", "how often a running export logs its counters (a Go duration; 0 turns it off)"},
 	{TaskIndex, "0", "set by Cloud Run: this task's index; task i exports resources i, i+n, ... of the list"},
