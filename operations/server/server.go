@@ -118,6 +118,9 @@ func New(ops Operations, opts Options) *Server {
 		grpc.ChainUnaryInterceptor(boundUnary, authUnary(opts.Auth, log)),
 		grpc.ChainStreamInterceptor(authStream(opts.Auth, log)),
 		grpc.MaxRecvMsgSize(int(opts.MaxRequestBytes)),
+		// net/http's HTTP/2 bound, which gRPC had behind ServeHTTP: with
+		// MaxConnections it caps the calls (long waits included) held open.
+		grpc.MaxConcurrentStreams(250),
 	}, opts.GRPCOptions...)
 	gs := grpc.NewServer(gopts...)
 	services := []registered{
