@@ -84,6 +84,9 @@ func (h *harness) manager(t *testing.T, notStarted time.Duration) *operations.Ma
 	m, err := operations.New(context.Background(), operations.Config{
 		Store:             st,
 		NotStartedTimeout: notStarted,
+		// One Apigee request in flight per export (no apps passes read
+		// ahead), so that list requests in flight count exports reading.
+		MaxParallelRequests: 1,
 		Open: func(ctx context.Context, req *operationspb.ExportRequest) (export.Source, sink.Bucket, error) {
 			c, err := apigee.NewClient(ctx, apigee.WithBaseURL(req.GetApigeeUrl()), apigee.WithoutAuthentication(), apigee.WithPageSize(5))
 			if err != nil {
