@@ -19,6 +19,8 @@ import (
 	"pubexport/export"
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/sink"
+	"pubexport/export/sink/gcstest"
 	"pubexport/formats"
 )
 
@@ -292,4 +294,55 @@ func TestParallelPassesShareTheRateLimit(t *testing.T) {
 			t.Fatalf("request %d of %d reached the API %v after the first, the shared limit allows %v at the earliest", i+1, len(at), d, least)
 		}
 	}
+}
+
+// TestParallelPassesToCloudStorage: with the real storage client against
+// fake-gcs-server, the passes read at once spill to staging objects in the
+// bucket and the export publishes the object of a sequential run to a
+// folder, leaving only the final object and the manifest.
+func TestParallelPassesToCloudStorage(t *testing.T) {
+	pe := newParallelEnv(t, emulator.Options{})
+	srv := gcstest.Start(t, "exports")
+	for _, z := range []string{"", "gzip"} {
+		t.Run("ndjson"+z, func(t *testing.T) {
+			dir := t.TempDir()
+			spec := pe.spec(apigee.Apps, formats.NDJSON, "file://"+dir)
+			spec.Compression = formats.Compression(z)
+			local, err := pe.run(context.Background(), openLocal(t, dir), spec, func(r *export.Runner) { r.MaxParallelRequests = 1 })
+			if err != nil {
+				t.Fatal(err)
+			}
+			dest := "gs://exports/apps" + z
+			spec.Destination = dest
+			var spilled atomic.Bool
+			b := spillWatch{openGCS(t, srv, dest), &spilled}
+			remote, err := pe.run(context.Background(), b, spec, func(r *export.Runner) { r.MaxParallelRequests = 4 })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !spilled.Load() {
+				t.Fatal("no spill object was written to the bucket")
+			}
+			if remote.Objects[0].Name != local.Objects[0].Name || remote.Records != local.Records {
+				t.Fatalf("bucket got %s (%d records), sequential to a folder %s (%d)", remote.Objects[0].Name, remote.Records, local.Objects[0].Name, local.Records)
+			}
+			got := withoutSchema(t, formats.NDJSON, objects(t, srv, "exports", "apps"+z+"/"))
+			if len(got) != 2 || got[0] != remote.Objects[0].Name || got[1] != remote.Manifest.Name {
+				t.Fatalf("bucket holds %v, want the final and the manifest only", got)
+			}
+		})
+	}
+}
+
+// spillWatch notes that a spill object was created.
+type spillWatch struct {
+	sink.Bucket
+	spilled *atomic.Bool
+}
+
+func (b spillWatch) NewWriter(ctx context.Context, name string, a sink.Attrs) (sink.Writer, error) {
+	if strings.Contains(name, "/spill-") {
+		b.spilled.Store(true)
+	}
+	return b.Bucket.NewWriter(ctx, name, a)
 }
