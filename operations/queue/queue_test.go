@@ -27,8 +27,9 @@ import (
 )
 
 // harness is a Manager on a local store exporting from an emulator, with
-// a gauge of the exports reading from it at once (each export reads its
-// pages one at a time).
+// a gauge of the exports reading from it at once. The exports are of
+// developers, which key paging reads one page at a time (apps read their
+// status passes at once, several requests per export).
 type harness struct {
 	m        *operations.Manager
 	emu      *emulator.Server
@@ -47,7 +48,7 @@ func newHarness(t *testing.T, block bool) *harness {
 	emu := exporttest.Emulator(t, emulator.Sample(), emulator.Options{
 		Latency: 5 * time.Millisecond,
 		Intercept: func(w http.ResponseWriter, r *http.Request) bool {
-			if !strings.HasSuffix(r.URL.Path, "/apps") {
+			if !strings.HasSuffix(r.URL.Path, "/developers") {
 				return false
 			}
 			n := h.inFlight.Add(1)
@@ -105,7 +106,7 @@ func (h *harness) manager(t *testing.T, notStarted time.Duration) *operations.Ma
 func (h *harness) req(org string, i int) *operationspb.ExportRequest {
 	return &operationspb.ExportRequest{
 		Parent:      "organizations/" + org,
-		Resource:    "apps",
+		Resource:    "developers",
 		Format:      "ndjson",
 		Destination: "file://" + filepath.Join(h.dir, "out", fmt.Sprint(i)),
 		ApigeeUrl:   h.emu.URL,
