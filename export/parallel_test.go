@@ -351,3 +351,38 @@ func (b spillWatch) NewWriter(ctx context.Context, name string, a sink.Attrs) (s
 	}
 	return b.Bucket.NewWriter(ctx, name, a)
 }
+
+// TestParallelPassReaderStopsAndListingReadsOn: when the reader of a later
+// pass fails a page (here its four tries all get 503), it stops there and
+// the listing reads the rest of that pass itself when it gets there: the
+// export still writes the sequential run's object.
+func TestParallelPassReaderStopsAndListingReadsOn(t *testing.T) {
+	var failures atomic.Int64
+	pe := newParallelEnv(t, emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+		q := r.URL.Query()
+		if q.Get("status") == "revoked" && q.Get("keyStatus") == "approved" && q.Get("pageToken") != "" && failures.Add(1) <= 4 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"error":{"code":503,"message":"try later","status":"UNAVAILABLE"}}`))
+			return true
+		}
+		return false
+	}})
+	var names [2]string
+	for i, parallel := range []int{4, 1} {
+		dir := t.TempDir()
+		res, err := pe.run(context.Background(), openLocal(t, dir), pe.spec(apigee.Apps, formats.NDJSON, "file://"+dir), func(r *export.Runner) { r.MaxParallelRequests = parallel })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 && failures.Load() < 4 {
+			t.Fatalf("%d failed requests: the reader never met the fault", failures.Load())
+		}
+		if f := files(t, dir); slices.ContainsFunc(f, func(s string) bool { return strings.HasPrefix(s, export.StagingPrefix) }) {
+			t.Fatalf("staging left behind: %v", f)
+		}
+		names[i] = res.Objects[0].Name
+	}
+	if names[0] != names[1] {
+		t.Fatalf("parallel run with a stopped reader wrote %s, sequential %s", names[0], names[1])
+	}
+}
