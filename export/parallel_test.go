@@ -230,14 +230,7 @@ func TestParallelPassesResume(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if resumed.Objects[0].Name != clean.Objects[0].Name || resumed.Records != clean.Records {
-				t.Fatalf("resumed run wrote %s (%d records), a clean run %s (%d)", resumed.Objects[0].Name, resumed.Records, clean.Objects[0].Name, clean.Records)
-			}
-			for _, f := range files(t, dir) {
-				if strings.HasPrefix(f, export.StagingPrefix) {
-					t.Fatalf("staging left behind: %s", f)
-				}
-			}
+			resumedLikeClean(t, resumed, clean, dir)
 		})
 	}
 }

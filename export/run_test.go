@@ -370,15 +370,22 @@ func TestResumeAfterSuspend(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if resumed.Objects[0].Name != clean.Objects[0].Name || resumed.Records != clean.Records {
-				t.Fatalf("resumed run wrote %s (%d records), a clean run %s (%d)", resumed.Objects[0].Name, resumed.Records, clean.Objects[0].Name, clean.Records)
-			}
-			for _, f := range files(t, dir) {
-				if strings.HasPrefix(f, export.StagingPrefix) {
-					t.Fatalf("staging left behind: %s", f)
-				}
-			}
+			resumedLikeClean(t, resumed, clean, dir)
 		})
+	}
+}
+
+// resumedLikeClean fails t unless a resumed run published what a clean run
+// did, with the same record count, and left no staging in dir.
+func resumedLikeClean(t *testing.T, resumed, clean *export.Result, dir string) {
+	t.Helper()
+	if resumed.Objects[0].Name != clean.Objects[0].Name || resumed.Records != clean.Records {
+		t.Fatalf("resumed run wrote %s (%d records), a clean run %s (%d)", resumed.Objects[0].Name, resumed.Records, clean.Objects[0].Name, clean.Records)
+	}
+	for _, f := range files(t, dir) {
+		if strings.HasPrefix(f, export.StagingPrefix) {
+			t.Fatalf("staging left behind: %s", f)
+		}
 	}
 }
 
