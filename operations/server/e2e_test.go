@@ -104,29 +104,11 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	tokens, err := server.ParseTokenFile([]byte(`{"tokens":[{"token":"` + e2eToken + `","organizations":["acme"]}]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth, err := server.TokenAuth(tokens)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- server.New(m, server.Options{Auth: auth}).Serve(ctx, l) }()
+	base, stop := serveWithToken(t, m, "acme")
 	defer func() {
 		close(releaseOnce(release))
 		stop()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
 	}()
-	base := "http://" + l.Addr().String()
 
 	// Trigger over REST, as curl would.
 	out := filepath.Join(dir, "out")
@@ -138,7 +120,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// Poll with the official gRPC client.
 	c, err := lroauto.NewOperationsClient(context.Background(),
-		option.WithEndpoint(l.Addr().String()), option.WithoutAuthentication(),
+		option.WithEndpoint(strings.TrimPrefix(base, "http://")), option.WithoutAuthentication(),
 		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
 		option.WithGRPCDialOption(grpc.WithPerRPCCredentials(bearer(e2eToken))))
 	if err != nil {
@@ -284,4 +266,32 @@ func restTrigger(t *testing.T, base, resource, body string) *longrunningpb.Opera
 		t.Fatalf("operation name %q", op.GetName())
 	}
 	return &op
+}
+
+// serveWithToken serves m's API on a loopback port to the bearer e2eToken,
+// allowed the organization org ("*" for all), and returns its base URL and
+// a stop that ends Serve and reports its error.
+func serveWithToken(t *testing.T, m server.Operations, org string) (base string, stop func()) {
+	t.Helper()
+	tokens, err := server.ParseTokenFile([]byte(`{"tokens":[{"token":"` + e2eToken + `","organizations":["` + org + `"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := server.TokenAuth(tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- server.New(m, server.Options{Auth: auth}).Serve(ctx, l) }()
+	return "http://" + l.Addr().String(), func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}
 }

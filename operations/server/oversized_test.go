@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -22,7 +21,6 @@ import (
 
 	"pubexport/operations"
 	"pubexport/operations/operationspb"
-	"pubexport/operations/server"
 	"pubexport/operations/store"
 )
 
@@ -48,28 +46,8 @@ func TestOversizedInputsGetShortAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	tokens, err := server.ParseTokenFile([]byte(`{"tokens":[{"token":"` + e2eToken + `","organizations":["*"]}]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth, err := server.TokenAuth(tokens)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- server.New(m, server.Options{Auth: auth}).Serve(ctx, l) }()
-	defer func() {
-		stop()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
-	base := "http://" + l.Addr().String()
+	base, stop := serveWithToken(t, m, "*")
+	defer stop()
 
 	big := strings.Repeat("x", 500<<10)
 	bigKey := strings.Repeat("k", 900<<10)
@@ -135,7 +113,7 @@ func TestOversizedInputsGetShortAnswers(t *testing.T) {
 
 	t.Run("grpc", func(t *testing.T) {
 		c, err := lroauto.NewOperationsClient(context.Background(),
-			option.WithEndpoint(l.Addr().String()), option.WithoutAuthentication(),
+			option.WithEndpoint(strings.TrimPrefix(base, "http://")), option.WithoutAuthentication(),
 			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
 			option.WithGRPCDialOption(grpc.WithPerRPCCredentials(bearer(e2eToken))))
 		if err != nil {
@@ -181,7 +159,7 @@ func TestOversizedInputsGetShortAnswers(t *testing.T) {
 				return err
 			}},
 		}
-		cc, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		cc, err := grpc.NewClient(strings.TrimPrefix(base, "http://"), grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithPerRPCCredentials(bearer(e2eToken)))
 		if err != nil {
 			t.Fatal(err)
