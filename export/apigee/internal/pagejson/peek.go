@@ -169,65 +169,24 @@ func (d *decoder) peekKey(key *fieldPlan, budget int) (string, bool) {
 
 // pass passes over one value as skip does, but finds the end of each
 // string by its closing quote alone (see Peek).
-func (d *decoder) pass(budget int) error { return d.passValue(0, budget) }
+func (d *decoder) pass(budget int) error { return d.skipValue(0, budget, true) }
 
-func (d *decoder) passValue(depth, budget int) error {
-	if d.i >= len(d.s) {
-		return d.eof()
+// passFieldName passes over a field name and its ':' as fieldName does,
+// finding the name's end by its closing quote alone.
+func (d *decoder) passFieldName() error {
+	if d.i >= len(d.s) || d.s[d.i] != '"' {
+		return d.unexpected("a field name")
 	}
-	switch c := d.s[d.i]; {
-	case c == '"':
-		return d.passString()
-	case c == '{':
-		if depth+1 > budget {
-			return d.errorf(d.i, "nested deeper than %d", recursionLimit)
-		}
-		d.i++
-		if d.closes('}') {
-			return nil
-		}
-		for {
-			if d.i >= len(d.s) || d.s[d.i] != '"' {
-				return d.unexpected("a field name")
-			}
-			if err := d.passString(); err != nil {
-				return err
-			}
-			d.ws()
-			if d.i >= len(d.s) || d.s[d.i] != ':' {
-				return d.unexpected(`":" after the field name`)
-			}
-			d.i++
-			d.ws()
-			if err := d.passValue(depth+1, budget); err != nil {
-				return err
-			}
-			if more, ok := d.next('}'); !ok {
-				return d.unexpected(`"," or "}" after a field`)
-			} else if !more {
-				return nil
-			}
-		}
-	case c == '[':
-		if depth+1 > budget {
-			return d.errorf(d.i, "nested deeper than %d", recursionLimit)
-		}
-		d.i++
-		if d.closes(']') {
-			return nil
-		}
-		for {
-			if err := d.passValue(depth+1, budget); err != nil {
-				return err
-			}
-			if more, ok := d.next(']'); !ok {
-				return d.unexpected(`"," or "]" in an array`)
-			} else if !more {
-				return nil
-			}
-		}
+	if err := d.passString(); err != nil {
+		return err
 	}
-	return d.skipValue(depth, budget) // a number or a literal
+	d.ws()
+	if d.i >= len(d.s) || d.s[d.i] != ':' {
+		return d.unexpected(`":" after the field name`)
+	}
+	d.i++
+	d.ws()
+	return nil
 }
 
 // passString passes over the string at d.i (which is '"'): up to the first

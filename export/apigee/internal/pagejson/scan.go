@@ -426,14 +426,20 @@ func normalizeInt(tok string) (string, bool) {
 
 // skip validates and passes over one value of an unknown field. depth counts
 // the containers entered, limited like protojson's skipJSONValue.
-func (d *decoder) skip(budget int) error { return d.skipValue(0, budget) }
+func (d *decoder) skip(budget int) error { return d.skipValue(0, budget, false) }
 
-func (d *decoder) skipValue(depth, budget int) error {
+// skipValue passes over one value. lax (pass, for Peek) checks the
+// structure only and finds each string's end by its closing quote; strict
+// (skip) validates strings as well, as the decoder must.
+func (d *decoder) skipValue(depth, budget int, lax bool) error {
 	if d.i >= len(d.s) {
 		return d.eof()
 	}
 	switch c := d.s[d.i]; {
 	case c == '"':
+		if lax {
+			return d.passString()
+		}
 		_, err := d.str()
 		return err
 	case c == '{':
@@ -445,10 +451,16 @@ func (d *decoder) skipValue(depth, budget int) error {
 			return nil
 		}
 		for {
-			if _, err := d.fieldName(); err != nil {
+			var err error
+			if lax {
+				err = d.passFieldName()
+			} else {
+				_, err = d.fieldName()
+			}
+			if err != nil {
 				return err
 			}
-			if err := d.skipValue(depth+1, budget); err != nil {
+			if err := d.skipValue(depth+1, budget, lax); err != nil {
 				return err
 			}
 			if more, ok := d.next('}'); !ok {
@@ -466,7 +478,7 @@ func (d *decoder) skipValue(depth, budget int) error {
 			return nil
 		}
 		for {
-			if err := d.skipValue(depth+1, budget); err != nil {
+			if err := d.skipValue(depth+1, budget, lax); err != nil {
 				return err
 			}
 			if more, ok := d.next(']'); !ok {
