@@ -23,6 +23,9 @@ type exportJob struct {
 	// section records the pages it was served).
 	httpClient *http.Client
 	sinkOpts   []sink.Option
+	// maxParallel is the export's --max-parallel-requests (the default
+	// when zero).
+	maxParallel int
 }
 
 // exportResult is what the harness keeps of an export.
@@ -59,7 +62,7 @@ func runExport(ctx context.Context, j exportJob) (exportResult, error) {
 		return exportResult{}, fmt.Errorf("opening %s: %w", j.dest, err)
 	}
 	defer bucket.Close()
-	r := &export.Runner{Source: export.FromClient(client), Bucket: bucket}
+	r := &export.Runner{Source: export.FromClient(client), Bucket: bucket, MaxParallelRequests: j.maxParallel}
 	spec := export.Spec{
 		Org:         benchOrg,
 		Resource:    j.resource,
