@@ -6,8 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"pubexport/operations/operationspb"
 )
 
@@ -48,7 +46,7 @@ type cachedRecord struct {
 // than that, whatever the tick.
 const settle = time.Second
 
-// unchanged returns a copy of the record cached for name when fi, the
+// unchanged returns the record cached for name (shared: see decode) when fi, the
 // file's current state, is the settled file the record was read from:
 // local records are only ever replaced (renamed over), never written in
 // place, so the same file with the same size and time holds the same
@@ -60,7 +58,7 @@ func (c *recordCache) unchanged(name string, fi os.FileInfo) (*operationspb.Oper
 	if !ok || e.file == nil || !os.SameFile(e.file, fi) || e.file.Size() != fi.Size() || !e.file.ModTime().Equal(fi.ModTime()) {
 		return nil, 0, false
 	}
-	return proto.Clone(e.rec).(*operationspb.OperationRecord), e.gen, true
+	return e.rec, e.gen, true
 }
 
 // settled notes that name's cached record was read from fi, read at
@@ -79,15 +77,17 @@ func (c *recordCache) settled(name string, raw []byte, fi os.FileInfo, readAt ti
 
 // decode returns the record raw holds and gen, from the cache when raw is
 // the last bytes decoded under name, else with decode (which receives raw
-// and returns the record and its generation) and then kept. A record from
-// the cache is a copy: callers may change what they get. raw must not be
+// and returns the record and its generation) and then kept. The record is
+// the cache's own, shared with every caller that reads the same bytes: it
+// must not be changed (Get hands out copies; Peek this very record, so that
+// its callers can tell an unchanged record by its pointer). raw must not be
 // changed after the call.
 func (c *recordCache) decode(name string, raw []byte, decode func([]byte) (*operationspb.OperationRecord, int64, error)) (*operationspb.OperationRecord, int64, error) {
 	c.mu.Lock()
 	e, ok := c.entries[name]
 	c.mu.Unlock()
 	if ok && bytes.Equal(e.raw, raw) {
-		return proto.Clone(e.rec).(*operationspb.OperationRecord), e.gen, nil
+		return e.rec, e.gen, nil
 	}
 	rec, gen, err := decode(raw)
 	if err != nil {
@@ -104,7 +104,7 @@ func (c *recordCache) decode(name string, raw []byte, decode func([]byte) (*oper
 			break
 		}
 	}
-	c.entries[name] = cachedRecord{raw: raw, rec: proto.Clone(rec).(*operationspb.OperationRecord), gen: gen}
+	c.entries[name] = cachedRecord{raw: raw, rec: rec, gen: gen}
 	return rec, gen, nil
 }
 

@@ -7,8 +7,9 @@ import (
 	"pubexport/operations/operationspb"
 )
 
-// TestRecordCacheDecodesOnce checks that unchanged bytes are decoded once,
-// changed bytes again, and that callers get copies.
+// TestRecordCacheDecodesOnce checks that unchanged bytes are decoded once
+// and answered with the very same record (which Peek relies on), and that
+// changed bytes are decoded again into another record.
 func TestRecordCacheDecodesOnce(t *testing.T) {
 	var c recordCache
 	decodes := 0
@@ -16,10 +17,12 @@ func TestRecordCacheDecodesOnce(t *testing.T) {
 		decodes++
 		return &operationspb.OperationRecord{Attempts: int32(len(b))}, int64(len(b)), nil
 	}
+	var last *operationspb.OperationRecord
 	for i, step := range []struct {
 		raw         string
 		wantDecodes int
-	}{{"abc", 1}, {"abc", 1}, {"abcd", 2}, {"abcd", 2}, {"abc", 3}} {
+		wantSame    bool // the record of the step before
+	}{{"abc", 1, false}, {"abc", 1, true}, {"abcd", 2, false}, {"abcd", 2, true}, {"abc", 3, false}} {
 		rec, gen, err := c.decode("n", []byte(step.raw), dec)
 		if err != nil {
 			t.Fatal(err)
@@ -30,7 +33,10 @@ func TestRecordCacheDecodesOnce(t *testing.T) {
 		if decodes != step.wantDecodes {
 			t.Errorf("step %d: %d decodes, want %d", i, decodes, step.wantDecodes)
 		}
-		rec.Attempts = -1
+		if same := rec == last; same != step.wantSame {
+			t.Errorf("step %d: the record of the step before = %v, want %v", i, same, step.wantSame)
+		}
+		last = rec
 	}
 	for i := range maxCachedRecords + 10 {
 		if _, _, err := c.decode(fmt.Sprint("op-", i), []byte("x"), dec); err != nil {

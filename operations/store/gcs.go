@@ -17,6 +17,7 @@ import (
 	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"pubexport/export/sink"
 	"pubexport/operations/operationspb"
@@ -138,6 +139,17 @@ func (s *gcs) write(ctx context.Context, rel string, body []byte, cond storage.C
 }
 
 func (s *gcs) Get(ctx context.Context, name string) (*operationspb.OperationRecord, int64, error) {
+	rec, gen, err := s.Peek(ctx, name)
+	if err != nil {
+		return nil, 0, err
+	}
+	return proto.Clone(rec).(*operationspb.OperationRecord), gen, nil
+}
+
+// Peek reads the object every time (another process may have written it)
+// and returns the cache's own record when its bytes are unchanged (see
+// recordCache.decode).
+func (s *gcs) Peek(ctx context.Context, name string) (*operationspb.OperationRecord, int64, error) {
 	if _, _, err := SplitName(name); err != nil {
 		return nil, 0, err
 	}

@@ -35,11 +35,23 @@ func (s *withLegacy) isOld(name string) bool {
 }
 
 func (s *withLegacy) Get(ctx context.Context, name string) (*operationspb.OperationRecord, int64, error) {
-	rec, gen, err := s.primary.Get(ctx, name)
+	return s.get(ctx, name, func(ctx context.Context, st Store, name string) (*operationspb.OperationRecord, int64, error) {
+		return st.Get(ctx, name)
+	})
+}
+
+// Peek is Get with each store's Peek (or its Get when it has none).
+func (s *withLegacy) Peek(ctx context.Context, name string) (*operationspb.OperationRecord, int64, error) {
+	return s.get(ctx, name, Peek)
+}
+
+// get finds name with read, in primary first.
+func (s *withLegacy) get(ctx context.Context, name string, read func(context.Context, Store, string) (*operationspb.OperationRecord, int64, error)) (*operationspb.OperationRecord, int64, error) {
+	rec, gen, err := read(ctx, s.primary, name)
 	if status.Code(err) != codes.NotFound {
 		return rec, gen, err
 	}
-	lrec, lgen, lerr := s.legacy.Get(ctx, name)
+	lrec, lgen, lerr := read(ctx, s.legacy, name)
 	if lerr != nil {
 		return nil, 0, err // the primary's NOT_FOUND (or the legacy store's failure would hide it)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"pubexport/operations/operationspb"
 )
@@ -79,6 +80,8 @@ func (s *local) lock() (unlock func(), err error) {
 	}, nil
 }
 
+// read returns the record named name, shared with the cache: it must not
+// be changed.
 func (s *local) read(name string) (*operationspb.OperationRecord, int64, error) {
 	p := s.path(recordPath(name))
 	if fi, err := os.Stat(p); err == nil {
@@ -182,6 +185,15 @@ func (s *local) writeRecord(name string, rec *operationspb.OperationRecord, gen 
 }
 
 func (s *local) Get(ctx context.Context, name string) (*operationspb.OperationRecord, int64, error) {
+	rec, gen, err := s.Peek(ctx, name)
+	if err != nil {
+		return nil, 0, err
+	}
+	return proto.Clone(rec).(*operationspb.OperationRecord), gen, nil
+}
+
+// Peek returns the cache's own record (see recordCache.decode).
+func (s *local) Peek(ctx context.Context, name string) (*operationspb.OperationRecord, int64, error) {
 	if _, _, err := SplitName(name); err != nil {
 		return nil, 0, err
 	}

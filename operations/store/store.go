@@ -55,6 +55,28 @@ type Store interface {
 	ReleaseRequest(ctx context.Context, parent, requestID, name string) error
 }
 
+// Peeker is a Store that can lend out the records it keeps instead of
+// copying them. Pollers read the same unchanged record over and over:
+// copying it for every read is waste, and a caller that is handed the very
+// record it saw before knows, without comparing, that nothing changed.
+type Peeker interface {
+	// Peek is Get without the copy. The record is shared with the store
+	// and with other callers: it must not be changed. A record whose
+	// content changed (any write, a deletion and re-creation) is always
+	// another pointer; an unchanged one is usually the same pointer
+	// again (not always: the store may have dropped it from its cache).
+	Peek(ctx context.Context, name string) (*operationspb.OperationRecord, int64, error)
+}
+
+// Peek returns st's record named name without copying it when st is a
+// Peeker, and Get's copy otherwise. Either way the caller must not change it.
+func Peek(ctx context.Context, st Store, name string) (*operationspb.OperationRecord, int64, error) {
+	if p, ok := st.(Peeker); ok {
+		return p.Peek(ctx, name)
+	}
+	return st.Get(ctx, name)
+}
+
 var parentRE = regexp.MustCompile(`^organizations/([A-Za-z0-9][A-Za-z0-9-]{0,62})$`)
 
 // SplitName checks an operation name, organizations/{org}/operations/{id},
