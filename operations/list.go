@@ -38,6 +38,8 @@ const FilterHelp = `a filter is empty or terms joined by AND, each FIELD=VALUE (
 // it (ListOperationsResponse.unreachable names collections, not single
 // operations). Only when no record at all can be read, for a reason other
 // than damage, does List fail: the store is down.
+//
+// The operations may be shared, as Get's are: they must not be changed.
 func (m *Manager) List(ctx context.Context, parent, filter string, pageSize int32, pageToken string) ([]*longrunningpb.Operation, string, error) {
 	if err := store.CheckParent(parent, false); err != nil {
 		return nil, "", err

@@ -120,6 +120,8 @@ type Manager struct {
 
 	urls apigeeURLs // passwords kept out of records
 
+	answers answers // Get's decoded operations, by name
+
 	mu     sync.Mutex
 	jobs   map[string]*job // operations this process runs, by name
 	closed bool
@@ -448,6 +450,10 @@ func (m *Manager) job(name string) *job {
 
 // Get returns the operation: the live state for an export this process
 // runs, else the store's (at most about a second behind the runner).
+//
+// The operation may be shared with other callers and later calls (an
+// unchanged record is decoded once, see answers): it must not be changed.
+// A caller that wants to change it must proto.Clone it first.
 func (m *Manager) Get(ctx context.Context, name string) (*longrunningpb.Operation, error) {
 	if _, _, err := store.SplitName(name); err != nil {
 		return nil, err
@@ -458,11 +464,11 @@ func (m *Manager) Get(ctx context.Context, name string) (*longrunningpb.Operatio
 	if err := m.unrecordedEnd(name); err != nil {
 		return nil, err
 	}
-	rec, _, err := m.store.Get(ctx, name)
+	rec, _, err := store.Peek(ctx, m.store, name)
 	if err != nil {
 		return nil, err
 	}
-	return operationOf(rec)
+	return m.answers.of(name, rec)
 }
 
 // errCancelled is the cause a cancelled export's context carries.
@@ -577,6 +583,7 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 	if err := m.store.Delete(ctx, name); err != nil {
 		return err
 	}
+	m.answers.forget(name)
 	if rid := rec.GetRequest().GetRequestId(); rid != "" {
 		if err := m.store.ReleaseRequest(ctx, rec.GetRequest().GetParent(), rid, name); err != nil {
 			m.log.Warn("could not release a request id", "operation", name, "error", err)
@@ -587,6 +594,7 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 
 // Wait returns the operation once it is done, or its current state when
 // timeout passes first. timeout <= 0 waits until done or until ctx ends.
+// The operation may be shared, as Get's is: it must not be changed.
 func (m *Manager) Wait(ctx context.Context, name string, timeout time.Duration) (*longrunningpb.Operation, error) {
 	if timeout > 0 {
 		var cancel context.CancelFunc

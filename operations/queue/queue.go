@@ -18,6 +18,7 @@ import (
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"pubexport/export/apigee/apigeepb"
@@ -275,7 +276,7 @@ func (q *Queue) position(name string) int {
 }
 
 // decorate says, in a NOT_STARTED operation's progress description, where
-// it stands in line.
+// it stands in line. op itself is never changed (it may be shared).
 func (q *Queue) decorate(op *longrunningpb.Operation) *longrunningpb.Operation {
 	if op == nil || op.GetDone() {
 		return op
@@ -300,6 +301,9 @@ func (q *Queue) decorate(op *longrunningpb.Operation) *longrunningpb.Operation {
 	if err != nil {
 		return op
 	}
+	// The Manager's operations are shared with its other callers: the
+	// position goes on a copy.
+	op = proto.Clone(op).(*longrunningpb.Operation)
 	op.Metadata = a
 	return op
 }

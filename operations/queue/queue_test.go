@@ -379,3 +379,51 @@ func TestRecoverWaitsInLine(t *testing.T) {
 		t.Errorf("peak %d exports at once, want at most %d", p, bound)
 	}
 }
+
+// TestPlaceInLineOnACopy: the Manager shares the operations it answers
+// with (an unchanged record is decoded once), so the place in line the
+// queue shows must go on a copy: the Manager's own answer, and the queue's
+// later ones, stay what the record says.
+func TestPlaceInLineOnACopy(t *testing.T) {
+	h := newHarness(t, true)
+	q := queue.New(h.m, queue.Options{MaxRunning: 1})
+	defer h.m.Close()
+	defer q.Close()
+	defer close(h.block)
+
+	if _, err := q.Start(t.Context(), h.req("acme", 1)); err != nil {
+		t.Fatal(err)
+	}
+	second, err := q.Start(t.Context(), h.req("acme", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := second.GetName()
+	own, err := h.m.Get(t.Context(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded := metadata(t, own).GetProgress().GetDescription()
+	if strings.HasPrefix(recorded, "queued: ") {
+		t.Fatalf("the record itself says %q", recorded)
+	}
+	for i := range 3 {
+		op, err := q.Get(t.Context(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := metadata(t, op).GetProgress().GetDescription(); d != "queued: number 1 of 1 waiting; this server runs at most 1 exports at once" {
+			t.Errorf("queue's Get %d: description %q", i, d)
+		}
+		if op == own {
+			t.Fatalf("queue's Get %d answered with the Manager's own operation", i)
+		}
+		again, err := h.m.Get(t.Context(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := metadata(t, again).GetProgress().GetDescription(); d != recorded {
+			t.Fatalf("after the queue's Get %d the Manager answers %q, want the record's %q", i, d, recorded)
+		}
+	}
+}

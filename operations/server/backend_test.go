@@ -33,6 +33,27 @@ type memOps struct {
 	calls   []string // every method call as "Method name", to prove refused calls never arrive
 	// onWait, if set before the server starts, runs when Wait begins.
 	onWait func(name string)
+	// shared: Get, List and Wait answer with the operations themselves,
+	// not copies, as *operations.Manager does (see share).
+	shared bool
+}
+
+// share makes Get, List and Wait answer with the operations memOps holds,
+// not copies, as *operations.Manager does for unchanged records. memOps
+// never changes an operation it has handed out; it replaces it.
+func (m *memOps) share() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.shared = true
+}
+
+// out is op as the caller gets it: op itself when shared, else a copy.
+// Called with mu held.
+func (m *memOps) out(op *longrunningpb.Operation) *longrunningpb.Operation {
+	if m.shared {
+		return op
+	}
+	return cloneOp(op)
 }
 
 func newMemOps() *memOps {
@@ -83,7 +104,8 @@ func (m *memOps) add(org, resource string) string {
 func (m *memOps) finish(name string, records int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	op := m.ops[name]
+	op := cloneOp(m.ops[name]) // the old one may be shared
+	m.ops[name] = op
 	md, _ := anypb.New(&apigeepb.OperationMetadata{
 		State:              apigeepb.OperationMetadata_FINISHED.Enum(),
 		TargetResourceName: new(strings.TrimSuffix(name, name[strings.LastIndex(name, "/operations/"):]) + "/developers"),
@@ -119,7 +141,7 @@ func (m *memOps) Get(ctx context.Context, name string) (*longrunningpb.Operation
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "store has no record at /secret/store/path/%s", name)
 	}
-	return cloneOp(op), nil
+	return m.out(op), nil
 }
 
 func (m *memOps) List(ctx context.Context, parent, filter string, pageSize int32, pageToken string) ([]*longrunningpb.Operation, string, error) {
@@ -152,7 +174,7 @@ func (m *memOps) List(ctx context.Context, parent, filter string, pageSize int32
 	for ; i < len(m.order) && len(out) < int(pageSize); i++ {
 		op := m.ops[m.order[i]]
 		if op != nil && strings.HasPrefix(op.Name, parent+"/operations/") && want(op) {
-			out = append(out, cloneOp(op))
+			out = append(out, m.out(op))
 		}
 	}
 	next := ""
@@ -171,6 +193,8 @@ func (m *memOps) Cancel(ctx context.Context, name string) error {
 		return status.Errorf(codes.NotFound, "store has no record at /secret/store/path/%s", name)
 	}
 	if !op.Done {
+		op = cloneOp(op) // the old one may be shared
+		m.ops[name] = op
 		op.Done = true
 		op.Result = &longrunningpb.Operation_Error{Error: &statuspb.Status{Code: int32(codes.Canceled), Message: "export cancelled by request"}}
 		close(m.done[name])

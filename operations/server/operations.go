@@ -18,6 +18,10 @@ import (
 // implementation never sees a request for an organization the caller may not
 // see. It does not re-check what the implementation returns beyond making
 // sure listed operations belong to the listed organization.
+//
+// The server never changes an operation it is given, so an implementation
+// may answer with operations it shares between calls (*operations.Manager
+// does, to answer polls of an unchanged record without decoding it again).
 type Operations interface {
 	// Start validates req, records a new operation and starts it in the
 	// background; it returns the operation at once.
