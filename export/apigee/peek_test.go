@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unsafe"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -195,5 +196,22 @@ func BenchmarkPeekPage(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestPeekedTokenOwnsItsBytes: the next token peekPage returns stays the
+// same when the page's bytes are reused, so that keeping it (as the pass
+// readers do for every page of a pass) does not keep the page alive.
+func TestPeekedTokenOwnsItsBytes(t *testing.T) {
+	body := []byte(`{"app":[{"appId":"a1","name":"n"}],"nextPageToken":"tok-123"}`)
+	pk, ok := peekPage(Apps, unsafe.String(unsafe.SliceData(body), len(body)), false)
+	if !ok || pk.nextToken != "tok-123" {
+		t.Fatalf("peekPage = %q, %v; want token tok-123", pk.nextToken, ok)
+	}
+	for i := range body {
+		body[i] = 'x'
+	}
+	if pk.nextToken != "tok-123" {
+		t.Errorf("after the page's bytes changed, the peeked token is %q; want tok-123 (a copy)", pk.nextToken)
 	}
 }
