@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,11 +81,23 @@ type Options struct {
 	Pages http.Handler
 }
 
+// streamWorkers is how many goroutines Serve keeps to run gRPC calls in.
+// Without them gRPC starts a goroutine for every call, whose stack then
+// grows as the call runs: under polling load that growth and the start
+// were about 7% of the process's CPU (runtime.copystack, newproc), the
+// workers' stacks have grown once. Calls beyond this many at once get a
+// goroutine of their own, as before; idle workers hold their stacks
+// (a few KB each).
+const streamWorkers = 64
+
 // Server serves operations over gRPC and REST on one port.
 type Server struct {
-	opts      Options
-	log       *slog.Logger
-	grpc      *grpc.Server
+	opts Options
+	log  *slog.Logger
+	grpc *grpc.Server // Handler's
+	// newGRPC makes another gRPC server for the same services, with
+	// extra options: Serve's own, with stream workers.
+	newGRPC   func(extra ...grpc.ServerOption) *grpc.Server
 	rest      http.Handler
 	handler   http.Handler
 	stopDrain context.CancelFunc
@@ -114,21 +127,24 @@ func New(ops Operations, opts Options) *Server {
 	drain, stopDrain := context.WithCancel(context.Background())
 	svc := &service{ops: ops, maxWait: opts.MaxWait, drain: drain}
 
-	gopts := append([]grpc.ServerOption{
+	gopts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(boundUnary, authUnary(opts.Auth, log)),
 		grpc.ChainStreamInterceptor(authStream(opts.Auth, log)),
 		grpc.MaxRecvMsgSize(int(opts.MaxRequestBytes)),
 		// net/http's HTTP/2 bound, which gRPC had behind ServeHTTP: with
 		// MaxConnections it caps the calls (long waits included) held open.
 		grpc.MaxConcurrentStreams(250),
-	}, opts.GRPCOptions...)
-	gs := grpc.NewServer(gopts...)
+	}
 	services := []registered{
 		{&longrunningpb.Operations_ServiceDesc, grpcOperations{svc: svc}},
 		{&operationspb.ExportService_ServiceDesc, grpcExport{svc: svc}},
 	}
-	for _, r := range services {
-		gs.RegisterService(r.desc, r.impl)
+	newGRPC := func(extra ...grpc.ServerOption) *grpc.Server {
+		gs := grpc.NewServer(slices.Concat(gopts, extra, opts.GRPCOptions)...)
+		for _, r := range services {
+			gs.RegisterService(r.desc, r.impl)
+		}
+		return gs
 	}
 	// REST serves the same implementations on the routes the contract
 	// declares; a contract the services cannot keep is a build defect
@@ -145,7 +161,7 @@ func New(ops Operations, opts Options) *Server {
 		}
 	}
 
-	s := &Server{opts: opts, log: log, grpc: gs, stopDrain: stopDrain}
+	s := &Server{opts: opts, log: log, grpc: newGRPC(), newGRPC: newGRPC, stopDrain: stopDrain}
 	s.rest = authHTTP(opts, log, h)
 	s.handler = http.HandlerFunc(s.route)
 	return s
@@ -199,13 +215,16 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		// No read or write timeout: WaitOperation answers take up to MaxWait.
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	// Stream workers here only: Serve stops them when it returns, and
+	// nothing would stop those of Handler's server.
+	gs := s.newGRPC(grpc.NumStreamWorkers(streamWorkers))
 	sl := split(netutil.LimitListener(l, s.opts.MaxConnections), 10*time.Second)
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(sl.web) }()
 	go func() {
 		// nil after GracefulStop or Stop; an error only if the
 		// listener failed.
-		if err := s.grpc.Serve(sl.grpc); err != nil {
+		if err := gs.Serve(sl.grpc); err != nil {
 			errc <- err
 		}
 	}()
@@ -216,7 +235,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		s.stopDrain()
 		sl.Close()
 		hs.Close()
-		s.grpc.Stop()
+		gs.Stop()
 		return fmt.Errorf("serve operations on %s: %w", l.Addr(), err)
 	case <-ctx.Done():
 	}
@@ -226,7 +245,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	defer cancel()
 	grpcDone := make(chan struct{})
 	go func() {
-		s.grpc.GracefulStop()
+		gs.GracefulStop()
 		close(grpcDone)
 	}()
 	err := hs.Shutdown(sctx)
@@ -237,7 +256,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	select {
 	case <-grpcDone:
 	case <-sctx.Done():
-		s.grpc.Stop()
+		gs.Stop()
 		<-grpcDone
 		if err == nil {
 			err = fmt.Errorf("shut down operations server: gRPC calls still running after %v were cut off", s.opts.ShutdownTimeout)
