@@ -158,6 +158,53 @@ func TestCloudStorageCancelLeavesNothing(t *testing.T) {
 	}
 }
 
+// TestCloudStorageCancelDuringCommit: an export cancelled while a staging
+// part is being committed leaves nothing. Cloud Storage may carry out a
+// request whose client hung up; the emulator here does so right after the
+// next listing, which is the cancelled run's cleanup, so a run that gave up
+// on the commit would leave the part behind for good.
+func TestCloudStorageCancelDuringCommit(t *testing.T) {
+	e := newEnv(t, emulator.GenerateSpec{Developers: 3000, Seed: 13}, emulator.Options{})
+	srv := gcstest.Start(t, "exports")
+	late := gcstest.HoldCreate(gcstest.CreateOf("cancelled/" + export.StagingPrefix + "run-1/object-0000-part-00001"))
+	srv.Use(late.Middleware)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ran := make(chan struct{})
+	go func() {
+		select {
+		case <-late.Held():
+		case <-ran:
+			return
+		}
+		cancel()
+		select {
+		case <-ran: // gave up on the commit
+		case <-time.After(time.Second):
+			late.Release() // still waiting for its answer, as it should
+		}
+	}()
+	spec := e.spec(apigee.Developers, formats.NDJSON, "gs://exports/cancelled")
+	_, err := e.run(ctx, openGCS(t, srv, spec.Destination), spec, func(r *export.Runner) {
+		r.CheckpointEvery = 1
+		r.StagingID = "run-1"
+	})
+	close(ran)
+	if status.Code(err) != codes.Canceled {
+		t.Fatalf("got %v, want CANCELLED", err)
+	}
+	select {
+	case <-late.Held():
+	default:
+		t.Fatal("the commit of the second staging part was never held: the test proves nothing")
+	}
+	<-late.Done()
+	srv.Use()
+	if got := objects(t, srv, "exports", ""); len(got) != 0 {
+		t.Fatalf("an export cancelled during a commit left %v (its client hung up on the commit: %v)", got, late.HungUp())
+	}
+}
+
 // TestCloudStorageDestinationErrors: a missing bucket and a caller who may
 // not write fail before any Apigee page is read, with the right code.
 func TestCloudStorageDestinationErrors(t *testing.T) {

@@ -44,8 +44,10 @@ type gcsBucket struct {
 	chunkSize int
 	retry     []storage.RetryOption
 	anonymous bool // our client has no credentials, so it cannot sign
-	// cleanupTimeout is composeCleanupTimeout; tests shorten it.
+	// cleanupTimeout is composeCleanupTimeout and settleTimeout is
+	// settleTimeout; tests shorten them.
 	cleanupTimeout time.Duration
+	settleTimeout  time.Duration
 }
 
 func openGCS(ctx context.Context, d dest, cfg config) (Bucket, error) {
@@ -55,6 +57,7 @@ func openGCS(ctx context.Context, d dest, cfg config) (Bucket, error) {
 		prefix:         d.prefix,
 		chunkSize:      cfg.chunkSize,
 		cleanupTimeout: composeCleanupTimeout,
+		settleTimeout:  settleTimeout,
 		retry: []storage.RetryOption{
 			storage.WithPolicy(storage.RetryAlways),
 			storage.WithMaxAttempts(cfg.attempts),
@@ -167,7 +170,7 @@ func (b *gcsBucket) Publish(ctx context.Context, src, dst string, a Attrs) (Obje
 	c.ContentType = a.ContentType
 	c.ContentEncoding = a.ContentEncoding
 	c.Metadata = a.Metadata
-	attrs, err := c.Run(ctx)
+	attrs, err := settle(ctx, b.settleTimeout, c.Run)
 	switch code := httpCode(err); {
 	case err == nil:
 		return b.info(attrs), true, nil
@@ -243,7 +246,7 @@ func (b *gcsBucket) Compose(ctx context.Context, dst string, srcs []string, a At
 				return ObjectInfo{}, err
 			}
 			temps = append(temps, name)
-			if _, err := to.ComposerFrom(group...).Run(ctx); err != nil {
+			if _, err := settle(ctx, b.settleTimeout, to.ComposerFrom(group...).Run); err != nil {
 				return ObjectInfo{}, b.composeError(err, dst)
 			}
 			next = append(next, to)
@@ -254,7 +257,7 @@ func (b *gcsBucket) Compose(ctx context.Context, dst string, srcs []string, a At
 	c.ContentType = a.ContentType
 	c.ContentEncoding = a.ContentEncoding
 	c.Metadata = a.Metadata
-	attrs, err := c.Run(ctx)
+	attrs, err := settle(ctx, b.settleTimeout, c.Run)
 	if err != nil {
 		return ObjectInfo{}, b.composeError(err, dst)
 	}

@@ -49,15 +49,21 @@ func TestGCSComposeCleanupIsBounded(t *testing.T) {
 		parts = append(parts, name)
 	}
 
-	// The final compose cancels the run; deletes are never answered: each
-	// waits until the client gives up on it.
+	// The run is cancelled while the second intermediate compose is under
+	// way (it completes: see settleTimeout), so the final compose is never
+	// sent; deletes are never answered: each waits until the client gives
+	// up on it.
 	var mu sync.Mutex
 	var deletes int
 	srv.Use(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch {
-			case strings.HasSuffix(r.URL.Path, "/o/run/staging/object/compose"):
+			case strings.HasSuffix(r.URL.Path, "/o/run/staging/object.compose-0-1/compose"):
 				cancel()
+				next.ServeHTTP(w, r)
+				return
+			case strings.HasSuffix(r.URL.Path, "/o/run/staging/object/compose"):
+				t.Error("the final compose was sent after the cancel")
 			case gcstest.ObjectDeletes(r):
 				mu.Lock()
 				deletes++

@@ -2,8 +2,10 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"hash"
 	"hash/crc32"
+	"time"
 
 	"cloud.google.com/go/storage"
 	"google.golang.org/grpc/codes"
@@ -12,13 +14,20 @@ import (
 // castagnoli is the CRC32C table Cloud Storage uses.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// gcsWriter is a resumable upload. Its context is its own: Abort cancels it,
-// so the upload is never finalized and nothing is committed.
+// gcsWriter is a resumable upload. Its context is its own: the caller's
+// context ends it while it is being written, and Abort does at any time,
+// so that such an upload is never finalized and nothing is committed. Once
+// Close has begun, the caller's context no longer cuts it short: the last
+// request commits the object, and it is waited for (see settleTimeout).
 type gcsWriter struct {
-	b      *gcsBucket
-	name   string
-	ctx    context.Context
-	cancel context.CancelFunc
+	b    *gcsBucket
+	name string
+	ctx  context.Context // the caller's
+	// uctx is the upload's: cancelled by the caller's context until Close
+	// detaches it, by Abort, and by the settle timeout.
+	uctx   context.Context
+	cancel context.CancelCauseFunc
+	detach func() bool // stops ctx from cancelling uctx
 	w      *storage.Writer
 	crc    hash.Hash32
 	n      int64
@@ -30,13 +39,14 @@ func (b *gcsBucket) NewWriter(ctx context.Context, name string, a Attrs) (Writer
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	w := o.NewWriter(ctx)
+	uctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	detach := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
+	w := o.NewWriter(uctx)
 	w.ChunkSize = b.chunkSize
 	w.ContentType = a.ContentType
 	w.ContentEncoding = a.ContentEncoding
 	w.Metadata = a.Metadata
-	return &gcsWriter{b: b, name: name, ctx: ctx, cancel: cancel, w: w, crc: crc32.New(castagnoli)}, nil
+	return &gcsWriter{b: b, name: name, ctx: ctx, uctx: uctx, cancel: cancel, detach: detach, w: w, crc: crc32.New(castagnoli)}, nil
 }
 
 func (w *gcsWriter) Write(p []byte) (int, error) {
@@ -46,7 +56,7 @@ func (w *gcsWriter) Write(p []byte) (int, error) {
 	// The upload goroutine notices a cancelled context only when it next
 	// sends a chunk; until then writes would fill the buffer for nothing.
 	if err := w.ctx.Err(); err != nil {
-		return 0, gcsError(context.Cause(w.ctx), w.b.name, "writing "+w.b.URI(w.name))
+		return 0, gcsError(err, w.b.name, "writing "+w.b.URI(w.name))
 	}
 	n, err := w.w.Write(p)
 	w.crc.Write(p[:n])
@@ -62,9 +72,20 @@ func (w *gcsWriter) Close() (ObjectInfo, error) {
 		return ObjectInfo{}, newError(codes.FailedPrecondition, nil, "closing %s: the writer is already closed", w.b.URI(w.name))
 	}
 	w.done = true
-	defer w.cancel()
+	what := "completing " + w.b.URI(w.name)
+	defer w.cancel(nil)
+	if !w.detach() {
+		// The caller's context ended first: the upload is (being)
+		// cancelled before its last request, so nothing is committed.
+		w.cancel(context.Cause(w.ctx))
+		_ = w.w.Close() // waits for the upload goroutine
+		return ObjectInfo{}, gcsError(w.ctx.Err(), w.b.name, what)
+	}
+	timeout := w.b.settleTimeout
+	t := time.AfterFunc(timeout, func() { w.cancel(errSettleTimeout) })
+	defer t.Stop()
 	if err := w.w.Close(); err != nil {
-		return ObjectInfo{}, gcsError(err, w.b.name, "completing "+w.b.URI(w.name))
+		return ObjectInfo{}, gcsError(settleError(w.uctx, timeout, err), w.b.name, what)
 	}
 	info := w.b.info(w.w.Attrs())
 	// Emulators do not verify checksums of multi-chunk uploads; compare
@@ -80,6 +101,10 @@ func (w *gcsWriter) Abort() {
 		return
 	}
 	w.done = true
-	w.cancel()
+	w.detach()
+	w.cancel(errAborted)
 	_ = w.w.Close() // reports the cancellation; waits for the upload goroutine
 }
+
+// errAborted is the cause of an upload that Abort ended.
+var errAborted = errors.New("the upload was aborted")
