@@ -65,6 +65,14 @@ const StagingPrefix = ".pubexport-staging/"
 
 // Run exports spec.Resource of spec.Org to the bucket. It validates the spec
 // and checks the destination and the organization before writing anything.
+//
+// Those checks, the removal of an earlier attempt's staging objects and the
+// first page request are each a round trip (one to Apigee of a page's
+// latency, the others to the bucket), so a fresh run makes them at the same
+// time: the first page is asked for while the checks are under way, and
+// nothing is written (no staging part, no spilled page) until they pass.
+// A failed check is reported as it was found, whatever the page request
+// answered meanwhile.
 func (r *Runner) Run(ctx context.Context, spec Spec) (*Result, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
@@ -74,22 +82,21 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (*Result, error) {
 			return nil, err
 		}
 	}
-	if err := r.Bucket.Check(ctx); err != nil {
-		return nil, fmt.Errorf("checking the destination %s: %w", spec.Destination, err)
-	}
-	if err := r.Source.CheckOrganization(ctx, spec.Org); err != nil {
-		return nil, fmt.Errorf("checking organization %q: %w", spec.Org, err)
-	}
-	x, err := r.newRun(ctx, spec)
+	x, err := r.newRun(spec)
 	if err != nil {
 		return nil, err
 	}
+	x.prepare(ctx)
 	res, err := x.run(ctx)
 	if err == nil {
 		return res, nil
 	}
 	if x.obj != nil {
 		x.obj.abort()
+	}
+	var pe *prepareError
+	if errors.As(err, &pe) {
+		return nil, pe.err // nothing of this run was written
 	}
 	if ctx.Err() != nil {
 		if errors.Is(context.Cause(ctx), ErrSuspend) {
@@ -138,13 +145,22 @@ type run struct {
 	trackKeys bool
 	keys      []uint64
 	waiting   time.Duration // for the next page, see waitNotice
+
+	// restart (a Parquet run resumed from the start) and rerun (a fresh
+	// run under a known staging id) remove the staging objects of the
+	// earlier attempt before writing; ready says when the checks and that
+	// removal are done and dest when the bucket side is (see
+	// prepare); estimate delivers the record count of the last manifest.
+	restart, rerun bool
+	dest, ready    *gate
+	estimate       chan int64
 }
 
 // waitNotice is how long the run waits for a page before its progress says
 // it is waiting on Apigee, and how often it says so again.
 const waitNotice = 2 * time.Second
 
-func (r *Runner) newRun(ctx context.Context, spec Spec) (*run, error) {
+func (r *Runner) newRun(spec Spec) (*run, error) {
 	x := &run{
 		r:         r,
 		spec:      spec,
@@ -181,13 +197,11 @@ func (r *Runner) newRun(ctx context.Context, spec Spec) (*run, error) {
 		case c.Fingerprint != fp:
 			return nil, status.Errorf(codes.FailedPrecondition, "cannot resume: the checkpoint belongs to another export spec; start a new export")
 		case !x.resumable:
-			// Parquet cannot be continued: start over in a clean folder.
+			// Parquet cannot be continued: start over in a clean folder
+			// (see prepare).
 			x.cp.StagingID = c.StagingID
 			x.cp.Started = c.Started
-			if err := Cleanup(ctx, r.Bucket, c.StagingID); err != nil {
-				return nil, fmt.Errorf("removing the staging objects of the interrupted run: %w", err)
-			}
-			x.log.Info("restarting from the beginning: this format cannot be resumed", "format", spec.Format)
+			x.restart = true
 		default:
 			x.cp = *c
 			x.cp.Published = append([]Object(nil), c.Published...)
@@ -195,18 +209,11 @@ func (r *Runner) newRun(ctx context.Context, spec Spec) (*run, error) {
 			x.resumed = true
 		}
 	}
-	if r.Resume == nil && r.StagingID != "" {
-		// A fresh run under a known id may be the rerun of an attempt that
-		// died before its first checkpoint: its parts are of no use now.
-		if err := Cleanup(ctx, r.Bucket, x.cp.StagingID); err != nil {
-			return nil, fmt.Errorf("removing the staging objects of an earlier attempt: %w", err)
-		}
-	}
+	// A fresh run under a known id may be the rerun of an attempt that
+	// died before its first checkpoint: its parts are of no use now.
+	x.rerun = r.Resume == nil && r.StagingID != ""
 	if !x.resumed && x.resumable && r.OnCheckpoint != nil {
 		x.cp.KeySeed = newKeySeed()
-	}
-	if x.cp.Total < 0 && spec.Resource != apigee.Apps {
-		x.cp.Total = previousTotal(ctx, r.Bucket, spec)
 	}
 	return x, nil
 }
@@ -229,11 +236,12 @@ type fetched struct {
 }
 
 func (x *run) run(ctx context.Context) (*Result, error) {
-	if err := x.openObject(ctx); err != nil {
-		return nil, err
-	}
 	if x.resumed {
-		x.log.Info("resuming", "page", x.cp.Pages, "records", x.cp.Records, "object", x.cp.ObjectIndex)
+		// A resumed run reads its staging objects (the keys) before the
+		// first page: the checks come first.
+		if err := x.ready.wait(); err != nil {
+			return nil, &prepareError{err}
+		}
 	}
 
 	// The fetcher runs ahead of the encoder through a bounded channel: one
@@ -269,6 +277,9 @@ func (x *run) run(ctx context.Context) (*Result, error) {
 				}
 			}
 		}()
+		if x.dest.wait() != nil {
+			return // the run reports the failed check
+		}
 		for {
 			p, err := pages.Next(fctx)
 			var keys []uint64
@@ -292,6 +303,17 @@ func (x *run) run(ctx context.Context) (*Result, error) {
 		for range ch { // wait for the fetcher to leave
 		}
 	}()
+
+	// The first page is on its way; writing waits for the checks.
+	if err := x.ready.wait(); err != nil {
+		return nil, &prepareError{err}
+	}
+	if err := x.openObject(ctx); err != nil {
+		return nil, err
+	}
+	if x.resumed {
+		x.log.Info("resuming", "page", x.cp.Pages, "records", x.cp.Records, "object", x.cp.ObjectIndex)
+	}
 
 	// While no page comes, progress says the export is waiting on Apigee
 	// (a slow answer, or a request retried through a quota window), so
@@ -327,6 +349,7 @@ func (x *run) run(ctx context.Context) (*Result, error) {
 		if x.trackKeys {
 			x.keys = append(x.keys, f.keys...)
 		}
+		x.takeEstimate()
 		if err := x.page(ctx, f.page); err != nil {
 			return nil, err
 		}

@@ -30,16 +30,21 @@ func (x *run) readAhead(p Pages) {
 	if n <= 0 {
 		n = apigee.DefaultParallelRequests
 	}
-	ra.ReadAhead(n, bucketSpill{b: x.r.Bucket, name: func(s string) string { return x.stagingName("spill-" + s) }})
+	ra.ReadAhead(n, bucketSpill{b: x.r.Bucket, ready: x.ready.wait, name: func(s string) string { return x.stagingName("spill-" + s) }})
 }
 
-// bucketSpill is an apigee.Spill in the run's staging folder.
+// bucketSpill is an apigee.Spill in the run's staging folder. Nothing is
+// spilled before the run's checks pass (ready).
 type bucketSpill struct {
-	b    sink.Bucket
-	name func(string) string
+	b     sink.Bucket
+	ready func() error
+	name  func(string) string
 }
 
 func (s bucketSpill) Create(ctx context.Context, name string) (apigee.SpillWriter, error) {
+	if err := s.ready(); err != nil {
+		return nil, err
+	}
 	w, err := s.b.NewWriter(ctx, s.name(name), sink.Attrs{ContentType: "application/octet-stream"})
 	if err != nil {
 		return nil, err

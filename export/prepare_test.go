@@ -1,0 +1,95 @@
+package export_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"pubexport/export/apigee"
+	"pubexport/export/apigee/emulator"
+	"pubexport/formats"
+)
+
+// checkWait bounds how long the emulator holds an organization read in
+// these tests while waiting for list requests: a liveness bound, so that
+// a run that lists only after the check fails its test instead of hanging.
+const checkWait = 10 * time.Second
+
+const orgPath = "/v1/organizations/acme"
+
+// TestFirstPageOverlapsTheOrganizationCheck: the organization check and
+// the first page request are both a round trip to Apigee, so they go out
+// together. The emulator holds the organization read until the first page
+// has been asked for; a run that checked first would not list meanwhile.
+func TestFirstPageOverlapsTheOrganizationCheck(t *testing.T) {
+	listed := make(chan struct{})
+	var once sync.Once
+	var overlapped atomic.Bool
+	e := newEnv(t, emulator.GenerateSpec{Developers: 30, Seed: 3}, emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/developers"):
+			once.Do(func() { close(listed) })
+		case r.URL.Path == orgPath:
+			select {
+			case <-listed:
+				overlapped.Store(true)
+			case <-time.After(checkWait):
+			}
+		}
+		return false
+	}})
+	dir := t.TempDir()
+	res, err := e.run(context.Background(), openLocal(t, dir), e.spec(apigee.Developers, formats.JSON, "file://"+dir), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !overlapped.Load() {
+		t.Fatal("the first page was not asked for while the organization check was under way")
+	}
+	if res.Records != 30 {
+		t.Fatalf("exported %d developers, want 30", res.Records)
+	}
+}
+
+// TestNothingWrittenBeforeTheOrganizationCheck: pages may be read while
+// the organization check is under way, but nothing is written until it
+// passes: when it fails, after the apps passes have been served their
+// first pages, the folder stays empty (no staging part, no spilled page)
+// and the check's own error is reported.
+func TestNothingWrittenBeforeTheOrganizationCheck(t *testing.T) {
+	var served atomic.Int32
+	e := newEnv(t, emulator.GenerateSpec{Apps: 400, Developers: 40, Seed: 5}, emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/apps"):
+			served.Add(1)
+		case r.URL.Path == orgPath:
+			for deadline := time.Now().Add(checkWait); served.Load() < 4 && time.Now().Before(deadline); {
+				time.Sleep(5 * time.Millisecond)
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte(`{"error":{"code":403,"message":"Permission 'apigee.organizations.get' denied on resource 'organizations/acme'","status":"PERMISSION_DENIED"}}`))
+			return true
+		}
+		return false
+	}})
+	dir := t.TempDir()
+	spec := e.spec(apigee.Apps, formats.JSON, "file://"+dir)
+	_, err := e.run(context.Background(), openLocal(t, dir), spec, nil)
+	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), `organization "acme"`) {
+		t.Fatalf("got %v, want PERMISSION_DENIED from the organization check", err)
+	}
+	if n := served.Load(); n < 2 {
+		t.Fatalf("only %d apps pages were asked for while the check was under way: the test did not overlap them", n)
+	}
+	if got := files(t, dir); len(got) != 0 {
+		t.Fatalf("a failed organization check left %v", got)
+	}
+}
