@@ -94,7 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&gen, "generate", "", "generate an organization instead: `developers=N,apps=M,apiproducts=K`")
 	fs.StringVar(&org, "org", "acme", "name of the generated organization (with --generate)")
 	fs.Int64Var(&seed, "seed", 1, "seed of the generated organization (with --generate); the same seed gives the same data")
-	fs.DurationVar(&cfg.opts.Latency, "latency", 0, "`delay` added to every list page, e.g. 20ms")
+	fs.DurationVar(&cfg.opts.Latency, "latency", 0, "`delay` added to every list page and organization read, e.g. 20ms")
 	fs.Float64Var(&cfg.opts.FaultRate, "fault-rate", 0, "share of requests answered 429 or 503, between 0 and 1 (a fixed, evenly spread sequence)")
 	fs.IntVar(&cfg.opts.RateLimit, "rate-limit", 0, "requests per minute before answering 429 (0: no limit)")
 	fs.DurationVar(&cfg.opts.Throttle, "throttle", 0, "answer every request 429 with Retry-After: 1 for this `long` from the first one, e.g. 1m")

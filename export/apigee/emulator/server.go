@@ -18,8 +18,10 @@ import (
 // Options shape how the emulator misbehaves. The zero value is a fast,
 // well-behaved server.
 type Options struct {
-	// Latency is added to every list page (not to gets or writes), to make
-	// paging cost visible the way it is against the real API.
+	// Latency is added to every list page and to the organization read
+	// (not to other gets or to writes), to make paging cost visible the way
+	// it is against the real API, and the round trip every client pays
+	// before its first page.
 	Latency time.Duration
 	// FaultRate is the share of requests answered 429 or 503 (alternately)
 	// instead of being served. The failing requests follow a fixed sequence
@@ -332,6 +334,9 @@ func (h *handler) organization(w http.ResponseWriter, r *http.Request, o *orgSta
 	if err := checkParams(r, nil); err != nil {
 		return err
 	}
+	if err := h.pause(r.Context()); err != nil {
+		return err
+	}
 	created := strconv.FormatInt(o.createdAt, 10)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"name":             o.name,
@@ -350,7 +355,7 @@ func (h *handler) organization(w http.ResponseWriter, r *http.Request, o *orgSta
 	return nil
 }
 
-// pause waits out the configured list latency, or until the client gives up.
+// pause waits out the configured latency, or until the client gives up.
 func (h *handler) pause(ctx context.Context) error {
 	if h.opts.Latency <= 0 {
 		return nil
