@@ -397,13 +397,16 @@ func startExports(ctx context.Context, be backend, reqs []*operationspb.ExportRe
 }
 
 // tellResume prints how to continue each export still running after the
-// watch failed with werr, when it may be resumable: its end (or
-// suspension) was not recorded, or the store failed while a signal
-// suspended it. resume is the command, with %s for the operation ("" for
-// none).
+// watch failed: the process exits with it, so an export it was running
+// stays in the store as it last recorded it (its end not recorded, a
+// signal's suspension, or a store that stopped answering reads, even with
+// 404s, while the export went on) and only `operations resume` finishes
+// it. An export cancelled by a signal is not resumed, unless the cancel
+// could not be recorded either. resume is the command, with %s for the
+// operation ("" for none).
 func tellResume(a *app, werr error, stopped os.Signal, items []*watched, resume string) {
-	suspended := stopped != nil && !cancels(stopped)
-	if resume == "" || !(errors.Is(werr, operations.ErrEndNotRecorded) || suspended) {
+	cancelled := stopped != nil && cancels(stopped) && !errors.Is(werr, operations.ErrEndNotRecorded)
+	if resume == "" || cancelled {
 		return
 	}
 	for _, it := range items {
