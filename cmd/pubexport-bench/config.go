@@ -83,9 +83,9 @@ func fullConfig() config {
 		encodeRecords:   20_000,
 		encodeMinTime:   time.Second,
 		pipelineApps:    100_000,
-		pollRequests:    20_000,
+		pollRequests:    60_000, // a round takes half a second or more: shorter ones jittered with the load
 		pollConcurrency: 32,
-		pollMaxTime:     20 * time.Second,
+		pollMaxTime:     40 * time.Second,
 		gcsApps:         10_000,
 	}
 }

@@ -140,6 +140,9 @@ func benchPolling(ctx context.Context, h *harness) error {
 	// anchor, ...) and each reported by its median round: on a shared
 	// machine the load moves within seconds, and a ratio of two figures
 	// taken at different moments measures the load as much as the server.
+	// For the same reason the ratio is the median of the rounds' own
+	// ratios (each figure over the anchor's in its round, a second apart),
+	// not the ratio of two medians that may come from different rounds.
 	kinds := []struct {
 		name   string
 		get    func(context.Context, string) error
@@ -184,8 +187,10 @@ func benchPolling(ctx context.Context, h *harness) error {
 		}
 	}
 	var anchorRate float64
+	var anchorRounds []float64
 	for i, k := range kinds {
 		r := results[i]
+		rounds := slices.Clone(r.rates) // in round order
 		name := fmt.Sprintf("GetOperation %s, %d concurrent", k.name, c)
 		if k.anchor {
 			name = fmt.Sprintf("anchor: %s (%d B), %d concurrent", k.name, len(body), c)
@@ -209,9 +214,13 @@ func benchPolling(ctx context.Context, h *harness) error {
 			Note: note,
 		}
 		if k.anchor {
-			anchorRate = rate
+			anchorRate, anchorRounds = rate, rounds
 		} else if anchorRate > 0 {
 			row.Reference, row.ReferenceName = anchorRate, "trivial handler"
+			if ratio, ok := pairedRatio(rounds, anchorRounds); ok {
+				row.Ratio = ratio
+				row.Note += fmt.Sprintf("; ratio: median of the rounds' ratios to the anchor (of the medians: %.2fx)", rate/anchorRate)
+			}
 		}
 		h.rep.Add(row)
 		h.rep.Add(report.Row{
@@ -222,6 +231,23 @@ func benchPolling(ctx context.Context, h *harness) error {
 		})
 	}
 	return nil
+}
+
+// pairedRatio is the median of rates[i] / anchor[i] over the rounds both
+// completed; ok is false when they did not complete the same rounds.
+func pairedRatio(rates, anchor []float64) (float64, bool) {
+	if len(rates) != len(anchor) || len(rates) == 0 {
+		return 0, false
+	}
+	ratios := make([]float64, len(rates))
+	for i := range rates {
+		if anchor[i] <= 0 {
+			return 0, false
+		}
+		ratios[i] = rates[i] / anchor[i]
+	}
+	slices.Sort(ratios)
+	return ratios[len(ratios)/2], true
 }
 
 // restBody is the body of a successful GET of u.
