@@ -43,6 +43,16 @@ const (
 	DefaultMaxRowGroupBytes   = 16 << 20
 )
 
+// pageBytes is where parquet-go cuts a column's data page (its own default
+// is 256 KiB). Until a page is cut, each column holds its values
+// uncompressed in pooled buffers (values, offsets and lengths, rounded up
+// to the pool's size classes), so the writer holds about columns x
+// (1-2) x pageBytes whatever the row group's size. 64 KiB pages took the
+// peak live heap of a 100k-developer export from 25 to 17 MiB, for a file
+// 3% larger than with 256 KiB pages (each page is compressed on its own);
+// 32 KiB pages saved little more memory and grew the file faster.
+const pageBytes = 64 << 10
+
 // Options configure an Encoder.
 type Options struct {
 	// Compression is the column codec: "zstd" (default, when empty),
@@ -123,6 +133,7 @@ func NewEncoder(w io.Writer, md protoreflect.MessageDescriptor, o Options) (*Enc
 		parquet.Compression(c),
 		// Version 1 data pages are the ones every reader understands.
 		parquet.DataPageVersion(1),
+		parquet.PageBufferSize(pageBytes),
 		// The writer would flush at this cap by itself; Encode flushes
 		// first so that its byte count stays in step.
 		parquet.MaxRowsPerRowGroup(e.maxRows),
