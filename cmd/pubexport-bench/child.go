@@ -41,6 +41,7 @@ func childMain(spec string, stdout, stderr io.Writer) int {
 	// The child is one `pubexport run` of one resource: the same soft
 	// memory limit (see package memlimit).
 	memlimit.Set(memlimit.Process + memlimit.Export(formats.Format(s.Format)))
+	heap := watchHeap()
 	res, err := runExport(context.Background(), exportJob{
 		apigeeURL: s.URL,
 		resource:  apigee.Resource(s.Resource),
@@ -51,7 +52,7 @@ func childMain(spec string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pubexport-bench child: %v\n", err)
 		return 1
 	}
-	out := childResult{exportResult: res, PeakKiB: selfPeakRSSKiB()}
+	out := childResult{exportResult: res, PeakKiB: selfPeakRSSKiB(), PeakLiveKiB: heap.Stop()}
 	if err := json.NewEncoder(stdout).Encode(out); err != nil {
 		fmt.Fprintf(stderr, "pubexport-bench child: %v\n", err)
 		return 1
@@ -65,6 +66,10 @@ type childResult struct {
 	// PeakKiB is the peak RSS of the child's own address space as the OS
 	// reports it to the child (VmHWM on Linux), 0 where unknown.
 	PeakKiB int64 `json:"peakKiB"`
+	// PeakLiveKiB is the largest live heap a collection found during the
+	// export (see heapWatch): what the export holds, which the machine's
+	// load does not shift as it shifts peak RSS.
+	PeakLiveKiB int64 `json:"peakLiveKiB"`
 }
 
 // childRun is what the parent learns of a child export.

@@ -75,6 +75,9 @@ func TestQuickRunReportsEverySection(t *testing.T) {
 		if !strings.Contains(table, r.Case) {
 			t.Errorf("row %s/%s is in the JSON but not in the table", r.Section, r.Case)
 		}
+		if r.Section == "rss" && !(r.Extra["peakLiveHeapKiB"] > 0) {
+			t.Errorf("row %s/%s has no peak live heap: %v", r.Section, r.Case, r.Extra)
+		}
 		perSection[r.Section]++
 	}
 	for _, s := range sections {

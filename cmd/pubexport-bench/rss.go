@@ -67,10 +67,11 @@ func (h *harness) rssRuns(ctx context.Context, n int, budget time.Duration, ref 
 		row := report.Row{
 			Section: "rss", Case: name,
 			Value: float64(res.Peak()), Unit: report.KiB,
-			Note: fmt.Sprintf("%s records in %.1f s, CPU %.1f s, output %.0f MB; ru_maxrss %.1f MiB",
+			Note: fmt.Sprintf("%s records in %.1f s, CPU %.1f s, output %.0f MB; peak live heap %.1f MiB; ru_maxrss %.1f MiB",
 				report.Count.Format(float64(res.Records)), res.Wall.Seconds(), res.CPU.Seconds(), float64(res.Bytes)/1e6,
-				float64(res.MaxRSSKiB)/1024),
-			Extra: map[string]float64{"ruMaxrssKiB": float64(res.MaxRSSKiB), "vmHWMKiB": float64(res.PeakKiB), "seconds": res.Wall.Seconds()},
+				float64(res.PeakLiveKiB)/1024, float64(res.MaxRSSKiB)/1024),
+			Extra: map[string]float64{"ruMaxrssKiB": float64(res.MaxRSSKiB), "vmHWMKiB": float64(res.PeakKiB),
+				"peakLiveHeapKiB": float64(res.PeakLiveKiB), "seconds": res.Wall.Seconds()},
 		}
 		if s, ok := ref[k]; ok {
 			row.Reference = float64(s.Peak())
