@@ -67,6 +67,12 @@ type Checkpoint struct {
 	KeySeed  string   `json:"keySeed,omitempty"`
 	KeyParts []string `json:"keyParts,omitempty"`
 	Keys     int64    `json:"keys,omitempty"`
+
+	// Spilled is what the readers of later apps passes had spilled by the
+	// checkpoint's page (apigee.Page.Spilled): staging objects a resumed
+	// run reads instead of asking Apigee for their pages again. A few
+	// numbers per pass, however many pages were spilled.
+	Spilled *apigee.Spilled `json:"spilled,omitempty"`
 }
 
 // checkpointVersion 2 added the key parts. A version 1 checkpoint is
@@ -74,7 +80,14 @@ type Checkpoint struct {
 // twice, breaking the promise that a resumed run writes a clean run's bytes.
 // Version 3 lists apps in four status and keyStatus passes instead of two:
 // an older cursor would skip the passes it did not know.
-const checkpointVersion = 3
+// Version 4 added Spilled and a checksum to every spilled page. A version 3
+// checkpoint is still resumed: it names no spills, so the later apps passes
+// are read again from their start, as that version did, and spills it left
+// are overwritten before they are read.
+const checkpointVersion = 4
+
+// oldestCheckpointVersion is the oldest checkpoint a run resumes.
+const oldestCheckpointVersion = 3
 
 // keyTracker is a source listing whose deduplication a checkpoint can carry
 // across a resume (*apigee.Lister).

@@ -192,8 +192,8 @@ func (r *Runner) newRun(spec Spec) (*run, error) {
 
 	if c := r.Resume; c != nil {
 		switch {
-		case c.Version != checkpointVersion:
-			return nil, status.Errorf(codes.FailedPrecondition, "cannot resume: checkpoint version %d, this pubexport writes %d; start a new export", c.Version, checkpointVersion)
+		case c.Version < oldestCheckpointVersion || c.Version > checkpointVersion:
+			return nil, status.Errorf(codes.FailedPrecondition, "cannot resume: checkpoint version %d, this pubexport resumes %d to %d; start a new export", c.Version, oldestCheckpointVersion, checkpointVersion)
 		case c.Fingerprint != fp:
 			return nil, status.Errorf(codes.FailedPrecondition, "cannot resume: the checkpoint belongs to another export spec; start a new export")
 		case !x.resumable:
@@ -206,6 +206,7 @@ func (r *Runner) newRun(spec Spec) (*run, error) {
 			x.cp = *c
 			x.cp.Published = append([]Object(nil), c.Published...)
 			x.cp.KeyParts = append([]string(nil), c.KeyParts...)
+			x.cp.Version = checkpointVersion // its next checkpoint is of this version
 			x.resumed = true
 		}
 	}
@@ -382,6 +383,7 @@ func (x *run) page(ctx context.Context, p *apigee.Page) error {
 	x.cp.Records += n
 	x.cp.Pages++
 	x.cp.Cursor = p.Next
+	x.cp.Spilled = p.Spilled
 	x.cp.Duplicates += int64(p.Duplicates)
 	x.cp.Overlaps += int64(p.Overlaps)
 	x.cp.Unknown += int64(p.Unknown)

@@ -3,6 +3,7 @@ package export
 import (
 	"context"
 	"io"
+	"strings"
 
 	"pubexport/export/apigee"
 	"pubexport/export/sink"
@@ -17,11 +18,13 @@ import (
 // into records in the sequential order, reading later passes' pages from
 // the spill instead of the API (see export/apigee/readahead.go), so the
 // encoder, the hash and the checkpoints see exactly the pages of a
-// sequential run. A checkpoint names only where that sequential order
-// stands; a resumed run reads the later passes again from their start.
+// sequential run. A checkpoint names where that sequential order stands
+// and what each later pass had spilled by then (Checkpoint.Spilled): a
+// resumed run reuses those spills and continues each pass from its own
+// cursor (see export/apigee/spilled.go).
 func (x *run) readAhead(p Pages) {
 	ra, ok := p.(interface {
-		ReadAhead(parallel int, spill apigee.Spill)
+		ReadAhead(parallel int, spill apigee.Spill, from *apigee.Spilled)
 	})
 	if !ok {
 		return
@@ -30,22 +33,27 @@ func (x *run) readAhead(p Pages) {
 	if n <= 0 {
 		n = apigee.DefaultParallelRequests
 	}
-	ra.ReadAhead(n, bucketSpill{b: x.r.Bucket, ready: x.ready.wait, name: func(s string) string { return x.stagingName("spill-" + s) }})
+	var from *apigee.Spilled
+	if x.resumed {
+		from = x.cp.Spilled
+	}
+	ra.ReadAhead(n, bucketSpill{b: x.r.Bucket, ready: x.ready.wait, prefix: x.stagingName("spill-")}, from)
 }
 
-// bucketSpill is an apigee.Spill in the run's staging folder. Nothing is
-// spilled before the run's checks pass (ready).
+// bucketSpill is an apigee.Spill in the run's staging folder: its objects
+// are named prefix + the spill's name. Nothing is spilled before the run's
+// checks pass (ready).
 type bucketSpill struct {
-	b     sink.Bucket
-	ready func() error
-	name  func(string) string
+	b      sink.Bucket
+	ready  func() error
+	prefix string
 }
 
 func (s bucketSpill) Create(ctx context.Context, name string) (apigee.SpillWriter, error) {
 	if err := s.ready(); err != nil {
 		return nil, err
 	}
-	w, err := s.b.NewWriter(ctx, s.name(name), sink.Attrs{ContentType: "application/octet-stream"})
+	w, err := s.b.NewWriter(ctx, s.prefix+name, sink.Attrs{ContentType: "application/octet-stream"})
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +61,19 @@ func (s bucketSpill) Create(ctx context.Context, name string) (apigee.SpillWrite
 }
 
 func (s bucketSpill) Open(ctx context.Context, name string) (io.ReadCloser, error) {
-	return s.b.NewReader(ctx, s.name(name))
+	return s.b.NewReader(ctx, s.prefix+name)
+}
+
+func (s bucketSpill) Sizes(ctx context.Context, prefix string) (map[string]int64, error) {
+	objs, err := s.b.List(ctx, s.prefix+prefix)
+	if err != nil {
+		return nil, err
+	}
+	sizes := make(map[string]int64, len(objs))
+	for _, o := range objs {
+		sizes[strings.TrimPrefix(o.Name, s.prefix)] = o.Size
+	}
+	return sizes, nil
 }
 
 type spillWriter struct{ w sink.Writer }

@@ -45,6 +45,10 @@ type Page struct {
 	// it read this page: each unknown field and enum value with its count,
 	// a way of listing it had to fall back to.
 	Warnings []Warning
+	// Spilled is what the readers of later apps passes had spilled by
+	// this page (nil without them): a listing resumed at Next reuses it
+	// when it is given to ReadAhead.
+	Spilled *Spilled
 }
 
 // Lister walks one resource of one organization, a page per Next. It holds
@@ -73,6 +77,7 @@ type Lister struct {
 	sem     chan struct{}
 	spill   Spill
 	readers []*passReader
+	from    *Spilled // what a resumed listing's readers start from
 
 	// size is the records asked for per page: the client's page size,
 	// halved while pages come back over the client's response cap (see
@@ -202,6 +207,7 @@ func (l *Lister) Next(ctx context.Context) (*Page, error) {
 	l.returned++
 	p.Number = l.returned
 	p.Next = l.cur
+	p.Spilled = l.spilledState()
 	return p, nil
 }
 

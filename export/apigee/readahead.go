@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"strconv"
 	"sync"
@@ -52,6 +53,10 @@ type Spill interface {
 	// returns nil.
 	Create(ctx context.Context, name string) (SpillWriter, error)
 	Open(ctx context.Context, name string) (io.ReadCloser, error)
+	// Sizes returns the size of every object whose name starts with
+	// prefix, by name: a resumed listing checks with one call that the
+	// chunks a checkpoint names are all there, whole (see spilled.go).
+	Sizes(ctx context.Context, prefix string) (map[string]int64, error)
 }
 
 // SpillWriter writes one spill object.
@@ -90,12 +95,16 @@ func CheckParallelRequests(n int) error {
 // (counting the request for the next page made early and the readers of
 // later apps passes) and, for apps with parallel above 1 and a spill, reads
 // the later apps passes at the same time as the current one (see above).
+// from is what an interrupted listing had spilled by the page a checkpoint
+// was taken at (Page.Spilled), or nil: the resumed listing reuses those
+// chunks instead of asking for their pages again (see spilled.go).
 // Call it before the first Next. parallel < 1 is taken as 1.
-func (l *Lister) ReadAhead(parallel int, spill Spill) {
+func (l *Lister) ReadAhead(parallel int, spill Spill, from *Spilled) {
 	parallel = min(max(parallel, 1), MaxParallelRequests)
 	l.sem = make(chan struct{}, parallel)
 	if l.r == Apps && parallel > 1 && spill != nil {
 		l.spill = spill
+		l.from = from
 	}
 }
 
@@ -119,8 +128,13 @@ type passReader struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the reader's goroutine has ended
 
-	mu      sync.Mutex
-	chunks  []string      // finalized spill objects, in order
+	mu sync.Mutex
+	// chunks counts the finalized spill objects, named by spillChunkName
+	// in order, and bytes their size; next is the page token the reader
+	// asks for after them, "" when it goes no further.
+	chunks  int
+	bytes   int64
+	next    string
 	ended   bool          // nothing more will be spilled
 	changed chan struct{} // closed (and replaced) when chunks or ended change
 	err     error         // why the reader stopped early, for logs only
@@ -130,22 +144,39 @@ type passReader struct {
 	in     io.ReadCloser
 	br     *bufio.Reader
 	closed bool // the Lister reads this pass itself from now on
+	// seek says that the listing was resumed inside this pass: the chunk
+	// it opens first holds pages before its cursor, which it skips.
+	seek bool
 }
+
+// spillChunkName names chunk n of apps pass pass: a rule, so that a
+// checkpoint can name any number of chunks with a count.
+func spillChunkName(pass, n int) string { return fmt.Sprintf("apps-pass-%d-chunk-%05d", pass, n) }
 
 // startReaders starts a reader for each apps pass after the one the
-// listing is in.
+// listing is in, each from where the checkpoint the listing resumed from
+// says its reader was, if it says so (see spilled.go); the pass the listing
+// is in gets one only to serve the chunks such a checkpoint names.
 func (l *Lister) startReaders(ctx context.Context) {
+	from := l.checkSpilled(ctx)
+	l.from = nil
 	l.readers = make([]*passReader, len(appsPasses))
-	for i := l.cur.pass() + 1; i < len(appsPasses); i++ {
+	for i := l.cur.pass(); i < len(appsPasses); i++ {
+		s := from[i]
+		if i == l.cur.pass() && s == nil {
+			continue
+		}
 		rctx, cancel := context.WithCancel(ctx)
 		r := &passReader{pass: i, cancel: cancel, done: make(chan struct{}), changed: make(chan struct{})}
+		if s != nil {
+			r.chunks, r.bytes, r.next = s.Chunks, s.Bytes, s.Next
+			if i == l.cur.pass() {
+				r.read, r.seek = s.Read, true
+			}
+		}
 		l.readers[i] = r
-		go r.run(rctx, l, l.spillName(i))
+		go r.run(rctx, l)
 	}
-}
-
-func (l *Lister) spillName(pass int) func(int) string {
-	return func(n int) string { return fmt.Sprintf("apps-pass-%d-chunk-%05d", pass, n) }
 }
 
 // stopReaders stops every reader and waits for them to end.
@@ -160,34 +191,47 @@ func (l *Lister) stopReaders() {
 	l.readers = nil
 }
 
-// run follows the pass's tokens from its start, spilling each answer.
-func (r *passReader) run(ctx context.Context, l *Lister, name func(int) string) {
+// run follows the pass's tokens, spilling each answer: from the pass's
+// start, or after the chunks a resumed reader starts with, from the token
+// its checkpoint names (if any).
+func (r *passReader) run(ctx context.Context, l *Lister) {
 	defer close(r.done)
 	defer r.end()
 	var (
 		w      SpillWriter
+		wrote  int64 // bytes in w
 		pages  int
 		tokens = map[string]bool{}
 		cur    = passStart(r.pass)
 		size   = l.c.pageSize
 	)
+	if r.chunks > 0 {
+		if r.next == "" {
+			return // the interrupted reader had gone as far as it would
+		}
+		cur = passCursor(r.pass, r.next)
+	}
 	defer func() {
 		if w != nil {
 			w.Abort()
 		}
 	}()
-	seal := func() error {
+	// seal finalizes the chunk being written, after which the reader
+	// would ask for next ("" for nothing more).
+	seal := func(next string) error {
 		if w == nil {
 			return nil
 		}
 		err := w.Close()
-		n := name(len(r.chunks))
+		n := spillChunkName(r.pass, r.chunks)
 		w = nil
 		if err != nil {
 			return fmt.Errorf("completing spill %s: %w", n, err)
 		}
 		r.mu.Lock()
-		r.chunks = append(r.chunks, n)
+		r.chunks++
+		r.bytes += wrote
+		r.next = next
 		r.notify()
 		r.mu.Unlock()
 		return nil
@@ -199,31 +243,34 @@ func (r *passReader) run(ctx context.Context, l *Lister, name func(int) string) 
 		}
 		body, err := l.getSized(ctx, l.listURL(q), 0)
 		if err != nil {
-			r.stop(seal(), err)
+			r.stop(seal(cur.PageToken), err)
 			return
 		}
 		if w == nil {
-			if w, err = l.spill.Create(ctx, name(len(r.chunks))); err != nil {
+			if w, err = l.spill.Create(ctx, spillChunkName(r.pass, r.chunks)); err != nil {
 				r.stop(err)
 				return
 			}
+			wrote = 0
 		}
-		if err := writeEntry(w, cur, body); err != nil {
+		n, err := writeEntry(w, cur, body)
+		if err != nil {
 			r.stop(err)
 			return
 		}
+		wrote += n
 		pages++
 		pk, ok := peekPage(Apps, unsafe.String(unsafe.SliceData(body), len(body)), false)
 		next := pk.nextToken
 		if !ok || next == "" || next == cur.PageToken || tokens[next] {
 			// The end of the pass, or a page the Lister must judge.
-			r.stop(seal())
+			r.stop(seal(""))
 			return
 		}
 		tokens[next] = true
 		cur = passCursor(r.pass, next)
 		if pages%spillChunkPages == 0 {
-			if err := seal(); err != nil {
+			if err := seal(cur.PageToken); err != nil {
 				r.stop(err)
 				return
 			}
@@ -257,31 +304,53 @@ func (r *passReader) release() {
 	r.closed = true
 }
 
+// readOn stops the reader: the Lister reads the rest of the pass itself.
+func (r *passReader) readOn() {
+	r.cancel()
+	r.release()
+}
+
 // writeEntry spills one answer: the cursor it was asked for (JSON) and
-// its body, each behind its length.
-func writeEntry(w io.Writer, cur Cursor, body []byte) error {
+// its body, each behind its length, then the CRC32C (Castagnoli) of both,
+// so that a damaged chunk is never taken for the API's answer. It returns
+// the bytes written.
+func writeEntry(w io.Writer, cur Cursor, body []byte) (int64, error) {
 	c, err := json.Marshal(cur)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var hdr []byte
 	hdr = binary.AppendUvarint(hdr, uint64(len(c)))
 	hdr = append(hdr, c...)
 	hdr = binary.AppendUvarint(hdr, uint64(len(body)))
 	if _, err := w.Write(hdr); err != nil {
-		return err
+		return 0, err
 	}
-	_, err = w.Write(body)
-	return err
+	if _, err := w.Write(body); err != nil {
+		return 0, err
+	}
+	sum := binary.LittleEndian.AppendUint32(nil, entrySum(c, body))
+	if _, err := w.Write(sum); err != nil {
+		return 0, err
+	}
+	return int64(len(hdr) + len(body) + len(sum)), nil
 }
 
-// maxSpilledEntry bounds what a spilled entry may claim to hold, so that a
-// damaged chunk cannot make the Lister allocate without limit.
-const maxSpilledEntry = 1 << 30
+func entrySum(cur, body []byte) uint32 {
+	t := crc32.MakeTable(crc32.Castagnoli) // made once by the package
+	return crc32.Update(crc32.Update(0, t, cur), t, body)
+}
+
+// maxSpilledCursor bounds the cursor of a spilled entry: a page token is
+// far shorter.
+const maxSpilledCursor = 1 << 20
 
 // spilled returns the answer the reader of cur's pass spilled for cur, or
 // ok false when the pass has no reader (any more): the Lister then asks the
 // API itself. It waits for the reader when the page is not spilled yet.
+// Whatever goes wrong with the spill (a chunk missing or unreadable, an
+// entry damaged, a page other than the one at cur) makes the Lister read on
+// itself from cur: the spill only saves requests, the API has the answers.
 func (l *Lister) spilled(ctx context.Context, cur Cursor) (body []byte, ok bool, err error) {
 	if l.readers == nil {
 		return nil, false, nil
@@ -291,68 +360,103 @@ func (l *Lister) spilled(ctx context.Context, cur Cursor) (body []byte, ok bool,
 		return nil, false, nil
 	}
 	if l.size != l.c.pageSize {
-		r.cancel()
-		r.release()
+		r.readOn()
 		return nil, false, nil
 	}
-	for r.br == nil {
+	// A resumed listing skips the pages before its cursor in the chunk
+	// it starts with: at most a chunk, and then a page of the next.
+	for skipped := 0; ; skipped++ {
+		if r.br == nil {
+			if ok, err := l.openChunk(ctx, r); !ok || err != nil {
+				return nil, false, err
+			}
+		}
+		at, body, err := readEntry(r.br, l.c.maxResponse)
+		switch {
+		case errors.Is(err, io.EOF):
+			r.in.Close()
+			r.in, r.br = nil, nil
+			continue
+		case err != nil:
+			r.stop(fmt.Errorf("a spilled page of pass %d is damaged: %w", r.pass, err))
+			r.readOn()
+			return nil, false, nil
+		case at == cur:
+			r.seek = false
+			return body, true, nil
+		case r.seek && skipped <= spillChunkPages:
+			continue
+		}
+		// Not the page the Lister would ask for: it reads on itself.
+		r.readOn()
+		return nil, false, nil
+	}
+}
+
+// openChunk opens the next chunk of r, waiting for the reader to finalize
+// it; ok false means there is none to come (the Lister reads on itself).
+func (l *Lister) openChunk(ctx context.Context, r *passReader) (ok bool, err error) {
+	for {
 		r.mu.Lock()
-		n, ended, changed := len(r.chunks), r.ended, r.changed
+		n, ended, changed := r.chunks, r.ended, r.changed
 		r.mu.Unlock()
 		switch {
 		case r.read < n:
-			r.mu.Lock()
-			name := r.chunks[r.read]
-			r.mu.Unlock()
-			in, err := l.spill.Open(ctx, name)
+			in, err := l.spill.Open(ctx, spillChunkName(r.pass, r.read))
 			if err != nil {
-				return nil, false, newError(codes.Unavailable, err, "listing apps of organization %q: reading pages read ahead from %s: %v", l.org, name, err)
+				if ctx.Err() != nil {
+					return false, contextError(ctx.Err(), "reading pages read ahead")
+				}
+				r.stop(fmt.Errorf("opening a spill of pass %d: %w", r.pass, err))
+				r.readOn()
+				return false, nil
 			}
 			r.read++
 			r.in, r.br = in, bufio.NewReaderSize(in, 64<<10)
+			return true, nil
 		case ended:
 			r.release()
-			return nil, false, nil
-		default:
-			select {
-			case <-changed:
-			case <-ctx.Done():
-				return nil, false, contextError(ctx.Err(), "waiting for pages read ahead")
-			}
+			return false, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return false, contextError(ctx.Err(), "waiting for pages read ahead")
 		}
 	}
-	c, err := readChunk(r.br)
-	if errors.Is(err, io.EOF) {
-		r.in.Close()
-		r.in, r.br = nil, nil
-		return l.spilled(ctx, cur)
+}
+
+// readEntry reads one spilled entry; io.EOF means the chunk ended cleanly
+// before it. A body over limit bytes is damage: no answer over the client's
+// cap is ever spilled.
+func readEntry(br *bufio.Reader, limit int64) (at Cursor, body []byte, err error) {
+	c, err := readField(br, maxSpilledCursor)
+	if err != nil {
+		return at, nil, err
 	}
-	var at Cursor
+	if body, err = readField(br, limit); err == nil {
+		var sum [4]byte
+		_, err = io.ReadFull(br, sum[:])
+		if err == nil && binary.LittleEndian.Uint32(sum[:]) != entrySum(c, body) {
+			err = errors.New("its checksum does not match")
+		}
+	}
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
 	if err == nil {
 		err = json.Unmarshal(c, &at)
 	}
-	if err == nil {
-		body, err = readChunk(r.br)
-	}
-	if err != nil {
-		return nil, false, newError(codes.DataLoss, err, "listing apps of organization %q: a spilled page of pass %d is damaged: %v", l.org, r.pass, err)
-	}
-	if at != cur {
-		// Not the page the Lister would ask for: it reads on itself.
-		r.cancel()
-		r.release()
-		return nil, false, nil
-	}
-	return body, true, nil
+	return at, body, err
 }
 
-// readChunk reads one length-prefixed field of a spilled entry.
-func readChunk(br *bufio.Reader) ([]byte, error) {
+// readField reads one length-prefixed field of a spilled entry.
+func readField(br *bufio.Reader, limit int64) ([]byte, error) {
 	n, err := binary.ReadUvarint(br)
 	if err != nil {
 		return nil, err
 	}
-	if n > maxSpilledEntry {
+	if n > uint64(limit) {
 		return nil, fmt.Errorf("an entry claims %d bytes", n)
 	}
 	b := make([]byte, n)
