@@ -36,7 +36,11 @@ import (
 // asked for with the cursor and page size it would have used. A reader that
 // meets anything unusual (an error, an oversized page, a token it has
 // followed before, a page whose next token it cannot see) stops there, and
-// the Lister reads the rest of that pass itself, with all of its own rules.
+// the Lister reads the rest of that pass itself, with all of its own rules;
+// so does a Lister that finds a chunk missing or an entry damaged. A page
+// returned says what was spilled by then (Page.Spilled), so that a listing
+// resumed from a checkpoint reuses the chunks and continues each pass's
+// reader from its own token (see spilled.go).
 // Deduplication, overlaps, totals, warnings and page numbers are therefore
 // computed in sequential order by one Lister, whatever order the answers
 // arrived in, and no format needs to know.
