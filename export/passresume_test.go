@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -476,5 +477,108 @@ func TestResumeCheckpointVersions(t *testing.T) {
 	resumedLikeClean(t, res, clean, dir)
 	if p := order[2][0]; asked[p] != 1 {
 		t.Fatalf("a version 3 resume asked for the first page of pass 2 %d times, want 1 (read again)", asked[p])
+	}
+}
+
+// TestParallelPassesResumeTwice: a resumed run's readers number their
+// chunks on from the ones they reuse, and its checkpoints name both, so
+// that a run suspended again, inside pass 2 whose chunks the two runs
+// spilled, resumes again to the clean run's object; over both resumes no
+// page is asked for twice, and none that the first run spilled.
+func TestParallelPassesResumeTwice(t *testing.T) {
+	e := newPassEnv(t)
+	cleanDir := t.TempDir()
+	cleanB := openLocal(t, cleanDir)
+	spec := e.spec(apigee.Apps, formats.NDJSON, "file://"+cleanDir)
+	clean, order := e.clean(t, cleanB, spec)
+
+	dir := t.TempDir()
+	b := openLocal(t, dir)
+	spec.Destination = "file://" + dir
+	first := e.interrupt(t, b, spec)
+
+	e.reset()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	var second *export.Checkpoint
+	_, err := e.run(ctx, b, spec, func(r *export.Runner) {
+		r.CheckpointEvery = 2
+		r.StagingID = "op-1"
+		r.Resume = first
+		r.OnCheckpoint = func(_ context.Context, cp *export.Checkpoint) error {
+			if s := spilledByPass(cp); second == nil && cp.Cursor.Status == "revoked" && cp.Cursor.KeyStatus == "approved" && s[2] != nil && s[2].Read >= 2 {
+				second = cp
+				cancel(export.ErrSuspend)
+			}
+			return nil
+		}
+	})
+	if status.Code(err) != codes.Aborted || second == nil {
+		t.Fatalf("the resumed run returned %v, want ABORTED at a checkpoint in pass 2 past its first two chunks", err)
+	}
+	asked := pages(e.reset())
+	if s := spilledByPass(second)[2]; s.Chunks <= spilledByPass(first)[2].Chunks || s.Bytes <= spilledByPass(first)[2].Bytes {
+		t.Fatalf("pass 2 after the first resume: %+v, before it %+v: the chunks did not add up", s, spilledByPass(first)[2])
+	}
+	res, again := e.resumeFrom(t, b, spec, second)
+	sameExport(t, cleanB, clean, b, res)
+	resumedLikeClean(t, res, clean, dir)
+	for p, n := range again {
+		asked[p] += n
+	}
+	for p, n := range asked {
+		if n != 1 {
+			t.Errorf("the two resumed runs asked for pass %d page %q %d times", p.pass, p.token, n)
+		}
+	}
+	for _, p := range spilledPages(first, order) {
+		if asked[p] != 0 {
+			t.Errorf("pass %d page %q was spilled by the first run and asked for again", p.pass, p.token)
+		}
+	}
+	t.Logf("second checkpoint in pass 2: %+v", second.Spilled.Passes)
+}
+
+// TestParallelPassesParquetRestarts: Parquet cannot be continued, so an
+// interrupted Parquet export with the passes read at once is run again
+// from the start under the same staging id: the spills of the interrupted
+// run are removed, not read, and the object is the clean run's.
+func TestParallelPassesParquetRestarts(t *testing.T) {
+	e := newPassEnv(t)
+	cleanDir := t.TempDir()
+	cleanB := openLocal(t, cleanDir)
+	spec := e.spec(apigee.Apps, formats.Parquet, "file://"+cleanDir)
+	clean, order := e.clean(t, cleanB, spec)
+
+	dir := t.TempDir()
+	b := openLocal(t, dir)
+	spec.Destination = "file://" + dir
+	e.holding(true)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	_, err := e.run(ctx, b, spec, func(r *export.Runner) {
+		r.StagingID = "op-1"
+		r.OnProgress = func(p export.Progress) {
+			if p.Pages >= int64(len(order[0])+3) {
+				cancel(export.ErrSuspend)
+			}
+		}
+	})
+	e.holding(false)
+	if status.Code(err) != codes.Aborted {
+		t.Fatalf("run returned %v, want ABORTED", err)
+	}
+	if !slices.ContainsFunc(files(t, dir), func(s string) bool { return strings.Contains(s, "/spill-apps-pass-2-") }) {
+		t.Fatalf("no spill of pass 2 left by the interrupted run: %v", files(t, dir))
+	}
+	e.reset()
+	res, err := e.run(context.Background(), b, spec, func(r *export.Runner) { r.StagingID = "op-1" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameExport(t, cleanB, clean, b, res)
+	resumedLikeClean(t, res, clean, dir)
+	if p := order[2][0]; pages(e.reset())[p] != 1 {
+		t.Fatalf("the rerun did not read pass 2 again from its start")
 	}
 }
