@@ -582,3 +582,31 @@ func TestParallelPassesParquetRestarts(t *testing.T) {
 		t.Fatalf("the rerun did not read pass 2 again from its start")
 	}
 }
+
+// TestParallelPassesResumeCancelled: a resumed run that is cancelled
+// removes its staging, the spills it reused and the ones it wrote alike.
+func TestParallelPassesResumeCancelled(t *testing.T) {
+	e := newPassEnv(t)
+	dir := t.TempDir()
+	b := openLocal(t, dir)
+	spec := e.spec(apigee.Apps, formats.CSV, "file://"+dir)
+	cp := e.interrupt(t, b, spec)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := e.run(ctx, b, spec, func(r *export.Runner) {
+		r.CheckpointEvery = 2
+		r.StagingID = "op-1"
+		r.Resume = cp
+		r.OnProgress = func(p export.Progress) {
+			if p.Pages >= cp.Pages+3 {
+				cancel()
+			}
+		}
+	})
+	if status.Code(err) != codes.Canceled {
+		t.Fatalf("got %v, want CANCELLED", err)
+	}
+	if f := files(t, dir); len(f) != 0 {
+		t.Fatalf("left behind: %v", f)
+	}
+}
