@@ -37,7 +37,9 @@ const Scope = "https://www.googleapis.com/auth/cloud-platform"
 type Client struct {
 	base        string        // without user information
 	user        *url.Userinfo // from the base URL, for basic authentication
-	http        *retryablehttp.Client
+	hc          *http.Client  // one try; retryClient retries
+	minBackoff  time.Duration
+	maxBackoff  time.Duration
 	attempts    int
 	budget      time.Duration
 	timeout     time.Duration
@@ -112,7 +114,9 @@ func NewClient(ctx context.Context, opts ...Option) (*Client, error) {
 	return &Client{
 		base:        strings.TrimRight(u.String(), "/"),
 		user:        user,
-		http:        newRetryClient(hc, o.minBackoff, o.maxBackoff),
+		hc:          hc,
+		minBackoff:  o.minBackoff,
+		maxBackoff:  o.maxBackoff,
 		attempts:    o.attempts,
 		budget:      o.budget,
 		timeout:     hc.Timeout,
@@ -176,8 +180,8 @@ func (c *Client) get(ctx context.Context, u string) ([]byte, error) {
 // getSized is get for an answer expected to be about sizeHint bytes (the
 // listing's last page): see readBody.
 func (c *Client) getSized(ctx context.Context, u string, sizeHint int) ([]byte, error) {
-	t := &tries{start: c.now(), budget: c.budget, max: c.attempts, now: c.now}
-	req, err := retryablehttp.NewRequestWithContext(withTries(ctx, t), http.MethodGet, u, nil)
+	t := &tries{start: c.now(), budget: c.budget, max: c.attempts, minWait: c.minBackoff, maxWait: c.maxBackoff, now: c.now}
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, newError(codes.InvalidArgument, err, "building request %s: %v", RedactURL(u), err)
 	}
@@ -205,7 +209,7 @@ func (c *Client) getSized(ctx context.Context, u string, sizeHint int) ([]byte, 
 		resp.Body = io.NopCloser(bytes.NewReader(b))
 		return nil
 	})
-	resp, err := c.http.Do(req)
+	resp, err := retryClient(c.hc, t).Do(req)
 	if resp != nil && resp.Body != nil {
 		defer resp.Body.Close()
 	}
@@ -221,8 +225,11 @@ func (c *Client) getSized(ctx context.Context, u string, sizeHint int) ([]byte, 
 		return nil, newError(codes.FailedPrecondition, err,
 			"GET %s: the response is larger than %s, the most this client reads of one answer", u, mib(tooLarge.limit))
 	}
-	n := int(t.attempts.Load())
+	n := t.attempts
 	tried := fmt.Sprintf("%d %s over %v", n, pluralWord(n, "attempt"), c.now().Sub(t.start).Round(time.Second))
+	if t.stopped != "" {
+		tried += ", " + t.stopped
+	}
 	if err != nil && (resp == nil || resp.StatusCode == http.StatusOK) {
 		// No answer, or 200s whose bodies could not be read, until the
 		// budget ran out.

@@ -71,12 +71,13 @@ func TestRetryAfterParsing(t *testing.T) {
 			t.Errorf("retryAfter(%q) = %v, %v; want %v, %v", c.in, got, ok, c.want, c.ok)
 		}
 	}
-	resp := &http.Response{Header: http.Header{"Retry-After": {"2"}}}
-	if d := backoff(time.Millisecond, time.Millisecond, 0, resp); d != 2*time.Second {
-		t.Errorf("backoff with Retry-After 2 = %v", d)
+	tr := &tries{start: now, budget: time.Minute, minWait: time.Millisecond, maxWait: time.Millisecond, now: func() time.Time { return now }, attempts: 1}
+	resp := &http.Response{StatusCode: 429, Header: http.Header{"Retry-After": {"2"}}}
+	if !tr.next(resp) || tr.wait != 2*time.Second {
+		t.Errorf("wait with Retry-After 2 = %v", tr.wait)
 	}
 	for attempt := range 10 {
-		if d := backoff(10*time.Millisecond, 80*time.Millisecond, attempt, nil); d < 0 || d > min(10*time.Millisecond<<attempt, 80*time.Millisecond) {
+		if d := jitter(10*time.Millisecond, 80*time.Millisecond, attempt, time.Minute); d < 0 || d > min(10*time.Millisecond<<attempt, 80*time.Millisecond) {
 			t.Errorf("attempt %d: backoff %v outside full-jitter bounds", attempt, d)
 		}
 	}
@@ -427,10 +428,11 @@ func TestOversizedResponse(t *testing.T) {
 // there among read errors.
 func TestOversizedNotRetried(t *testing.T) {
 	ctx := context.Background()
-	if retry, _ := checkRetry(ctx, nil, fmt.Errorf("reading: %w", &tooLargeError{limit: DefaultMaxResponse})); retry {
+	tr := &tries{start: time.Now(), budget: time.Minute, now: time.Now}
+	if retry, _ := tr.checkRetry(ctx, nil, fmt.Errorf("reading: %w", &tooLargeError{limit: DefaultMaxResponse})); retry {
 		t.Error("an oversized body is retried")
 	}
-	if retry, _ := checkRetry(ctx, nil, errors.New("connection reset")); !retry {
+	if retry, _ := tr.checkRetry(ctx, nil, errors.New("connection reset")); !retry {
 		t.Error("a connection reset is not retried")
 	}
 }
@@ -490,8 +492,8 @@ func TestClientDefaults(t *testing.T) {
 		if c.budget != DefaultRetryBudget || c.budget < 2*time.Minute {
 			t.Errorf("retry budget %v, want DefaultRetryBudget (%v, at least 2 minutes)", c.budget, DefaultRetryBudget)
 		}
-		if c.timeout != DefaultTimeout || c.http.HTTPClient.Timeout != DefaultTimeout {
-			t.Errorf("timeout %v (http.Client %v), want %v", c.timeout, c.http.HTTPClient.Timeout, DefaultTimeout)
+		if c.timeout != DefaultTimeout || c.hc.Timeout != DefaultTimeout {
+			t.Errorf("timeout %v (http.Client %v), want %v", c.timeout, c.hc.Timeout, DefaultTimeout)
 		}
 		if c.attempts != 0 {
 			t.Errorf("attempts capped at %d by default; the budget alone should decide", c.attempts)

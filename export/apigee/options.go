@@ -88,9 +88,12 @@ func WithRetry(attempts int, minBackoff, maxBackoff time.Duration) Option {
 }
 
 // WithRetryBudget sets how long one request is retried, from its first
-// try, before the client gives up on it (DefaultRetryBudget). Backoff waits
-// are cut so that the last try starts when the budget ends; a Retry-After
-// is honoured even past it (up to 5 minutes), for one last try.
+// try, before the client gives up on it (DefaultRetryBudget). It is a hard
+// bound on retrying: no wait between tries ends after it, so no try starts
+// after it (a try started within it still has its WithTimeout deadline).
+// Backoff waits are drawn from what is left of it; when the server's
+// Retry-After (honoured up to 5 minutes) would end after it, the client
+// gives up at once with the last answer, and the error names the budget.
 // budget <= 0 means a single try.
 func WithRetryBudget(budget time.Duration) Option {
 	return func(o *options) { o.budget = max(budget, 0) }

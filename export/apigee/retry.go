@@ -3,12 +3,12 @@ package apigee
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -21,51 +21,44 @@ import (
 // misconfigured proxy than advice worth following.
 const maxRetryAfter = 5 * time.Minute
 
-// newRetryClient wraps hc in go-retryablehttp: it retries 429, 5xx (but
-// 501) and transport errors, timeouts included (but an oversized body),
-// until the request's retry budget runs out (see tries), waits between
-// tries with the backoff below, and stops at once when the request's
-// context ends (during a wait too).
-func newRetryClient(hc *http.Client, minBackoff, maxBackoff time.Duration) *retryablehttp.Client {
+// retryClient is go-retryablehttp over hc for one request and its retry
+// budget t: it retries 429, 5xx (but 501) and transport errors, timeouts
+// included (but an oversized body), waits between tries as t decides, and
+// stops at once when the request's context ends (during a wait too). It is
+// made per request (a small struct) so that the retry policy sees the
+// request's budget even for a try that got no response at all.
+func retryClient(hc *http.Client, t *tries) *retryablehttp.Client {
 	return &retryablehttp.Client{
-		HTTPClient:   hc,
-		RetryWaitMin: minBackoff,
-		RetryWaitMax: maxBackoff,
-		// No count: the budget in each request's tries decides.
+		HTTPClient: hc,
+		// No count: t decides.
 		RetryMax:   math.MaxInt32,
-		CheckRetry: checkRetry,
-		Backoff:    backoff,
-		RequestLogHook: func(_ retryablehttp.Logger, req *http.Request, _ int) {
-			if t := triesOf(req.Context()); t != nil {
-				t.attempts.Add(1)
-			}
+		CheckRetry: t.checkRetry,
+		Backoff: func(time.Duration, time.Duration, int, *http.Response) time.Duration {
+			return t.wait
 		},
+		RequestLogHook: func(retryablehttp.Logger, *http.Request, int) { t.attempts++ },
 		// Keep the last response, so the caller can report the API's own
 		// message instead of "giving up after N attempts".
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
 }
 
-// tries is the retry budget of one request, carried in its context so that
-// checkRetry and backoff, which the retry loop calls without the request's
-// identity, can see it.
+// tries is the retry budget of one request and the decisions taken on it.
+// The budget is a hard bound on retrying: no wait ends after it, so no try
+// starts after it (a try started within it still has its own deadline,
+// WithTimeout). The retry loop calls its methods from one goroutine.
 type tries struct {
-	start    time.Time
-	budget   time.Duration // retries stop once this much time has passed
-	max      int           // tries in all; 0: no cap
-	attempts atomic.Int32
-	now      func() time.Time
-}
-
-type triesKey struct{}
-
-func withTries(ctx context.Context, t *tries) context.Context {
-	return context.WithValue(ctx, triesKey{}, t)
-}
-
-func triesOf(ctx context.Context) *tries {
-	t, _ := ctx.Value(triesKey{}).(*tries)
-	return t
+	start            time.Time
+	budget           time.Duration // no wait ends, and no try starts, after start+budget
+	max              int           // tries in all; 0: no cap
+	minWait, maxWait time.Duration // bounds of the exponential backoff
+	now              func() time.Time
+	attempts         int
+	// wait is the wait before the next try, decided by checkRetry.
+	wait time.Duration
+	// stopped says why retrying stopped while the answer was still one
+	// to retry, following "N attempts over D"; "" when it did not.
+	stopped string
 }
 
 // left is the time left of the budget, 0 when it is spent.
@@ -73,20 +66,12 @@ func (t *tries) left() time.Duration {
 	return max(t.budget-t.now().Sub(t.start), 0)
 }
 
-// more reports whether another try is allowed.
-func (t *tries) more() bool {
-	if t.max > 0 && int(t.attempts.Load()) >= t.max {
-		return false
-	}
-	return t.left() > 0
-}
-
-// checkRetry decides whether a try is worth repeating.
-func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+// checkRetry decides whether a try is worth repeating, and if so how long
+// to wait first (see next).
+func (t *tries) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
-	retry := false
 	if err != nil {
 		// A refused token request will be refused again; anything else
 		// (connection refused or reset, truncated body, a try out of
@@ -101,51 +86,64 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 		if errors.As(err, &tooLarge) {
 			return false, err
 		}
-		retry = true
-	} else {
-		retry = retryable(resp.StatusCode)
+	} else if !retryable(resp.StatusCode) {
+		return false, nil
 	}
-	if retry {
-		if t := triesOf(ctx); t != nil && !t.more() {
-			return false, nil
+	return t.next(resp), nil
+}
+
+// next decides whether another try fits in the budget and sets the wait
+// before it: the server's Retry-After when it sent one (it knows when its
+// quota refills), else exponential backoff with full jitter, a uniformly
+// random wait between 0 and min*2^attempt, capped at max, so that many
+// clients throttled together do not come back together. Either must end
+// before the budget does: a Retry-After that would not gives up at once
+// (trying earlier would only be refused again), and the jitter is drawn
+// from what is left.
+func (t *tries) next(resp *http.Response) bool {
+	if t.max > 0 && t.attempts >= t.max {
+		t.stopped = "the most allowed"
+		return false
+	}
+	left := t.left()
+	if left <= 0 {
+		t.stopped = fmt.Sprintf("until the %v retry budget was spent", t.budget)
+		return false
+	}
+	if resp != nil {
+		if d, ok := retryAfter(resp.Header.Get("Retry-After"), t.now()); ok {
+			d = min(d, maxRetryAfter)
+			if d >= left {
+				t.stopped = fmt.Sprintf("then Apigee asked to wait %v (Retry-After), more than the %v left of the %v retry budget",
+					d, left.Round(time.Millisecond), t.budget)
+				return false
+			}
+			t.wait = d
+			return true
 		}
 	}
-	return retry, nil
+	t.wait = jitter(t.minWait, t.maxWait, t.attempts-1, left)
+	return true
 }
 
 func retryable(code int) bool {
 	return code == http.StatusTooManyRequests || (code >= 500 && code != http.StatusNotImplemented)
 }
 
-// backoff is exponential backoff with full jitter (a uniformly random wait
-// between 0 and min*2^attempt, capped at max), so that many clients throttled
-// together do not come back together, cut to what is left of the request's
-// budget so that its last try comes when the budget ends. A Retry-After
-// header overrides it: the server knows when its quota refills.
-func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
-	var t *tries
-	if resp != nil {
-		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			return min(d, maxRetryAfter)
-		}
-		if resp.Request != nil {
-			t = triesOf(resp.Request.Context())
-		}
-	}
+// jitter is a full-jitter backoff wait after the given attempt (0 for the
+// first), shorter than left.
+func jitter(minWait, maxWait time.Duration, attempt int, left time.Duration) time.Duration {
 	ceiling := maxWait
-	if attempt < 62 && minWait > 0 {
+	if attempt >= 0 && attempt < 62 && minWait > 0 {
 		if d := minWait << attempt; d > 0 && d < maxWait {
 			ceiling = d
 		}
 	}
+	ceiling = min(ceiling, left)
 	if ceiling <= 0 {
 		return 0
 	}
-	d := rand.N(ceiling + 1)
-	if t != nil {
-		d = min(d, t.left())
-	}
-	return d
+	return rand.N(ceiling) // in [0, ceiling): the next try starts within the budget
 }
 
 // retryAfter parses a Retry-After value: delay seconds or an HTTP date.
