@@ -31,7 +31,9 @@ func TestGCSComposeCleanupIsBounded(t *testing.T) {
 	}
 	defer b.Close()
 	gb := b.(*gcsBucket)
-	gb.cleanupTimeout = 100 * time.Millisecond
+	// Short, but long enough for a delete to reach the server on a loaded
+	// machine (at 100ms, one run in about fifty of make race-loop sent none).
+	gb.cleanupTimeout = time.Second
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
