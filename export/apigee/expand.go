@@ -3,7 +3,6 @@ package apigee
 import (
 	"net/http"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -17,12 +16,18 @@ import (
 // expand=false shape, {"developer": [{"email": ...}]}, or refuse the
 // request with 400. Exporting such a page would write records with every
 // field but the email missing, so it is never exported. Instead the listing
-// falls back, for the rest of the listing, to expand=true with startKey and
-// no count, where the API pages by its own default size, and says so in
-// the warnings. If the API does not expand that form either, the listing
-// fails with FAILED_PRECONDITION: nothing about the request is wrong and
-// retrying will not help; the organization needs a way of listing that
-// this client does not have (list the emails, then get each developer).
+// steps down, for the rest of the listing and saying so in the warnings:
+//
+//  1. to expand=true with startKey and no count, where the API pages by its
+//     own default size: one call per page still, and what widely used
+//     clients send, though the reference also says startKey "Must be used
+//     in conjunction with the count parameter";
+//  2. if the API does not expand that form either, to the documented route,
+//     list-then-get (see listget.go): emails paged with expand=false, count
+//     and startKey, then developers.get for each, one call per developer.
+//
+// A 400 to the list-then-get page itself is the API's own error, not about
+// expand, and fails the listing as any refusal does.
 //
 // The rule is about the whole page, not one record: a developer may
 // legitimately have little besides an email, but a page where no developer
@@ -52,38 +57,35 @@ func keyOnly(r Resource, records []proto.Message) bool {
 
 const noCountWarning = "the Apigee API does not expand developers listed with count, as its reference warns (expand \"is not valid if you use the count or startKey query parameters\"), so developers were listed with expand=true and startKey only, in pages of the API's default size"
 
-// unexpanded handles a developers page that came back unexpanded (n records
-// with an email and nothing else): the first time it switches the listing
-// to pages without count, which the caller asks for again; after that it is
-// the FAILED_PRECONDITION error.
-func (l *Lister) unexpanded(p *Page, num int, u string, n int) error {
-	if !l.noCount {
-		l.noCount = true
-		p.Warnings = append(p.Warnings, Warning{Text: noCountWarning})
-		return nil
-	}
-	return newError(codes.FailedPrecondition, nil,
-		"listing developers of organization %q: page %d (GET %s) returned unexpanded developers (%d records with an email and no other field): the API ignores expand=true next to count, and also next to startKey alone, which its reference says is not valid. Exporting them would drop every other field of every developer, so the listing stops here and exports nothing incomplete. This organization needs developers listed by email and then read one by one (list-then-get), which is not implemented",
-		l.org, num, u, n)
+// unexpanded handles a developers page that came back unexpanded (emails
+// and nothing else): the listing steps down (see above) and the caller
+// asks for the same page again.
+func (l *Lister) unexpanded(p *Page) {
+	l.stepDown(p, "")
 }
 
-// rejected handles a developers page refused with 400 while asked for with
-// count: the first time it switches the listing to pages without count;
-// a page without count refused after others were served is the
-// FAILED_PRECONDITION error; one refused before is the API's own error.
+// rejected handles a developers page refused with 400: unless the listing
+// is listing emails already, where the refusal is not about expand and err
+// stands, it steps down and the caller asks for the same page again.
 func (l *Lister) rejected(p *Page, err error) error {
-	if l.noCount && l.noCountPages == 0 {
-		// Refused both ways from the same place: not about expand.
+	if l.listGet {
 		return err
 	}
+	l.stepDown(p, " (it refused expand with count: HTTP 400)")
+	return nil
+}
+
+// stepDown moves the listing to its next way of listing developers.
+func (l *Lister) stepDown(p *Page, why string) {
+	l.dropAhead()
 	if !l.noCount {
 		l.noCount = true
-		p.Warnings = append(p.Warnings, Warning{Text: noCountWarning + " (it refused expand with count: HTTP 400)"})
-		return nil
+		p.Warnings = append(p.Warnings, Warning{Text: noCountWarning + why})
+		return
 	}
-	return newError(codes.FailedPrecondition, err,
-		"listing developers of organization %q: the API refuses expand=true next to count and next to startKey (%v), as its reference says it may; this organization needs developers listed by email and then read one by one (list-then-get), which is not implemented",
-		l.org, err)
+	// getDevelopers warns, with the count of developers read one by one.
+	l.noCount, l.listGet = false, true
+	l.size, l.fits = l.c.pageSize, 0
 }
 
 func isBadRequest(err error) bool {

@@ -3,83 +3,168 @@ package apigee_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"pubexport/export/apigee"
-	"pubexport/export/apigee/apigeepb"
 	"pubexport/export/apigee/emulator"
 	"pubexport/export/exporttest"
 )
 
-// TestDevelopersExpandModes lists 2,500 developers from an API that
-// treats expand next to count and startKey in each way its reference
-// allows: honouring it, ignoring it with count (the listing falls back to
-// expand=true&startKey without count and says so), ignoring it with
-// startKey too, or refusing it with 400 (no way to page expanded
-// developers: FAILED_PRECONDITION, nothing incomplete exported).
+// listDevelopers lists developers of acme from cur to the end: every record in
+// order, every warning merged, and the cursor after each page.
+func listDevelopers(t *testing.T, l *apigee.Lister) (recs []proto.Message, warnings []apigee.Warning, cursors []apigee.Cursor) {
+	t.Helper()
+	for {
+		p, err := l.Next(context.Background())
+		if errors.Is(err, io.EOF) {
+			return recs, warnings, cursors
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, p.Records...)
+		warnings = apigee.MergeWarnings(warnings, p.Warnings)
+		cursors = append(cursors, p.Next)
+	}
+}
+
+func warningCount(ws []apigee.Warning, text string) (int64, bool) {
+	for _, w := range ws {
+		if strings.Contains(w.Text, text) {
+			return w.Count, true
+		}
+	}
+	return 0, false
+}
+
+// sameInOrder asserts that got holds want's records, in want's order,
+// each equal to want's, and marshalled to the same bytes.
+func sameInOrder(t *testing.T, got, want []proto.Message) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d developers, want %d", len(got), len(want))
+	}
+	for i := range got {
+		gb, err1 := proto.MarshalOptions{Deterministic: true}.Marshal(got[i])
+		wb, err2 := proto.MarshalOptions{Deterministic: true}.Marshal(want[i])
+		if err1 != nil || err2 != nil || string(gb) != string(wb) || !proto.Equal(got[i], want[i]) {
+			t.Fatalf("developer %d: %q differs from %q of the expanded listing", i, apigee.Developers.Key(got[i]), apigee.Developers.Key(want[i]))
+		}
+	}
+}
+
+// TestDevelopersExpandModes lists organizations of 1, 999 and 2,500
+// developers from an API that treats expand next to count and startKey in
+// each way its reference allows: honouring it, ignoring it with count (the
+// listing falls back to expand=true&startKey without count and says so),
+// ignoring it with startKey too, or refusing it with 400 (both: the listing
+// ends up listing emails and getting each developer, and says so with the
+// number of calls). Every mode lists exactly the records, in the order, of
+// the honoured listing; so does a listing resumed from each cursor it
+// returned, together with what came before that cursor.
 func TestDevelopersExpandModes(t *testing.T) {
-	data := emulator.Generate(emulator.GenerateSpec{Org: "acme", Developers: 2500, Seed: 12})
-	want := records(data.Orgs[0].Developers)
-	for _, c := range []struct {
-		mode     emulator.ExpandMode
-		ok       bool
-		fallback bool
-	}{
-		{emulator.ExpandHonoured, true, false},
-		{emulator.ExpandIgnoredWithCount, true, true},
-		{emulator.ExpandIgnoredWithStartKey, false, false},
-		{emulator.ExpandRejected, false, false},
-	} {
-		t.Run(c.mode.String(), func(t *testing.T) {
-			emu := exporttest.Emulator(t, data, emulator.Options{DeveloperExpand: c.mode})
-			l := exporttest.ApigeeClient(t, emu).List("acme", apigee.Developers, apigee.Cursor{})
-			var got []*apigee.Page
-			var n int
-			for {
-				p, err := l.Next(context.Background())
-				if errors.Is(err, io.EOF) {
-					break
+	for _, size := range []int{1, 999, 2500} {
+		data := emulator.Generate(emulator.GenerateSpec{Org: "acme", Developers: size, Seed: 12})
+		honoured := exporttest.Emulator(t, data, emulator.Options{})
+		want, _, _ := listDevelopers(t, exporttest.ApigeeClient(t, honoured, apigee.WithRateLimit(0)).List("acme", apigee.Developers, apigee.Cursor{}))
+		checkSameRecords(t, apigee.Developers, want, records(data.Orgs[0].Developers))
+		for _, c := range []struct {
+			mode     emulator.ExpandMode
+			fallback bool  // listed with expand=true&startKey and no count
+			gets     int64 // developers read one by one
+		}{
+			{emulator.ExpandHonoured, false, 0},
+			{emulator.ExpandIgnoredWithCount, true, 0},
+			// The first page, without count or startKey, is expanded: the
+			// API's default page size, 1000, of them.
+			{emulator.ExpandIgnoredWithStartKey, true, int64(max(size-1000, 0))},
+			{emulator.ExpandRejected, true, int64(max(size-1000, 0))},
+		} {
+			t.Run(fmt.Sprintf("%d/%s", size, c.mode), func(t *testing.T) {
+				emu := exporttest.Emulator(t, data, emulator.Options{DeveloperExpand: c.mode})
+				client := exporttest.ApigeeClient(t, emu, apigee.WithRateLimit(0))
+				got, warnings, cursors := listDevelopers(t, client.List("acme", apigee.Developers, apigee.Cursor{}))
+				sameInOrder(t, got, want)
+				if _, ok := warningCount(warnings, "expand=true and startKey only"); ok != c.fallback {
+					t.Errorf("fallback warning %v, want %v: %v", ok, c.fallback, warnings)
 				}
-				if err != nil {
-					if c.ok {
-						t.Fatal(err)
-					}
-					if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "list-then-get") {
-						t.Fatalf("got %v, want FAILED_PRECONDITION naming list-then-get", err)
-					}
-					for _, p := range got {
-						for _, r := range p.Records {
-							if r.(*apigeepb.Developer).GetDeveloperId() == "" {
-								t.Fatalf("an unexpanded developer was returned: %v", r)
-							}
-						}
-					}
-					return
+				if n, _ := warningCount(warnings, "one call per developer"); n != c.gets {
+					t.Errorf("warned of %d developers read one by one, want %d: %v", n, c.gets, warnings)
 				}
-				got = append(got, p)
-				n += len(p.Records)
-			}
-			if !c.ok {
-				t.Fatalf("listed %d developers, want FAILED_PRECONDITION", n)
-			}
-			var gotRecs []proto.Message
-			var warned bool
-			for _, p := range got {
-				gotRecs = append(gotRecs, p.Records...)
-				for _, w := range p.Warnings {
-					warned = warned || strings.Contains(w.Text, "expand=true and startKey only")
+				// Resumed from each page's cursor, with the keys delivered
+				// before it, as an export resumes from a checkpoint.
+				for i, cur := range cursors {
+					if cur.Done {
+						continue
+					}
+					l := client.List("acme", apigee.Developers, cur)
+					l.TrackKeys(apigee.KeySeed{1, 2})
+					rest, _, _ := listDevelopers(t, l)
+					sameInOrder(t, append(want[:len(want)-len(rest):len(want)-len(rest)], rest...), want)
+					if size > 1000 && i == 0 && len(rest) != size-1000 {
+						t.Errorf("resumed after page 1 of %d, listed %d developers, want %d", len(cursors), len(rest), size-1000)
+					}
 				}
-			}
-			if warned != c.fallback {
-				t.Errorf("fallback warning %v, want %v", warned, c.fallback)
-			}
-			checkSameRecords(t, apigee.Developers, gotRecs, want)
-		})
+			})
+		}
+	}
+}
+
+// TestListThenGetSkipsDeletedDevelopers: developers deleted after the page
+// of emails that lists them and before their get (the emulator deletes
+// each just as its get arrives) are skipped and counted in a warning; every
+// other developer is exported, once, as listed.
+func TestListThenGetSkipsDeletedDevelopers(t *testing.T) {
+	data := emulator.Generate(emulator.GenerateSpec{Org: "acme", Developers: 2500, Seed: 21})
+	all := data.Orgs[0].Developers
+	victims := map[string]bool{all[1500].GetEmail(): true, all[1501].GetEmail(): true, all[2300].GetEmail(): true}
+	var (
+		mu      sync.Mutex
+		deleted int
+		emu     *emulator.Server
+	)
+	emu = exporttest.Emulator(t, data, emulator.Options{DeveloperExpand: emulator.ExpandRejected, Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+		email, ok := strings.CutPrefix(r.URL.Path, "/v1/organizations/acme/developers/")
+		if r.Method != http.MethodGet || !ok || !victims[email] {
+			return false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		req, _ := http.NewRequest(http.MethodDelete, emu.URL+"/v1/organizations/acme/developers/"+url.PathEscape(email), nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return false
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			deleted++
+		}
+		return false // the get itself then meets a deleted developer: 404
+	}})
+	got, warnings, _ := listDevelopers(t, exporttest.ApigeeClient(t, emu, apigee.WithRateLimit(0)).List("acme", apigee.Developers, apigee.Cursor{}))
+	if deleted != len(victims) {
+		t.Fatalf("deleted %d developers as their get arrived, want %d (were they read one by one?)", deleted, len(victims))
+	}
+	var want []proto.Message
+	for _, d := range all {
+		if !victims[d.GetEmail()] {
+			want = append(want, d)
+		}
+	}
+	checkSameRecords(t, apigee.Developers, got, want)
+	if n, ok := warningCount(warnings, "deleted between their listing and their get"); !ok || n != int64(len(victims)) {
+		t.Errorf("warned of %d developers deleted before their get, want %d: %v", n, len(victims), warnings)
+	}
+	if n, _ := warningCount(warnings, "one call per developer"); n != 1500 {
+		t.Errorf("warned of %d developers read one by one, want 1500", n)
 	}
 }

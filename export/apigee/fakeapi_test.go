@@ -112,10 +112,23 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]string{"name": org})
 		return
 	}
+	if email, ok := strings.CutPrefix(coll, "developers/"); ok {
+		// developers.get
+		for _, m := range f.data[Developers] {
+			if Developers.Key(m) == email {
+				w.Header().Set("Content-Type", "application/json")
+				writeProto(w, m)
+				return
+			}
+		}
+		googleErr(w, 404, "NOT_FOUND", fmt.Sprintf("DeveloperId %s does not exist", email))
+		return
+	}
 	res := Resource(coll)
 	q := r.URL.Query()
-	if q.Get("expand") != "true" {
-		googleErr(w, 400, "INVALID_ARGUMENT", "the fake serves expanded lists only")
+	keysOnly := q.Get("expand") == "false" && res == Developers
+	if q.Get("expand") != "true" && !keysOnly {
+		googleErr(w, 400, "INVALID_ARGUMENT", "the fake serves expanded lists and developers' emails only")
 		return
 	}
 	var out proto.Message
@@ -145,7 +158,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		page := recs[start:min(start+count, len(recs))]
-		if f.unexpanded && res == Developers {
+		if (f.unexpanded || keysOnly) && res == Developers {
 			page = emailsOnly(page)
 		}
 		out = wrap(res, page)

@@ -90,9 +90,11 @@ type Lister struct {
 	// listing continues from the one before it (see fallBack).
 	before []string
 	// noCount lists developers with expand=true and startKey but no
-	// count, after the API ignored or refused expand next to count.
-	noCount      bool
-	noCountPages int // pages served without count
+	// count, after the API ignored or refused expand next to count;
+	// listGet lists their emails and gets each developer, after it did
+	// not expand that either (see expand.go).
+	noCount bool
+	listGet bool
 
 	noAhead      bool // tests: one request after another, none ahead
 	started      int  // tests: requests started, including those dropped
@@ -236,13 +238,11 @@ func (l *Lister) keyPage(ctx context.Context, p *Page) error {
 		}
 		switch {
 		case err == nil:
-			if !keyOnly(l.r, data.records) || l.r != Developers {
+			if l.r != Developers || l.listGet || !keyOnly(l.r, data.records) {
 				break
 			}
-			if err := l.unexpanded(p, num, u, len(data.records)); err != nil {
-				return err
-			}
-			continue // the same page, without count
+			l.unexpanded(p)
+			continue // the same page, listed the next way
 		case !l.noCount && l.shrink(err, floor):
 			continue
 		case startKey != "" && l.fallBack(p, err):
@@ -259,9 +259,6 @@ func (l *Lister) keyPage(ctx context.Context, p *Page) error {
 		break
 	}
 	l.fitted(n)
-	if l.noCount {
-		l.noCountPages++
-	}
 	items := data.records
 	if startKey != "" && len(items) > 0 && l.r.Key(items[0]) == startKey {
 		items = items[1:]
@@ -274,7 +271,19 @@ func (l *Lister) keyPage(ctx context.Context, p *Page) error {
 		}
 	}
 	p.addUnknown(data.unknown)
-	added := l.add(p, items)
+	var added int
+	if l.listGet {
+		// Emails only: the page's new records are read one by one, and
+		// one deleted before its get still moved the listing on.
+		got, fresh, err := l.getDevelopers(ctx, p, items, num)
+		if err != nil {
+			return err
+		}
+		l.add(p, got)
+		added = fresh
+	} else {
+		added = l.add(p, items)
+	}
 
 	last := ""
 	if len(data.records) > 0 {
@@ -528,7 +537,10 @@ func (l *Lister) pageURL(cur Cursor) string {
 		return l.listURL(q)
 	}
 	q := url.Values{"expand": {"true"}, "count": {strconv.Itoa(l.size)}}
-	if l.noCount {
+	switch {
+	case l.listGet:
+		q.Set("expand", "false") // emails, which the reference allows with count and startKey
+	case l.noCount:
 		q.Del("count")
 	}
 	if cur.StartKey != "" {

@@ -201,6 +201,10 @@ func capApps(d *apigeepb.Developer) *apigeepb.Developer {
 	return c
 }
 
+// getDeveloper answers developers.get: the developer as the expanded list
+// shows it (with Options.FutureFields' additions too, since a client may
+// read every developer this way: see ExpandMode), but with only the first
+// 100 app names, as the reference says of get.
 func (h *handler) getDeveloper(w http.ResponseWriter, r *http.Request, o *orgState) error {
 	if err := checkParams(r, paramSet{"action": true}); err != nil {
 		return err
@@ -212,10 +216,12 @@ func (h *handler) getDeveloper(w http.ResponseWriter, r *http.Request, o *orgSta
 	if rec == nil {
 		return developerNotFound(o, id)
 	}
+	b := rec.bytes()
 	if d := rec.developer(); len(d.Apps) > maxDeveloperApps {
-		return writeProto(w, http.StatusOK, capApps(d))
+		b = render("response", capApps(d))
 	}
-	writeRecord(w, rec)
+	b = h.future(b)
+	writeBody(w, http.StatusOK, append(append(make([]byte, 0, len(b)+1), b...), '\n'))
 	return nil
 }
 
