@@ -48,8 +48,7 @@ func TestListUnexpandedDevelopers(t *testing.T) {
 		t.Errorf("warnings %v count %d developers read one by one, want 5", ws, gets)
 	}
 	// The first page with count and expand, without count, then emails
-	// with count; a request for the next page may have gone ahead before
-	// a page was decoded (and been dropped).
+	// with count.
 	var first []string
 	got := 0
 	for _, r := range f.log() {
@@ -59,6 +58,9 @@ func TestListUnexpandedDevelopers(t *testing.T) {
 			got++
 		case !q.Has("startKey"):
 			first = append(first, q.Get("expand")+"/"+q.Get("count"))
+		case q.Get("expand") == "true" && q.Get("count") == "2":
+			// Page 2 asked for ahead, before page 1 was decoded and
+			// found unexpanded (dropped).
 		case q.Get("expand") != "false" || q.Get("count") != "2":
 			t.Errorf("follow-up page %s, want expand=false&count=2", r.URL)
 		}
