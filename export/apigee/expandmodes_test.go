@@ -121,11 +121,15 @@ func TestDevelopersExpandModes(t *testing.T) {
 // TestListThenGetSkipsDeletedDevelopers: developers deleted after the page
 // of emails that lists them and before their get (the emulator deletes
 // each just as its get arrives) are skipped and counted in a warning; every
-// other developer is exported, once, as listed.
+// other developer is exported, once, as listed, including when the deleted
+// developer ends its page of emails.
 func TestListThenGetSkipsDeletedDevelopers(t *testing.T) {
 	data := emulator.Generate(emulator.GenerateSpec{Org: "acme", Developers: 2500, Seed: 21})
 	all := data.Orgs[0].Developers
-	victims := map[string]bool{all[1500].GetEmail(): true, all[1501].GetEmail(): true, all[2300].GetEmail(): true}
+	// 1998 ends the first page of emails (999 to 1998) and starts the next:
+	// whether that page was asked for before or after its deletion, the
+	// listing goes on (see fallBack).
+	victims := map[string]bool{all[1500].GetEmail(): true, all[1501].GetEmail(): true, all[1998].GetEmail(): true, all[2300].GetEmail(): true}
 	var (
 		mu      sync.Mutex
 		deleted int
