@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"pubexport/export"
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/emulator"
 	"pubexport/formats"
@@ -91,5 +92,59 @@ func TestNothingWrittenBeforeTheOrganizationCheck(t *testing.T) {
 	}
 	if got := files(t, dir); len(got) != 0 {
 		t.Fatalf("a failed organization check left %v", got)
+	}
+}
+
+// TestAppsProbesGoOutWithTheFirstPage: the one-app requests that learn
+// the other apps passes' totals (for the progress percentage) go out with
+// the first page when the passes are read at once, not a round trip each
+// before it; with one request at a time they still come first.
+func TestAppsProbesGoOutWithTheFirstPage(t *testing.T) {
+	for _, parallel := range []int{4, 1} {
+		firstPage := make(chan struct{})
+		var once sync.Once
+		var probes, overlapped atomic.Int32
+		// Sequential probes never see the first page: they wait briefly.
+		wait := checkWait
+		if parallel == 1 {
+			wait = 300 * time.Millisecond
+		}
+		e := newEnv(t, emulator.GenerateSpec{Apps: 300, Developers: 30, Seed: 9}, emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+			if !strings.HasSuffix(r.URL.Path, "/apps") {
+				return false
+			}
+			q := r.URL.Query()
+			switch {
+			case q.Get("pageSize") == "1":
+				probes.Add(1)
+				select {
+				case <-firstPage:
+					overlapped.Add(1)
+				case <-time.After(wait):
+				}
+			case q.Get("pageToken") == "" && q.Get("status") == "approved" && q.Get("keyStatus") == "approved":
+				once.Do(func() { close(firstPage) })
+			}
+			return false
+		}})
+		dir := t.TempDir()
+		res, err := e.run(context.Background(), openLocal(t, dir), e.spec(apigee.Apps, formats.NDJSON, "file://"+dir), func(r *export.Runner) {
+			r.MaxParallelRequests = parallel
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Records != 300 {
+			t.Fatalf("parallel %d: exported %d apps, want 300", parallel, res.Records)
+		}
+		if probes.Load() != 3 {
+			t.Fatalf("parallel %d: %d probes, want 3 (one for each other pass)", parallel, probes.Load())
+		}
+		switch n := overlapped.Load(); {
+		case parallel > 1 && n != 3:
+			t.Errorf("parallel %d: %d of 3 probes went out with the first page, want all", parallel, n)
+		case parallel == 1 && n != 0:
+			t.Errorf("one request at a time: %d probes went out after the first page, want them first", n)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"google.golang.org/grpc/codes"
@@ -362,9 +363,23 @@ func (l *Lister) fallBack(p *Page, err error) bool {
 // earlier pass met an oversized page.
 func (l *Lister) appsPage(ctx context.Context, p *Page) error {
 	pass := l.cur.pass()
+	var probed func() error
 	if !l.probed {
-		if err := l.probe(ctx, pass); err != nil {
-			return err
+		probed = l.probe(ctx, pass, l.spill != nil)
+		if l.spill == nil {
+			// One request at a time: the probes go first, as ever.
+			err := probed()
+			if probed = nil; err != nil {
+				return err
+			}
+		} else {
+			// Passes read at once: the probes go out with the first
+			// page rather than a round trip each before it.
+			defer func() {
+				if probed != nil { // the page failed: wait for them only
+					probed()
+				}
+			}()
 		}
 	}
 	token := l.cur.PageToken
@@ -383,6 +398,12 @@ func (l *Lister) appsPage(ctx context.Context, p *Page) error {
 		}
 		if !l.shrink(err, 1) {
 			return l.oversized(ctx, err, num)
+		}
+	}
+	if probed != nil {
+		err, probed = probed(), nil
+		if err != nil {
+			return err
 		}
 	}
 	p.addUnknown(data.unknown)
@@ -420,34 +441,59 @@ func (l *Lister) appsPage(ctx context.Context, p *Page) error {
 
 // probe asks each apps pass but the listing's own for one app, only to
 // learn its totalSize: a few cheap calls buy a progress total for the whole
-// listing from its first page on.
-func (l *Lister) probe(ctx context.Context, pass int) error {
+// listing from its first page on. With parallel the calls go out at once,
+// under the listing's cap on requests in flight, and return at once;
+// otherwise one after another before probe returns. The returned wait
+// collects them on the Lister's goroutine, which alone touches its state.
+func (l *Lister) probe(ctx context.Context, pass int, parallel bool) (wait func() error) {
+	type answer struct {
+		pass int
+		u    string
+		num  int
+		body []byte
+		err  error
+	}
+	var answers []*answer
+	var wg sync.WaitGroup
 	for i := range appsPasses {
 		if i == pass {
 			continue
 		}
-		u := l.listURL(appsQuery(i, 1))
 		l.fetched++
 		l.started++
-		body, err := l.getSized(ctx, u, 0)
-		if errors.As(err, new(*tooLargeError)) {
-			// A single app over the cap: the listing reports it by name
-			// when it gets there; the total is only for progress.
+		a := &answer{pass: i, u: l.listURL(appsQuery(i, 1)), num: l.fetched}
+		answers = append(answers, a)
+		if parallel {
+			wg.Go(func() { a.body, a.err = l.getSized(ctx, a.u, 0) })
 			continue
 		}
-		if err != nil {
-			return l.requestError(err, false, l.fetched)
-		}
-		data, err := l.decode(string(body), u, l.fetched)
-		if err != nil {
-			return err
-		}
-		if t := passTotal(data); t >= 0 {
-			l.totals[i] = t
+		a.body, a.err = l.getSized(ctx, a.u, 0)
+		if a.err != nil && !errors.As(a.err, new(*tooLargeError)) {
+			break // reported by wait; the rest would only fail the same way
 		}
 	}
-	l.probed = true
-	return nil
+	return func() error {
+		wg.Wait()
+		for _, a := range answers {
+			if errors.As(a.err, new(*tooLargeError)) {
+				// A single app over the cap: the listing reports it by
+				// name when it gets there; the total is only for progress.
+				continue
+			}
+			if a.err != nil {
+				return l.requestError(a.err, false, a.num)
+			}
+			data, err := l.decode(string(a.body), a.u, a.num)
+			if err != nil {
+				return err
+			}
+			if t := passTotal(data); t >= 0 {
+				l.totals[a.pass] = t
+			}
+		}
+		l.probed = true
+		return nil
+	}
 }
 
 func appsQuery(pass, pageSize int) url.Values {
