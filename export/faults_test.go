@@ -25,6 +25,7 @@ import (
 // 10% of requests with 429 or 503: retries must make the output identical
 // to a clean run's, for every resource.
 func TestSourceFaultsGiveTheSameObject(t *testing.T) {
+	t.Parallel() // among the slowest: they run together after the rest
 	gen := emulator.GenerateSpec{Developers: 3001, Apps: 2002, APIProducts: 2003, Seed: 21}
 	clean := newEnv(t, gen, emulator.Options{})
 	// The faulty emulator fails every tenth request; pages of 100 make

@@ -55,6 +55,7 @@ func objects(t *testing.T, srv *gcstest.Server, bucket, prefix string) []string 
 // byte-identical (same ExportFinal_<hash>), and a rerun into the bucket finds
 // its object already published.
 func TestCloudStorageMatchesLocalFolder(t *testing.T) {
+	t.Parallel() // among the slowest: they run together after the rest
 	e := newEnv(t, emulator.GenerateSpec{Developers: 1203, Apps: 1101, APIProducts: 37, Seed: 11}, emulator.Options{})
 	srv := gcstest.Start(t, "exports")
 	for _, r := range apigee.Resources() {

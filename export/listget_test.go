@@ -26,6 +26,7 @@ import (
 // A 2,500-developer export suspended in the middle of list-then-get and
 // resumed from its checkpoint writes the same objects too.
 func TestDevelopersExportEveryExpandMode(t *testing.T) {
+	t.Parallel() // among the slowest: they run together after the rest
 	if testing.Short() {
 		t.Skip("exports 2,500 developers a dozen times")
 	}

@@ -302,6 +302,7 @@ func (e *passEnv) clean(t *testing.T, b sink.Bucket, spec export.Spec) (*export.
 // first ones), and for every other page once: each later pass goes on from
 // its own cursor.
 func TestParallelPassesResumeReusesSpills(t *testing.T) {
+	t.Parallel() // among the slowest: they run together after the rest
 	e := newPassEnv(t)
 	srv := gcstest.Start(t, "exports")
 	for _, c := range []struct {
@@ -368,6 +369,7 @@ func TestParallelPassesResumeReusesSpills(t *testing.T) {
 // not used: the export falls back to asking Apigee and still writes the
 // clean run's object and manifest.
 func TestParallelPassesResumeDamagedSpills(t *testing.T) {
+	t.Parallel() // among the slowest: they run together after the rest
 	e := newPassEnv(t)
 	cleanDir := t.TempDir()
 	cleanB := openLocal(t, cleanDir)

@@ -37,6 +37,7 @@ import (
 // record arrives, in every object, and the warnings name what could not be
 // kept.
 func TestRealWorldOrganization(t *testing.T) {
+	t.Parallel() // among the slowest: they run together after the rest
 	if testing.Short() {
 		t.Skip("exports 2 organizations in 6 encodings")
 	}
