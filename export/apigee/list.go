@@ -365,7 +365,7 @@ func (l *Lister) appsPage(ctx context.Context, p *Page) error {
 	pass := l.cur.pass()
 	var probed func() error
 	if !l.probed {
-		probed = l.probe(ctx, pass, l.spill != nil)
+		probed = l.probe(ctx, pass)
 		if l.spill == nil {
 			// One request at a time: the probes go first, as ever.
 			err := probed()
@@ -441,11 +441,12 @@ func (l *Lister) appsPage(ctx context.Context, p *Page) error {
 
 // probe asks each apps pass but the listing's own for one app, only to
 // learn its totalSize: a few cheap calls buy a progress total for the whole
-// listing from its first page on. With parallel the calls go out at once,
-// under the listing's cap on requests in flight, and return at once;
-// otherwise one after another before probe returns. The returned wait
-// collects them on the Lister's goroutine, which alone touches its state.
-func (l *Lister) probe(ctx context.Context, pass int, parallel bool) (wait func() error) {
+// listing from its first page on. With the passes read at once (a spill)
+// the calls go out together, under the listing's cap on requests in
+// flight, and probe returns at once; otherwise they go one after another
+// before it returns. The returned wait collects them on the Lister's
+// goroutine, which alone touches its state.
+func (l *Lister) probe(ctx context.Context, pass int) (wait func() error) {
 	type answer struct {
 		pass int
 		u    string
@@ -463,7 +464,7 @@ func (l *Lister) probe(ctx context.Context, pass int, parallel bool) (wait func(
 		l.started++
 		a := &answer{pass: i, u: l.listURL(appsQuery(i, 1)), num: l.fetched}
 		answers = append(answers, a)
-		if parallel {
+		if l.spill != nil {
 			wg.Go(func() { a.body, a.err = l.getSized(ctx, a.u, 0) })
 			continue
 		}
