@@ -5,6 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -111,4 +115,75 @@ func TestListIncludesCompanyDevelopers(t *testing.T) {
 	c := exporttest.ApigeeClient(t, emu)
 	got, _ := listAll(t, c, apigee.Developers)
 	checkSameRecords(t, apigee.Developers, got, want)
+}
+
+// TestListAPIProductsInSpaces: the API may cut count API products and then
+// leave out those of Spaces the caller may not list, so a short page need
+// not be the last. Once a product in a Space is seen, a short page is
+// followed by one more request, and every product the caller may list is
+// exported, with a warning; an organization without Spaces asks exactly
+// the pages it always did, and one whose Spaces hide nothing one more.
+func TestListAPIProductsInSpaces(t *testing.T) {
+	const n, size = 300, 50
+	// The pages of a plain listing: size records, then size-1 new ones a
+	// page after the startKey record, until a page is short.
+	plainPages := 1
+	for got, page := size, size; page == size; plainPages++ {
+		page = min(size, n-got+1)
+		got += page - 1
+	}
+	for _, c := range []struct {
+		name      string
+		spaces    bool
+		denied    []string
+		wantPages int // requests; 0: not checked
+		warned    bool
+	}{
+		{name: "no Spaces", wantPages: plainPages},
+		{name: "Spaces, none denied", spaces: true, wantPages: plainPages + 1},
+		{name: "Spaces, one denied", spaces: true, denied: []string{"space-1"}, warned: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			data := emulator.Generate(emulator.GenerateSpec{Org: "acme", APIProducts: n, Seed: 4, Spaces: c.spaces})
+			var want []proto.Message
+			for _, p := range data.Orgs[0].APIProducts {
+				if p.GetSpace() != "space-1" || c.denied == nil {
+					want = append(want, p)
+				}
+			}
+			if len(want) == n && c.denied != nil {
+				t.Fatal("no product generated in space-1")
+			}
+			var requests atomic.Int32
+			emu := exporttest.Emulator(t, data, emulator.Options{DeniedSpaces: c.denied, SpacesAfterCount: true, Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+				if strings.HasSuffix(r.URL.Path, "/apiproducts") {
+					requests.Add(1)
+				}
+				return false
+			}})
+			cl := exporttest.ApigeeClient(t, emu, apigee.WithPageSize(size))
+			l := cl.List("acme", apigee.APIProducts, apigee.Cursor{})
+			var got []proto.Message
+			var warnings []apigee.Warning
+			for {
+				p, err := l.Next(context.Background())
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, p.Records...)
+				warnings = apigee.MergeWarnings(warnings, p.Warnings)
+			}
+			checkSameRecords(t, apigee.APIProducts, got, want)
+			if c.wantPages > 0 && int(requests.Load()) != c.wantPages {
+				t.Errorf("%d requests, want %d", requests.Load(), c.wantPages)
+			}
+			spaceWarned := slices.ContainsFunc(warnings, func(w apigee.Warning) bool { return strings.Contains(w.Text, "Apigee Spaces") })
+			if spaceWarned != c.warned {
+				t.Errorf("warnings %v: Spaces warning %v, want %v", warnings, spaceWarned, c.warned)
+			}
+		})
+	}
 }

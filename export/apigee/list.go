@@ -96,6 +96,19 @@ type Lister struct {
 	// not expand that either (see expand.go).
 	noCount bool
 	listGet bool
+	// spaces says that an API product of this listing is in an Apigee
+	// Space. apiproducts.list "may not return all resources" of Spaces,
+	// leaving out those of Spaces the caller may not list ("When none
+	// provided, all the spaces the user has list access, will be used
+	// implicitly"), and the reference does not say whether before or
+	// after it cuts count: a short page may then have more after it, so
+	// once a Space is seen a short page that adds records is followed by
+	// one more request, and only a page that adds nothing ends the list.
+	// An organization without Spaces pays no extra request. pastShort
+	// says the page before was such a short page, for the warning when
+	// this one shows it was not the last.
+	spaces    bool
+	pastShort bool
 
 	noAhead      bool // tests: one request after another, none ahead
 	started      int  // tests: requests started, including those dropped
@@ -290,10 +303,27 @@ func (l *Lister) keyPage(ctx context.Context, p *Page) error {
 	if len(data.records) > 0 {
 		last = l.r.Key(data.records[len(data.records)-1])
 	}
+	short := !l.noCount && len(data.records) < n
+	if l.r == APIProducts && !l.spaces {
+		l.spaces = inSpace(data.records)
+	}
+	if l.pastShort && added > 0 {
+		p.Warnings = append(p.Warnings, Warning{Text: spaceCutWarning, Count: 1})
+	}
+	l.pastShort = false
 	switch {
-	case !l.noCount && len(data.records) < n:
-		// A short page is the last one.
+	case short && (!l.spaces || added == 0):
+		// A short page is the last one, unless Spaces may have cut it
+		// (see spaces).
 		l.cur = Cursor{Done: true}
+	case short && last != "" && last != startKey:
+		// It may be short because the API cut count products and then
+		// left out those of Spaces the caller may not list: the page
+		// after it decides.
+		l.cur = Cursor{StartKey: last}
+		l.keepBefore(data.records)
+		l.pastShort = true
+		return nil
 	case l.noCount && (len(data.records) == 0 || (startKey != "" && len(data.records) == 1 && last == startKey)):
 		// Without count the page size is the API's to choose, so only a
 		// page with nothing after its startKey ends the list.
@@ -315,6 +345,20 @@ func (l *Lister) keyPage(ctx context.Context, p *Page) error {
 		l.keepBefore(data.records)
 	}
 	return nil
+}
+
+// spaceCutWarning says that a short page of API products was not the last.
+const spaceCutWarning = "apiproducts.list answered a page of fewer API products than asked for that was not the last, as it may when it leaves out the products of Apigee Spaces the caller may not list: the listing went on past it; the products of those Spaces are not exported"
+
+// inSpace says whether one of the API products records is in an Apigee
+// Space.
+func inSpace(records []proto.Message) bool {
+	for _, m := range records {
+		if p, ok := m.(*apigeepb.ApiProduct); ok && p.GetSpace() != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // maxBefore bounds the keys kept for fallBack: records deleted while an

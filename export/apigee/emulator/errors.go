@@ -32,6 +32,13 @@ func notFound(format string, args ...any) *apiError {
 	return errorf(http.StatusNotFound, "NOT_FOUND", format, args...)
 }
 
+// permissionDenied is Google's answer to a caller without permission on
+// resource (a path such as organizations/acme): 403, and the words "(or it
+// may not exist)", since IAM is checked before existence.
+func permissionDenied(permission, resource string) *apiError {
+	return errorf(http.StatusForbidden, "PERMISSION_DENIED", "Permission '%s' denied on resource '//apigee.googleapis.com/%s' (or it may not exist).", permission, resource)
+}
+
 func alreadyExists(format string, args ...any) *apiError {
 	return errorf(http.StatusConflict, "ALREADY_EXISTS", format, args...)
 }

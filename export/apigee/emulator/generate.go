@@ -20,6 +20,10 @@ type GenerateSpec struct {
 	// methods, quota and attributes, as large products have: at 150 a
 	// page of 1000 products is over 32 MiB.
 	OperationPaths int
+	// Spaces puts about a tenth of the API products into one of five
+	// Apigee Spaces (space-0 to space-4); without it no product has a
+	// Space, as in an organization that does not use them.
+	Spaces bool
 }
 
 // The generated timeline: records are created between these instants (ms).
@@ -40,8 +44,9 @@ const (
 // and reference generated products.
 func Generate(s GenerateSpec) *Data {
 	g := &generator{
-		rng: rand.New(rand.NewPCG(uint64(s.Seed), 0x9e3779b97f4a7c15)),
-		org: s.Org,
+		rng:    rand.New(rand.NewPCG(uint64(s.Seed), 0x9e3779b97f4a7c15)),
+		org:    s.Org,
+		spaces: s.Spaces,
 	}
 	g.salt = g.rng.Uint64()
 	if g.org == "" {
@@ -75,8 +80,9 @@ func Generate(s GenerateSpec) *Data {
 }
 
 type generator struct {
-	rng *rand.Rand
-	org string
+	rng    *rand.Rand
+	org    string
+	spaces bool
 	// keys counts credentials so that every consumer key is unique.
 	keys uint64
 	// salt makes ids differ between seeds.
@@ -383,7 +389,11 @@ func (g *generator) product(i int) *apigeepb.ApiProduct {
 		p.QuotaCounterScope = apigeepb.ApiProduct_QuotaCounterScope(1 + g.rng.IntN(3)).Enum()
 	}
 	if g.chance(0.1) {
-		p.Space = proto.String("space-" + strconv.Itoa(g.rng.IntN(5)))
+		// Drawn with or without Spaces, so that the rest of the data is
+		// the same either way.
+		if space := "space-" + strconv.Itoa(g.rng.IntN(5)); g.spaces {
+			p.Space = proto.String(space)
+		}
 	}
 	switch i % 5 {
 	case 0:

@@ -93,6 +93,9 @@ type keyList struct {
 	keyField string                 // an item's key without expand: "email"
 	missing  func(key string) error // the 404 for a startKey no record has, in the API's words
 	keep     func(*record) bool     // the records the list shows; nil: all
+	// drop leaves records out of a page after count has been cut (nil:
+	// none), so that the page comes back short with more to come.
+	drop func(*record) bool
 }
 
 // listByKey answers one page of l: count records (at most maxPage, 400
@@ -117,6 +120,9 @@ func (h *handler) listByKey(w http.ResponseWriter, r *http.Request, q url.Values
 	rows, _, _ := l.table.scan(from, count, l.keep)
 	p := newPage(l.field)
 	for _, rec := range rows {
+		if l.drop != nil && l.drop(rec) {
+			continue
+		}
 		if expand {
 			p.add(h.future(rec.bytes()))
 		} else {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -54,6 +55,24 @@ type Options struct {
 	// KeylessApps is where the apps list shows an app without credentials
 	// (see KeylessMode); the zero value lists it under keyStatus=approved.
 	KeylessApps KeylessMode
+	// DeniedSpaces are Apigee Spaces whose API products the caller may not
+	// list or get (IAM is checked against the Space, apiproducts.list's
+	// parent parameter says): apiproducts.list leaves them out ("If the
+	// resource has the space attribute set, the response may not return all
+	// resources"), and a get of one, or a list with space= one of them,
+	// answers 403 PERMISSION_DENIED.
+	DeniedSpaces []string
+	// SpacesAfterCount leaves the products of DeniedSpaces out of an
+	// apiproducts.list page after count has been cut, so that a page can
+	// come back short with more products after it; without it they are
+	// left out first and every page but the last is full. The reference
+	// does not say which Apigee does.
+	SpacesAfterCount bool
+	// Deny lists IAM permissions the caller lacks, such as
+	// "apigee.organizations.get" or "apigee.developers.list": a read
+	// method that needs one answers 403 PERMISSION_DENIED naming it, as
+	// Google does, before it looks at the organization (see permissions).
+	Deny []string
 	// Intercept, when set, sees every request first; returning true means it
 	// answered and the emulator does nothing more. Tests use it to inject
 	// malformed bodies or count calls.
@@ -221,18 +240,36 @@ func (h *handler) routes() {
 	h.mux = m
 }
 
+// permissions names the IAM permission of each read method, by HTTP method
+// and route, for Options.Deny.
+var permissions = map[string]string{
+	"GET /v1/organizations/{org}":                               "apigee.organizations.get",
+	"GET /v1/organizations/{org}/developers":                    "apigee.developers.list",
+	"GET /v1/organizations/{org}/developers/{email}":            "apigee.developers.get",
+	"GET /v1/organizations/{org}/developers/{email}/apps":       "apigee.developerapps.list",
+	"GET /v1/organizations/{org}/developers/{email}/apps/{app}": "apigee.developerapps.get",
+	"GET /v1/organizations/{org}/apps":                          "apigee.apps.list",
+	"GET /v1/organizations/{org}/apps/{app}":                    "apigee.apps.get",
+	"GET /v1/organizations/{org}/apiproducts":                   "apigee.apiproducts.list",
+	"GET /v1/organizations/{org}/apiproducts/{product}":         "apigee.apiproducts.get",
+}
+
 // orgHandler serves one path of a known organization; a non-nil error is
 // answered in Google's shape.
 type orgHandler func(w http.ResponseWriter, r *http.Request, o *orgState) error
 
 // org resolves {org} (404 for an unknown one, as apigee.googleapis.com does
-// for an organization the caller may see) and answers errors.
+// for an organization the caller may see) and answers errors. A request
+// that needs a permission of Options.Deny gets 403 first, as Google checks
+// IAM before existence.
 func (h *handler) org(f orgHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("org")
 		o := h.orgs[name]
 		var err error
-		if o == nil {
+		if p := permissions[r.Method+" "+r.Pattern]; p != "" && slices.Contains(h.opts.Deny, p) {
+			err = permissionDenied(p, "organizations/"+name)
+		} else if o == nil {
 			err = notFound("organization %q not found", name)
 		} else {
 			err = f(w, r, o)

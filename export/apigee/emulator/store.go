@@ -29,7 +29,8 @@ type record struct {
 	// bare is an App without credentials (apps listed without includeCred).
 	bare atomic.Pointer[[]byte]
 	// Fields that lists filter on, kept out of msg so filtering never
-	// decodes: an app's status and developer email, a developer's id.
+	// decodes: an app's status and developer email, a developer's id, an
+	// API product's Space.
 	status, ref string
 	// keys is an app's key class (see keyClass), for keyStatus.
 	keys uint8
@@ -59,7 +60,7 @@ func newAppRecord(a *apigeepb.App) *record {
 }
 
 func newProductRecord(p *apigeepb.ApiProduct) *record {
-	return &record{key: p.GetName(), msg: p, kind: productKind}
+	return &record{key: p.GetName(), msg: p, kind: productKind, ref: p.GetSpace()}
 }
 
 var marshal = protojson.MarshalOptions{}

@@ -3,6 +3,8 @@ package emulator
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -85,5 +87,43 @@ func TestDeveloperExpandModes(t *testing.T) {
 	}
 	if _, err := ParseExpandMode("sometimes"); err == nil {
 		t.Error("an unknown mode parsed")
+	}
+}
+
+// TestDeny: a denied permission makes the methods that need it answer 403
+// naming it, even for an organization that does not exist (IAM comes
+// first), and leaves the others alone.
+func TestDeny(t *testing.T) {
+	s := start(t, Generate(GenerateSpec{Developers: 3, APIProducts: 3, Seed: 1}), Options{Deny: []string{"apigee.organizations.get"}})
+	for _, org := range []string{"acme", "nope"} {
+		msg := get(t, orgURL(s, org)).googleError(t, http.StatusForbidden, "PERMISSION_DENIED")
+		if !strings.Contains(msg, "apigee.organizations.get") {
+			t.Fatalf("403 message %q does not name the permission", msg)
+		}
+	}
+	get(t, orgURL(s, "acme")+"/developers").ok(t)
+	get(t, orgURL(s, "acme")+"/apiproducts").ok(t)
+	get(t, orgURL(s, "nope")+"/developers").googleError(t, http.StatusNotFound, "NOT_FOUND")
+
+	s = start(t, Generate(GenerateSpec{Developers: 3, Seed: 1}), Options{Deny: []string{"apigee.developers.list"}})
+	get(t, orgURL(s, "acme")).ok(t)
+	if msg := get(t, orgURL(s, "acme")+"/developers").googleError(t, http.StatusForbidden, "PERMISSION_DENIED"); !strings.Contains(msg, "apigee.developers.list") {
+		t.Fatalf("403 message %q does not name the permission", msg)
+	}
+}
+
+// TestPermissionsNameRoutes: every route that Deny knows is one the
+// emulator serves, so that a typo there cannot silently deny nothing.
+func TestPermissionsNameRoutes(t *testing.T) {
+	h, err := newHandler(nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for route := range permissions {
+		method, path, _ := strings.Cut(route, " ")
+		req := httptest.NewRequest(method, strings.NewReplacer("{", "", "}", "").Replace(path), nil)
+		if _, pattern := h.mux.Handler(req); method+" "+pattern != route {
+			t.Errorf("%s is served by route %q", route, pattern)
+		}
 	}
 }
