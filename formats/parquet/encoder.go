@@ -30,17 +30,18 @@ import (
 	"pubexport/formats/json"
 )
 
-// Defaults for Options. parquet-go keeps a whole row group in memory (its
-// column buffers and compressed pages) and does not bound row groups
-// itself, so both a row and a byte cap apply. The byte cap is the one that
-// binds for Apigee records: 16 MiB of values is about 16k apps or 30k
-// developers, and took a 100k-app export from 146 to 122 MiB peak RSS
-// (64 MiB before); smaller caps saved little more and make more row groups.
-// Both caps are deterministic, so an export's bytes and hash still
-// depend only on its records.
+// Defaults for Options. parquet-go keeps every page of a row group in
+// memory, compressed, until the row group is written, and does not bound
+// row groups itself, so both a row and a byte cap apply. The byte cap is
+// on what is held (see heldPages), so the buffered row group weighs the
+// same whatever an export's size and however well its records compress:
+// 1 MiB is about 17k developers or 7k apps. Smaller row groups cost footer
+// metadata that parquet-go also keeps until Close (about 0.6 KB per column
+// per row group). Both caps are deterministic, so an export's bytes and
+// hash still depend only on its records.
 const (
 	DefaultMaxRowsPerRowGroup = 100_000
-	DefaultMaxRowGroupBytes   = 16 << 20
+	DefaultMaxRowGroupBytes   = 1 << 20
 )
 
 // pageBytes is where parquet-go cuts a column's data page (its own default
@@ -61,9 +62,10 @@ type Options struct {
 	// MaxRowsPerRowGroup caps the rows of a row group; 0 means
 	// DefaultMaxRowsPerRowGroup.
 	MaxRowsPerRowGroup int64
-	// MaxRowGroupBytes caps the uncompressed value bytes of a row group (an
-	// estimate: strings and bytes by length, other values as 8 bytes);
-	// 0 means DefaultMaxRowGroupBytes.
+	// MaxRowGroupBytes caps the bytes a row group holds in memory before
+	// it is written (its data pages, as compressed): a row group ends
+	// before the first row that finds the cap reached. 0 means
+	// DefaultMaxRowGroupBytes.
 	MaxRowGroupBytes int64
 }
 
@@ -93,8 +95,9 @@ type Encoder struct {
 	opts   []parquet.WriterOption
 	w      *parquet.GenericWriter[any] // created by the first Encode or Close
 
+	held              *heldPages // counts the current row group's bytes
 	maxRows, maxBytes int64
-	rows, bytes       int64 // in the current row group
+	rows              int64 // in the current row group
 
 	columns [][]parquet.Value // values of the row being built, by column
 	row     parquet.Row
@@ -111,8 +114,10 @@ func NewEncoder(w io.Writer, md protoreflect.MessageDescriptor, o Options) (*Enc
 	if err != nil {
 		return nil, err
 	}
+	held := newHeldPages()
 	schema, fields := buildSchema(md)
 	e := &Encoder{
+		held:     held,
 		out:      w,
 		md:       md,
 		schema:   schema,
@@ -131,6 +136,7 @@ func NewEncoder(w io.Writer, md protoreflect.MessageDescriptor, o Options) (*Enc
 	e.opts = []parquet.WriterOption{
 		schema,
 		parquet.Compression(c),
+		parquet.ColumnPageBuffers(held),
 		// Version 1 data pages are the ones every reader understands.
 		parquet.DataPageVersion(1),
 		parquet.PageBufferSize(pageBytes),
@@ -169,8 +175,7 @@ func (e *Encoder) Encode(m proto.Message) error {
 		e.columns[i] = e.columns[i][:0]
 	}
 	e.text = e.text[:0]
-	var size int64
-	if err := e.message(r, e.fields, 0, 0, &size); err != nil {
+	if err := e.message(r, e.fields, 0, 0); err != nil {
 		return status.Errorf(codes.InvalidArgument, "parquet: record %d: %v", e.records+1, err)
 	}
 	row := e.row[:0]
@@ -178,7 +183,7 @@ func (e *Encoder) Encode(m proto.Message) error {
 		row = append(row, values...)
 	}
 	e.row = row
-	if e.rows > 0 && (e.rows >= e.maxRows || e.bytes+size > e.maxBytes) {
+	if e.rows > 0 && (e.rows >= e.maxRows || e.held.bytes >= e.maxBytes) {
 		if err := e.endRowGroup(); err != nil {
 			return err
 		}
@@ -188,16 +193,15 @@ func (e *Encoder) Encode(m proto.Message) error {
 		return fmt.Errorf("parquet: write row %d: %w", e.records+1, err)
 	}
 	e.rows++
-	e.bytes += size
 	e.records++
 	return nil
 }
 
 func (e *Encoder) endRowGroup() error {
-	e.rows, e.bytes = 0, 0
 	if err := e.writer().Flush(); err != nil {
 		return fmt.Errorf("parquet: write row group: %w", err)
 	}
+	e.rows, e.held.bytes = 0, 0
 	return nil
 }
 
@@ -226,16 +230,16 @@ func (e *Encoder) Close() error {
 
 // message adds the values of m's fields. rep is the repetition level of
 // the first value each column gets, def the definition level m is at.
-func (e *Encoder) message(m protoreflect.Message, fields []*node, rep, def byte, size *int64) error {
+func (e *Encoder) message(m protoreflect.Message, fields []*node, rep, def byte) error {
 	for _, n := range fields {
-		if err := e.field(m, n, rep, def, size); err != nil {
+		if err := e.field(m, n, rep, def); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (e *Encoder) field(m protoreflect.Message, n *node, rep, def byte, size *int64) error {
+func (e *Encoder) field(m protoreflect.Message, n *node, rep, def byte) error {
 	switch n.shape {
 	case shapeList:
 		l := m.Get(n.fd).List()
@@ -247,7 +251,7 @@ func (e *Encoder) field(m protoreflect.Message, n *node, rep, def byte, size *in
 			if i > 0 {
 				rep = n.rep
 			}
-			if err := e.value(l.Get(i), n.elem, rep, size); err != nil {
+			if err := e.value(l.Get(i), n.elem, rep); err != nil {
 				return err
 			}
 		}
@@ -263,10 +267,10 @@ func (e *Encoder) field(m protoreflect.Message, n *node, rep, def byte, size *in
 			if i > 0 {
 				rep = n.rep
 			}
-			if err := e.value(k.Value(), n.key, rep, size); err != nil {
+			if err := e.value(k.Value(), n.key, rep); err != nil {
 				return err
 			}
-			if err := e.value(mp.Get(k), n.elem, rep, size); err != nil {
+			if err := e.value(mp.Get(k), n.elem, rep); err != nil {
 				return err
 			}
 		}
@@ -276,7 +280,7 @@ func (e *Encoder) field(m protoreflect.Message, n *node, rep, def byte, size *in
 		e.nulls(n, rep, def)
 		return nil
 	}
-	return e.value(m.Get(n.fd), n, rep, size)
+	return e.value(m.Get(n.fd), n, rep)
 }
 
 // nulls marks every column under n as absent at definition level def.
@@ -287,10 +291,10 @@ func (e *Encoder) nulls(n *node, rep, def byte) {
 }
 
 // value adds one present value: a field, list element, map key or value.
-func (e *Encoder) value(v protoreflect.Value, n *node, rep byte, size *int64) error {
+func (e *Encoder) value(v protoreflect.Value, n *node, rep byte) error {
 	switch n.shape {
 	case shapeGroup:
-		return e.message(v.Message(), n.children, rep, n.def, size)
+		return e.message(v.Message(), n.children, rep, n.def)
 	case shapeJSON:
 		start := len(e.text)
 		var err error
@@ -298,11 +302,9 @@ func (e *Encoder) value(v protoreflect.Value, n *node, rep byte, size *int64) er
 			return err
 		}
 		e.leaf(n, parquet.ByteArrayValue(e.text[start:len(e.text):len(e.text)]), rep)
-		*size += int64(len(e.text) - start)
 		return nil
 	}
 	var pv parquet.Value
-	*size += 8
 	switch n.leaf {
 	case leafBool:
 		pv = parquet.BooleanValue(v.Bool())
@@ -324,11 +326,9 @@ func (e *Encoder) value(v protoreflect.Value, n *node, rep byte, size *int64) er
 			return fmt.Errorf("field %s holds a string that is not valid UTF-8; fix the source record", n.fd.FullName())
 		}
 		pv = parquet.ByteArrayValue(stringBytes(s))
-		*size += int64(len(s))
 	case leafBytes:
 		b := v.Bytes()
 		pv = parquet.ByteArrayValue(b)
-		*size += int64(len(b))
 	case leafEnum:
 		name, ok := n.enumNames[v.Enum()]
 		if !ok {
