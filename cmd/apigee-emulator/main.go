@@ -103,6 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&cfg.opts.Drip, "drip", 0, "send every body one byte per `interval`, e.g. 100ms")
 	expand := fs.String("developer-expand", "honoured", "what developers.list does with expand=true next to count or startKey: honoured, ignored-with-count, ignored-with-startkey or rejected")
 	keyless := fs.String("keyless-apps", "approved", "where apps.list shows an app without credentials: approved (under keyStatus=approved), every (under both) or revoked")
+	appsPaging := fs.String("apps-paging", "index", "what an apps.list nextPageToken is: index (an index into the list as it is now, as documented), stable (a position deletions do not shift) or pre-1.10 (pageSize and pageToken ignored; rows and startKey only)")
 	fs.BoolVar(&cfg.verbose, "verbose", false, "log every request")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -132,6 +133,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	cfg.opts.DeveloperExpand = mode
 	if cfg.opts.KeylessApps, err = emulator.ParseKeylessMode(*keyless); err != nil {
 		return nil, fmt.Errorf("--keyless-apps: %v", err)
+	}
+	if cfg.opts.AppsPaging, err = emulator.ParseAppsPaging(*appsPaging); err != nil {
+		return nil, fmt.Errorf("--apps-paging: %v", err)
 	}
 	if gen != "" {
 		if cfg.dataFile != "" {

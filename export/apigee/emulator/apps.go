@@ -22,11 +22,13 @@ func (h *handler) apps(w http.ResponseWriter, r *http.Request, o *orgState) erro
 // and only when the caller asked for it with pageSize or pageToken; without
 // them a page is cut at rows (default and cap 1000) and continues with an
 // inclusive startKey (appId), the legacy style that silently truncates
-// clients that do not page. status filters by app status and keyStatus by
-// the status of the app's credentials (see keyClass and KeylessMode); both
-// default to approved, so revoked apps appear only with status=revoked and
-// apps whose keys are all revoked only with keyStatus=revoked. totalSize
-// counts the apps that match both.
+// clients that do not page. Options.AppsPaging says what a token means
+// (an index into the list as it is now, by default) or whether the
+// organization predates token paging. status filters by app status and
+// keyStatus by the status of the app's credentials (see keyClass and
+// KeylessMode); both default to approved, so revoked apps appear only with
+// status=revoked and apps whose keys are all revoked only with
+// keyStatus=revoked. totalSize counts the apps that match both.
 func (h *handler) listApps(w http.ResponseWriter, r *http.Request, o *orgState) error {
 	if err := checkParams(r, paramSet{
 		"expand": true, "includeCred": true, "pageSize": true, "pageToken": true, "rows": true, "startKey": true, "status": true, "keyStatus": true,
@@ -58,7 +60,10 @@ func (h *handler) listApps(w http.ResponseWriter, r *http.Request, o *orgState) 
 		return invalidArgument("Invalid value at \"keyStatus\": keyStatus must be approved or revoked, got %q", keyStatus)
 	}
 	keyless := h.opts.KeylessApps
-	tokens := q.Has("pageSize") || q.Has("pageToken")
+	mode := h.opts.AppsPaging
+	// Before 1.10 pageSize and pageToken are not known: ignored, as an
+	// unknown parameter is there, and the page is cut at rows.
+	tokens := mode != AppsPre110 && (q.Has("pageSize") || q.Has("pageToken"))
 	size := maxPage
 	if tokens {
 		if v := q.Get("pageSize"); v != "" {
@@ -74,8 +79,9 @@ func (h *handler) listApps(w http.ResponseWriter, r *http.Request, o *orgState) 
 		return err
 	}
 	var tok pageToken
-	if t := q.Get("pageToken"); t != "" {
-		if tok, err = parsePageToken(t); err != nil {
+	token := tokens && q.Get("pageToken") != ""
+	if token {
+		if tok, err = parsePageToken(q.Get("pageToken")); err != nil {
 			return err
 		}
 		if tok.status != status || tok.keyStatus != keyStatus {
@@ -85,17 +91,28 @@ func (h *handler) listApps(w http.ResponseWriter, r *http.Request, o *orgState) 
 	if err := h.pause(r.Context()); err != nil {
 		return err
 	}
+	keep := func(rec *record) bool { return rec.status == status && keyless.matches(rec.keys, keyStatus) }
 	o.mu.RLock()
-	from := tok.pos
-	if k := q.Get("startKey"); k != "" && q.Get("pageToken") == "" {
+	from, index := tok.pos, tok.pos
+	if token && mode == AppsIndexTokens {
+		from = o.appPos(status, keyStatus, index, keep)
+	}
+	if k := q.Get("startKey"); k != "" && !token {
 		if from = o.apps.pos(k); from < 0 {
 			o.mu.RUnlock()
 			return notFound("App with appId %s does not exist in organization %s (keymanagement.service.app_doesnot_exist)", k, o.name)
 		}
+		if tokens && mode == AppsIndexTokens {
+			index = o.appIndex(from, keep)
+		}
 	}
-	rows, next, more := o.apps.scan(from, size, func(rec *record) bool {
-		return rec.status == status && keyless.matches(rec.keys, keyStatus)
-	})
+	rows, next, more := o.apps.scan(from, size, keep)
+	if tokens && more && mode == AppsIndexTokens {
+		// The next page starts at the app that follows, whose index is
+		// this page's plus its length; noted for that page's request.
+		o.idx.put(o.version, indexKey{status, keyStatus, index + len(rows)}, next)
+		next = index + len(rows)
+	}
 	total := o.appCounts.total(status, keyStatus, keyless)
 	p := newPage("app")
 	for _, rec := range rows {

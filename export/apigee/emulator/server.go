@@ -73,6 +73,10 @@ type Options struct {
 	// method that needs one answers 403 PERMISSION_DENIED naming it, as
 	// Google does, before it looks at the organization (see permissions).
 	Deny []string
+	// AppsPaging is what an apps nextPageToken means, or whether the
+	// organization predates token paging (see AppsPaging); the zero value
+	// answers index tokens, as the reference describes them.
+	AppsPaging AppsPaging
 	// Intercept, when set, sees every request first; returning true means it
 	// answered and the emulator does nothing more. Tests use it to inject
 	// malformed bodies or count calls.
@@ -103,6 +107,9 @@ func (o Options) validate() error {
 	if o.KeylessApps < KeylessApproved || o.KeylessApps > KeylessRevoked {
 		return status.Errorf(codes.InvalidArgument, "emulator: %v is not a keyless mode", o.KeylessApps)
 	}
+	if o.AppsPaging < AppsIndexTokens || o.AppsPaging > AppsPre110 {
+		return status.Errorf(codes.InvalidArgument, "emulator: %v is not an apps paging mode", o.AppsPaging)
+	}
 	if o.DeveloperExpand < ExpandHonoured || o.DeveloperExpand > ExpandRejected {
 		return status.Errorf(codes.InvalidArgument, "emulator: %v is not an expand mode", o.DeveloperExpand)
 	}
@@ -115,6 +122,7 @@ type Server struct {
 	// trailing slash; paths start with /v1/).
 	URL string
 	srv *http.Server
+	h   *handler
 }
 
 // Start serves d on 127.0.0.1 at a free port until Close. The server keeps
@@ -136,6 +144,7 @@ func Start(d *Data, o Options) (*Server, error) {
 	s := &Server{
 		URL: "http://" + ln.Addr().String(),
 		srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second},
+		h:   h,
 	}
 	go s.srv.Serve(ln)
 	return s, nil

@@ -148,8 +148,9 @@ func (t *table) prerender() {
 }
 
 // table is one collection in server order. Deleted rows become nil instead of
-// being cut out, so that positions held in page tokens stay valid and a
-// delete does not cost a copy of a million-row slice.
+// being cut out, so that a delete does not cost a copy of a million-row
+// slice and positions held in stable page tokens (AppsStableTokens) stay
+// valid; index tokens count only live rows, so a delete shifts them.
 type table struct {
 	rows  []*record
 	index map[string]int
@@ -234,6 +235,11 @@ type orgState struct {
 	appCounts appCounts
 	products  *table
 	createdAt int64
+	// version counts the changes to the apps (under mu), and idx
+	// remembers where index page tokens point while it stays the same
+	// (see AppsIndexTokens).
+	version uint64
+	idx     indexCache
 }
 
 func newOrgState(o *Org) (*orgState, error) {
@@ -267,8 +273,20 @@ func newOrgState(o *Org) (*orgState, error) {
 	return s, nil
 }
 
+// removeApp deletes app id; the caller holds s.mu.
 func (s *orgState) removeApp(id string) {
 	if r := s.apps.remove(id); r != nil {
 		s.appCounts.add(r.status, r.keys, -1)
+		s.version++
 	}
+}
+
+// replaceApp stores r in place of the app with the same id; the caller
+// holds s.mu.
+func (s *orgState) replaceApp(r *record) {
+	old := s.apps.get(r.key)
+	s.appCounts.add(old.status, old.keys, -1)
+	s.apps.replace(r)
+	s.appCounts.add(r.status, r.keys, 1)
+	s.version++
 }
