@@ -59,7 +59,7 @@ func (l *Lister) requestAhead(ctx context.Context, cur Cursor) {
 // for it if there is one, and the request's URL and number.
 func (l *Lister) request(ctx context.Context, cur Cursor) (body []byte, u string, number int, err error) {
 	a := l.ahead
-	if a == nil || a.cur != cur || a.url != l.pageURL(cur) {
+	if a == nil || a.cur != cur.request() || a.url != l.pageURL(cur) {
 		l.dropAhead()
 		u = l.pageURL(cur)
 		l.fetched++
@@ -147,21 +147,48 @@ func (l *Lister) keyAhead(s, startKey string, n int) (Cursor, bool) {
 	return Cursor{StartKey: strings.Clone(last)}, true
 }
 
-// tokenAhead is the cursor that appsPage will set after the page in s,
-// which it asked for in pass with token: the nextPageToken, or the start of
-// the next pass after a pass's last page. A token already followed (an
-// error) and the end of the listing get no request ahead.
-func (l *Lister) tokenAhead(s string, pass int, token string) (Cursor, bool) {
-	pk, ok := peekPage(Apps, s, false)
+// appsAhead is the cursor of the page that appsPage will ask for after the
+// page in s, which it asked for at cur with a page size of n, when the
+// raw text makes that certain: the nextPageToken (a pass paged by token),
+// the last app's id (a full page of a pass paged by key), or the start of
+// the next pass after a short last page. A token or key already followed
+// (an error), a full page without a token (which may go on by key, see
+// appsNext) and the end of the listing get no request ahead.
+func (l *Lister) appsAhead(s string, cur Cursor, n int) (Cursor, bool) {
+	pass := cur.pass()
+	byKey := cur.StartKey != ""
+	pk, ok := peekPage(Apps, s, byKey)
 	if !ok {
 		return Cursor{}, false
 	}
 	switch next := pk.nextToken; {
-	case next != "" && (next == token || l.tokens[next]):
+	case !byKey && next != "" && (next == cur.PageToken || l.tokens[next]):
 		return Cursor{}, false
-	case next != "":
+	case !byKey && next != "":
 		return passCursor(pass, strings.Clone(next)), true
-	case pass+1 < len(appsPasses):
+	case !byKey:
+		// Without a token a short page ends the pass, and so does a full
+		// one that brings the pass to its totalSize (as last seen: the
+		// raw text does not say; a page that says otherwise leaves the
+		// request ahead unused).
+		if pk, ok = peekPage(Apps, s, true); !ok {
+			return Cursor{}, false
+		}
+		total := cur.Total
+		if total <= 0 {
+			total = l.totals[pass]
+		}
+		if len(pk.keys) >= n && (total < 0 || cur.Read+int64(len(pk.keys)) < total) {
+			return Cursor{}, false
+		}
+	case len(pk.keys) >= n:
+		last := pk.keys[len(pk.keys)-1]
+		if last == "" || last == cur.StartKey || l.tokens[keyMark+last] {
+			return Cursor{}, false
+		}
+		return passKeyCursor(pass, strings.Clone(last)), true
+	}
+	if pass+1 < len(appsPasses) {
 		return passStart(pass + 1), true
 	}
 	return Cursor{}, false

@@ -109,6 +109,9 @@ type Lister struct {
 	// this one shows it was not the last.
 	spaces    bool
 	pastShort bool
+	// restarts counts the times the apps pass being read was read again
+	// from its start (see appsFallBack).
+	restarts int
 
 	noAhead      bool // tests: one request after another, none ahead
 	started      int  // tests: requests started, including those dropped
@@ -203,7 +206,7 @@ func (l *Lister) Next(ctx context.Context) (*Page, error) {
 			l.seen.TrimFresh(fresh) // of a page never returned
 			return nil, err
 		}
-		if a := l.ahead; a != nil && a.cur != l.cur {
+		if a := l.ahead; a != nil && a.cur != l.cur.request() {
 			// peekPage and the decoder disagree: a bug, but not one that
 			// loses records, because only l.cur decides what comes next.
 			l.mispredicted++
@@ -276,13 +279,7 @@ func (l *Lister) keyPage(ctx context.Context, p *Page) error {
 	items := data.records
 	if startKey != "" && len(items) > 0 && l.r.Key(items[0]) == startKey {
 		items = items[1:]
-		// Counted on the page before.
-		for k, n := range data.unknownFirst {
-			data.unknown[k] -= n
-			if data.unknown[k] <= 0 {
-				delete(data.unknown, k)
-			}
-		}
+		data.dropFirstUnknown()
 	}
 	p.addUnknown(data.unknown)
 	var added int
@@ -390,7 +387,9 @@ func (l *Lister) fallBack(p *Page, err error) bool {
 		return false
 	}
 	l.dropAhead()
-	l.cur = Cursor{StartKey: l.before[len(l.before)-1]}
+	c := l.cur // an apps pass keeps its filters and counts
+	c.StartKey = l.before[len(l.before)-1]
+	l.cur = c
 	l.before = l.before[:len(l.before)-1]
 	p.Warnings = append(p.Warnings, Warning{
 		Text:  fmt.Sprintf("%s deleted while the export paged past them: listing went on from the %s before each (nothing after it is missed)", l.r, l.r.noun()),
@@ -399,12 +398,14 @@ func (l *Lister) fallBack(p *Page, err error) bool {
 	return true
 }
 
-// appsPage fetches one page of the token-paged apps list. The list filters
-// on status and keyStatus and defaults both to approved, so it is listed
-// once per combination (see appsPasses); the Cursor says which pass it is
-// in. Each pass starts at the client's page size, whatever an earlier pass
-// shrank it to, so that a pass's pages are the same whether or not an
-// earlier pass met an oversized page.
+// appsPage fetches one page of the apps list. The list filters on status
+// and keyStatus and defaults both to approved, so it is listed once per
+// combination (see appsPasses); the Cursor says which pass it is in. A
+// pass pages by token, the documented way past 1000 apps, and by rows and
+// startKey where the token cannot be trusted or is not sent (see
+// appsrepair.go). Each pass starts at the client's page size, whatever an
+// earlier pass shrank it to, so that a pass's pages are the same whether or
+// not an earlier pass met an oversized page.
 func (l *Lister) appsPage(ctx context.Context, p *Page) error {
 	pass := l.cur.pass()
 	var probed func() error
@@ -426,21 +427,32 @@ func (l *Lister) appsPage(ctx context.Context, p *Page) error {
 			}()
 		}
 	}
-	token := l.cur.PageToken
 	var (
+		cur  Cursor
 		data *pageData
 		u    string
 		num  int
+		n    int
 		err  error
 	)
 	for {
-		n := l.size
-		data, u, num, err = l.fetch(ctx, l.cur, func(s string) (Cursor, bool) { return l.tokenAhead(s, pass, token) })
+		cur, n = l.cur, l.size
+		data, u, num, err = l.fetch(ctx, cur, func(s string) (Cursor, bool) { return l.appsAhead(s, cur, n) })
 		if err == nil {
 			l.fitted(n)
+			if l.shifted(p, cur, data) {
+				continue // the same pass, by key from the last app read
+			}
 			break
 		}
-		if !l.shrink(err, 1) {
+		floor := 1
+		if cur.StartKey != "" {
+			floor = 2 // the startKey's app and one more
+		}
+		switch {
+		case l.shrink(err, floor):
+		case cur.StartKey != "" && l.appsFallBack(p, err):
+		default:
 			return l.oversized(ctx, err, num)
 		}
 	}
@@ -450,27 +462,19 @@ func (l *Lister) appsPage(ctx context.Context, p *Page) error {
 			return err
 		}
 	}
+	items := data.records
+	if cur.StartKey != "" && len(items) > 0 && Apps.Key(items[0]) == cur.StartKey {
+		items = items[1:] // delivered on the page before
+		data.dropFirstUnknown()
+	}
 	p.addUnknown(data.unknown)
-	if t := passTotal(data); t >= 0 {
+	t := passTotal(data)
+	if t >= 0 {
 		l.totals[pass] = t
 	}
-	l.addApps(p, data.records, pass)
-
-	next := data.nextToken
-	switch {
-	case next != "" && (next == token || l.tokens[next]):
-		return newError(codes.Internal, nil,
-			"listing apps of organization %q: page %d (GET %s) returned nextPageToken %q, which was followed already: the listing does not advance; this is an API fault, please report it",
-			l.org, num, u, next)
-	case next != "":
-		l.tokens[next] = true
-		l.cur = passCursor(pass, next)
-	case pass+1 < len(appsPasses):
-		l.tokens = map[string]bool{}
-		l.cur = passStart(pass + 1)
-		l.size, l.fits = l.c.pageSize, 0
-	default:
-		l.cur = Cursor{Done: true}
+	l.addApps(p, items, pass)
+	if err := l.appsNext(p, cur, data, len(items), n, u, num); err != nil {
+		return err
 	}
 	p.TotalSize = 0
 	for _, t := range l.totals {
@@ -621,11 +625,7 @@ func listedBefore(a *apigeepb.App, pass int) bool {
 // pageURL is the URL of the page at cur.
 func (l *Lister) pageURL(cur Cursor) string {
 	if l.r == Apps {
-		q := appsQuery(cur.pass(), l.size)
-		if cur.PageToken != "" {
-			q.Set("pageToken", cur.PageToken)
-		}
-		return l.listURL(q)
+		return l.listURL(appsPageQuery(cur, l.size))
 	}
 	q := url.Values{"expand": {"true"}, "count": {strconv.Itoa(l.size)}}
 	switch {

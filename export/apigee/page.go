@@ -36,6 +36,17 @@ type pageData struct {
 	unknownFirst pagejson.Unknown
 }
 
+// dropFirstUnknown takes the unknown fields of the first record out of the
+// page's: key paging drops that record, which the page before counted.
+func (d *pageData) dropFirstUnknown() {
+	for k, n := range d.unknownFirst {
+		d.unknown[k] -= n
+		if d.unknown[k] <= 0 {
+			delete(d.unknown, k)
+		}
+	}
+}
+
 // decodePage decodes one list response of r. The body is copied once into a
 // string that the records' strings point into (see package pagejson).
 func decodePage(r Resource, body []byte) (*pageData, error) {

@@ -385,7 +385,7 @@ func (l *Lister) spilled(ctx context.Context, cur Cursor) (body []byte, ok bool,
 			r.stop(fmt.Errorf("a spilled page of pass %d is damaged: %w", r.pass, err))
 			r.readOn()
 			return nil, false, nil
-		case at == cur:
+		case at == cur.request():
 			r.seek = false
 			return body, true, nil
 		case r.seek && skipped <= spillChunkPages:

@@ -77,12 +77,13 @@ func (l *Lister) oversized(ctx context.Context, err error, num int) error {
 func (l *Lister) keyAt(ctx context.Context, cur Cursor) string {
 	var q url.Values
 	if l.r == Apps {
-		q = appsQuery(cur.pass(), 1)
+		n := 1
+		if cur.StartKey != "" {
+			n = 2 // the startKey's app and the one after it
+		}
+		q = appsPageQuery(cur, n)
 		q.Set("expand", "false")
 		q.Del("includeCred")
-		if cur.PageToken != "" {
-			q.Set("pageToken", cur.PageToken)
-		}
 	} else {
 		q = url.Values{"count": {"2"}}
 		if cur.StartKey != "" {
