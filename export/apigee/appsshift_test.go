@@ -2,6 +2,7 @@ package apigee_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -291,7 +292,16 @@ func TestAppsResumeAfterShift(t *testing.T) {
 	if err := emu.DeleteApp("acme", ids[10].id); err != nil {
 		t.Fatal(err)
 	}
-	l = c.List("acme", apigee.Apps, at)
+	// Through JSON, as a checkpoint keeps it.
+	b, err := json.Marshal(at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var from apigee.Cursor
+	if err := json.Unmarshal(b, &from); err != nil || from != at {
+		t.Fatalf("cursor %s read back as %+v (%v)", b, from, err)
+	}
+	l = c.List("acme", apigee.Apps, from)
 	l.TrackKeys(seed)
 	l.Seen(hashes)
 	var ws []apigee.Warning

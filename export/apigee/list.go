@@ -436,6 +436,9 @@ func (l *Lister) appsPage(ctx context.Context, p *Page) error {
 		err  error
 	)
 	for {
+		if l.cur.StartKey != "" && l.size < 2 {
+			l.size = 2 // a page by key needs room for its startKey's app and one more
+		}
 		cur, n = l.cur, l.size
 		data, u, num, err = l.fetch(ctx, cur, func(s string) (Cursor, bool) { return l.appsAhead(s, cur, n) })
 		if err == nil {
