@@ -4,14 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"pubexport/export/apigee"
@@ -320,4 +325,71 @@ func TestAppsResumeAfterShift(t *testing.T) {
 	if at.After == "" || at.Total == 0 || !hasWarningText(ws, "totalSize fell") {
 		t.Errorf("cursor %+v, warnings %v: the resumed listing did not re-anchor by appId", at, ws)
 	}
+}
+
+// TestAppsPre110WithoutTotal: an organization older than 1.10 that also
+// sends no totalSize: only the full page says that more apps may follow,
+// and the listing goes on by key until a short page. The emulator's
+// answers are served with totalSize taken out.
+func TestAppsPre110WithoutTotal(t *testing.T) {
+	data, _ := shiftData(44, 1300)
+	h := emulator.NewHandler(data, emulator.Options{AppsPaging: emulator.AppsPre110})
+	total := regexp.MustCompile(`,?"totalSize":[0-9]+`)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		body := total.ReplaceAll(rec.Body.Bytes(), nil)
+		w.Header().Set("Content-Type", rec.Header().Get("Content-Type"))
+		w.WriteHeader(rec.Code)
+		w.Write(body)
+	}))
+	defer srv.Close()
+	c, err := apigee.NewClient(context.Background(), apigee.WithBaseURL(srv.URL), apigee.WithoutAuthentication(), apigee.WithPageSize(shiftPageSize*4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ws := listApps(t, c, false)
+	checkSameRecords(t, apigee.Apps, got, allApps(data))
+	if !hasWarningText(ws, "without nextPageToken") {
+		t.Errorf("warnings %v do not say the listing went on by rows and startKey", ws)
+	}
+}
+
+// TestAppsKeyPagingBounded: a pass paged by key whose every startKey is
+// answered 404 (each app it goes on from deleted at once) steps back over
+// the apps it kept, reads the pass again from its start a bounded number
+// of times, and then fails ABORTED rather than looping.
+func TestAppsKeyPagingBounded(t *testing.T) {
+	data, _ := shiftData(45, 1300)
+	var (
+		mu       sync.Mutex
+		requests int
+	)
+	emu := exporttest.Emulator(t, data, emulator.Options{AppsPaging: emulator.AppsPre110, Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+		mu.Lock()
+		requests++
+		mu.Unlock()
+		if k := r.URL.Query().Get("startKey"); k != "" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprintf(w, `{"error":{"code":404,"message":"App with appId %s does not exist","status":"NOT_FOUND"}}`, k)
+			return true
+		}
+		return false
+	}})
+	c := exporttest.ApigeeClient(t, emu, apigee.WithPageSize(1000))
+	l := c.List("acme", apigee.Apps, apigee.Cursor{})
+	var err error
+	for err == nil {
+		_, err = l.Next(context.Background())
+	}
+	if status.Code(err) != codes.Aborted {
+		t.Fatalf("%v, want ABORTED", err)
+	}
+	// The probes, then per start of the pass its first page and a 404
+	// for the last app and each kept before it.
+	if mu.Lock(); requests > 3+4*(1+17) {
+		t.Errorf("%d requests before giving up", requests)
+	}
+	mu.Unlock()
 }
