@@ -110,7 +110,7 @@ func (h *handler) listApps(w http.ResponseWriter, r *http.Request, o *orgState) 
 	if tokens && more && mode == AppsIndexTokens {
 		// The next page starts at the app that follows, whose index is
 		// this page's plus its length; noted for that page's request.
-		o.idx.put(o.version, indexKey{status, keyStatus, index + len(rows)}, next)
+		o.idx.put(o.version, filterKey{status, keyStatus}, index+len(rows), next)
 		next = index + len(rows)
 	}
 	total := o.appCounts.total(status, keyStatus, keyless)

@@ -52,47 +52,61 @@ func ParseAppsPaging(s string) (AppsPaging, error) {
 // indexCache remembers where in the apps table the app at an index of a
 // filtered list is, so that a client paging in order costs a page per page
 // rather than a scan of the table from the start: each page notes where
-// the next one starts. Any change to the apps (version) empties it.
+// the next one starts. It keeps the last few per filter (a page asked for
+// again after a fault, or ahead, still finds its entry), and any change to
+// the apps (version) empties it.
 type indexCache struct {
 	mu      sync.Mutex
 	version uint64
-	at      map[indexKey]int
+	at      map[filterKey]*[indexCacheSize]indexEntry
+	next    map[filterKey]int // the entry to overwrite next
 }
 
-type indexKey struct {
-	status, keyStatus string
-	index             int
+type filterKey struct{ status, keyStatus string }
+
+type indexEntry struct {
+	set        bool
+	index, pos int
 }
 
-// maxIndexCache bounds the cache: a client pages in order, so a few
-// entries per filter are all it uses; a client that does not just scans.
-const maxIndexCache = 1024
+const indexCacheSize = 8
 
-func (c *indexCache) get(version uint64, k indexKey) (int, bool) {
+func (c *indexCache) get(version uint64, f filterKey, index int) (int, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.version != version {
+	if c.version != version || c.at[f] == nil {
 		return 0, false
 	}
-	pos, ok := c.at[k]
-	return pos, ok
+	for _, e := range c.at[f] {
+		if e.set && e.index == index {
+			return e.pos, true
+		}
+	}
+	return 0, false
 }
 
-func (c *indexCache) put(version uint64, k indexKey, pos int) {
+func (c *indexCache) put(version uint64, f filterKey, index, pos int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.version != version || c.at == nil || len(c.at) >= maxIndexCache {
-		c.version, c.at = version, map[indexKey]int{}
+	if c.version != version || c.at == nil {
+		c.version = version
+		c.at, c.next = map[filterKey]*[indexCacheSize]indexEntry{}, map[filterKey]int{}
 	}
-	c.at[k] = pos
+	es := c.at[f]
+	if es == nil {
+		es = new([indexCacheSize]indexEntry)
+		c.at[f] = es
+	}
+	i := c.next[f]
+	es[i] = indexEntry{set: true, index: index, pos: pos}
+	c.next[f] = (i + 1) % indexCacheSize
 }
 
 // appPos is the position in the apps table of the app at index i of the
 // list that keep filters, or the table's length past its end. The caller
 // holds o.mu (read).
 func (o *orgState) appPos(status, keyStatus string, i int, keep func(*record) bool) int {
-	k := indexKey{status, keyStatus, i}
-	if pos, ok := o.idx.get(o.version, k); ok {
+	if pos, ok := o.idx.get(o.version, filterKey{status, keyStatus}, i); ok {
 		return pos
 	}
 	n := 0

@@ -113,3 +113,38 @@ func TestAppsPre110(t *testing.T) {
 		t.Error("an unknown apps paging mode started")
 	}
 }
+
+// TestAppsIndexTokensCached: a client paging by index tokens in order
+// finds every page's start in the cache, not by a scan from the table's
+// start; a change to the apps empties it.
+func TestAppsIndexTokensCached(t *testing.T) {
+	d := Generate(GenerateSpec{Developers: 20, Apps: 300, Seed: 33})
+	s := start(t, d, Options{})
+	o := s.h.orgs["acme"]
+	f := filterKey{"approved", "approved"}
+	tok, index := "", 0
+	for pages := 0; pages == 0 || tok != ""; pages++ {
+		q := "pageSize=20"
+		if tok != "" {
+			q += "&pageToken=" + url.QueryEscape(tok)
+		}
+		var ids []string
+		ids, tok = appsPage(t, s, q)
+		index += len(ids)
+		o.mu.RLock()
+		_, cached := o.idx.get(o.version, f, index)
+		o.mu.RUnlock()
+		if tok != "" && !cached {
+			t.Fatalf("page %d: where index %d starts is not cached", pages+1, index)
+		}
+	}
+	if err := s.DeleteApp("acme", d.Orgs[0].Apps[0].GetAppId()); err != nil {
+		t.Fatal(err)
+	}
+	o.mu.RLock()
+	_, cached := o.idx.get(o.version, f, 20)
+	o.mu.RUnlock()
+	if cached {
+		t.Fatal("a position cached before a delete is still used after it")
+	}
+}
