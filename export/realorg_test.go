@@ -8,10 +8,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,7 +33,9 @@ import (
 // organization shaped like real ones where the emulator is only as kind as
 // the documented API: company developers (hidden without includeCompany),
 // app-group apps (no developer), API products with 150 operation paths
-// (pages over the client's response cap, 4 MiB here), fields and enum
+// (pages over the client's response cap, 2 MiB here, so the listing asks
+// again with fewer products; the cap stays above a full page of apps or
+// developers, so only the products' pages shrink), fields and enum
 // values newer than these protos, an API that does not expand developers
 // next to count, a quota spent for the first seconds and 429/503 faults
 // throughout; and a second organization with no records at all. Every
@@ -41,7 +46,9 @@ func TestRealWorldOrganization(t *testing.T) {
 	if testing.Short() {
 		t.Skip("exports 2 organizations in 6 encodings")
 	}
-	data := emulator.Generate(emulator.GenerateSpec{Org: "acme", Developers: 1300, Apps: 1100, APIProducts: 160, OperationPaths: 150, Seed: 77})
+	// 56 products of ~45 KB are 2.5 MB, over the cap; 1000 apps of ~1.3 KB
+	// (a full page) stay under it.
+	data := emulator.Generate(emulator.GenerateSpec{Org: "acme", Developers: 1300, Apps: 1100, APIProducts: 56, OperationPaths: 150, Seed: 77})
 	org := data.Orgs[0]
 	groupApps := 0
 	for i, a := range org.Apps {
@@ -58,14 +65,27 @@ func TestRealWorldOrganization(t *testing.T) {
 		}
 	}
 	data.Orgs = append(data.Orgs, emulator.Generate(emulator.GenerateSpec{Org: "hollow"}).Orgs[0])
+	var (
+		mu          sync.Mutex
+		productAsks []int // the count of every list request for acme's products
+	)
 	emu := exporttest.Emulator(t, data, emulator.Options{
+		Intercept: func(_ http.ResponseWriter, r *http.Request) bool {
+			if r.URL.Path == "/v1/organizations/acme/apiproducts" {
+				n, _ := strconv.Atoi(r.URL.Query().Get("count"))
+				mu.Lock()
+				productAsks = append(productAsks, n)
+				mu.Unlock()
+			}
+			return false
+		},
 		FutureFields:    true,
 		DeveloperExpand: emulator.ExpandIgnoredWithCount,
 		Throttle:        3 * time.Second,
 		FaultRate:       0.05,
 	})
 	c := exporttest.ApigeeClient(t, emu,
-		apigee.WithRetry(0, time.Millisecond, 20*time.Millisecond), apigee.WithMaxResponse(4<<20))
+		apigee.WithRetry(0, time.Millisecond, 20*time.Millisecond), apigee.WithMaxResponse(2<<20))
 	src := export.FromClient(c)
 
 	want := map[apigee.Resource]map[string]proto.Message{}
@@ -146,6 +166,13 @@ func TestRealWorldOrganization(t *testing.T) {
 			}
 		}
 	}
+	// The products' pages were over the cap: some page was asked for with
+	// fewer records than the organization has.
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.ContainsFunc(productAsks, func(n int) bool { return n > 1 && n < len(org.APIProducts) }) {
+		t.Errorf("no products page was asked for with fewer than %d records (counts asked: %v): the pages never went over the cap", len(org.APIProducts), productAsks)
+	}
 }
 
 // keysIn reads the keys of the records in one decoded object; JSON and
@@ -208,7 +235,7 @@ func checkRealWorldWarnings(t *testing.T, name string, r apigee.Resource, ws []s
 	case apigee.Apps:
 		want = [][]string{{`"app.futureField"`}}
 	case apigee.APIProducts:
-		want = [][]string{{`"apiProduct.futureField"`, "(160 times)"}, {`"API_SOURCE"`, `"apiProduct.quotaCounterScope"`}}
+		want = [][]string{{`"apiProduct.futureField"`, "(56 times)"}, {`"API_SOURCE"`, `"apiProduct.quotaCounterScope"`}}
 	}
 	for _, w := range want {
 		if !hasWarning(ws, w...) {
