@@ -125,9 +125,15 @@ func thousands(n int64) string {
 // not.
 func TestProgressWaitingOnApigee(t *testing.T) {
 	var slowed atomic.Bool
+	said := make(chan struct{}) // closed once progress says it is waiting
 	opts := emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
 		if strings.HasSuffix(r.URL.Path, "/developers") && !slowed.Swap(true) {
-			time.Sleep(5 * time.Second)
+			// The first page comes once progress has said so (bounded:
+			// without the notice, the check below fails).
+			select {
+			case <-said:
+			case <-time.After(10 * time.Second):
+			}
 		}
 		return false
 	}}
@@ -135,7 +141,12 @@ func TestProgressWaitingOnApigee(t *testing.T) {
 	dir := t.TempDir()
 	var seen []export.Progress
 	_, err := e.run(context.Background(), openLocal(t, dir), e.spec(apigee.Developers, formats.CSV, "file://"+dir), func(r *export.Runner) {
-		r.OnProgress = func(p export.Progress) { seen = append(seen, p) }
+		r.OnProgress = func(p export.Progress) {
+			if p.Waiting >= 2*time.Second && p.Records == 0 && !slices.ContainsFunc(seen, func(p export.Progress) bool { return p.Waiting >= 2*time.Second }) {
+				close(said)
+			}
+			seen = append(seen, p)
+		}
 	})
 	if err != nil {
 		t.Fatal(err)
