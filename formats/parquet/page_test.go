@@ -18,7 +18,7 @@ import (
 // writer's column buffers stay bounded by the page size, and the large
 // columns of a big row group are split into many pages.
 func TestPagesAreCutAtPageBytes(t *testing.T) {
-	const rows = 12_000
+	const rows = 6_000 // two columns of about 6 and 7 pages: enough to show the cut
 	var buf bytes.Buffer
 	// One row group whatever the records compress to (see below).
 	enc, err := NewEncoder(&buf, testrecords.AppShaped(0).ProtoReflect().Descriptor(), Options{MaxRowGroupBytes: 1 << 30})
