@@ -34,6 +34,7 @@ func TestBadFlagsExit2(t *testing.T) {
 		{[]string{"--addr", "8080"}, "--addr"},
 		{[]string{"--org", "a/b", "--generate", "developers=1"}, "--org"},
 		{[]string{"--data", "x.json", "--generate", "developers=1"}, "--generate"},
+		{[]string{"--apps-paging", "cursor"}, "--apps-paging"},
 		{[]string{"--no-such-flag"}, "no-such-flag"},
 		{[]string{"extra"}, "extra"},
 	} {
