@@ -102,6 +102,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&cfg.opts.FutureFields, "future-fields", false, "add to listed records a field and an enum value newer than pubexport's protos")
 	fs.DurationVar(&cfg.opts.Drip, "drip", 0, "send every body one byte per `interval`, e.g. 100ms")
 	expand := fs.String("developer-expand", "honoured", "what developers.list does with expand=true next to count or startKey: honoured, ignored-with-count, ignored-with-startkey or rejected")
+	fs.BoolVar(&cfg.opts.StartKeyNeedsCount, "startkey-needs-count", false, "ignore a developers.list startKey sent without count (the list starts at its beginning)")
 	keyless := fs.String("keyless-apps", "approved", "where apps.list shows an app without credentials: approved (under keyStatus=approved), every (under both) or revoked")
 	appsPaging := fs.String("apps-paging", "index", "what an apps.list nextPageToken is: index (an index into the list as it is now, as documented), stable (a position deletions do not shift) or pre-1.10 (pageSize and pageToken ignored; rows and startKey only)")
 	fs.BoolVar(&cfg.verbose, "verbose", false, "log every request")

@@ -2,6 +2,10 @@ package apigee
 
 import (
 	"net/http"
+	"slices"
+	"strings"
+
+	"google.golang.org/grpc/status"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -57,19 +61,48 @@ func keyOnly(r Resource, records []proto.Message) bool {
 
 const noCountWarning = "the Apigee API does not expand developers listed with count, as its reference warns (expand \"is not valid if you use the count or startKey query parameters\"), so developers were listed with expand=true and startKey only, in pages of the API's default size"
 
-// unexpanded handles a developers page that came back unexpanded (emails
-// and nothing else): the listing steps down (see above) and the caller
-// asks for the same page again.
-func (l *Lister) unexpanded(p *Page) {
-	l.stepDown(p, "")
+// expanded says whether a developers page read the listing's current way
+// can be exported: it is expanded, and, read without count, it starts with
+// its startKey. Otherwise the listing steps down (see above) and the caller
+// asks for the same page again. A page without count that does not start
+// with its startKey means the API does not page that way (the reference
+// says startKey "Must be used in conjunction with the count parameter"):
+// an API that ignores the startKey answers the list's first page again,
+// and only the documented route is sure to page. An API whose startKey is
+// exclusive steps down too, paying a call per developer to be right.
+func (l *Lister) expanded(p *Page, records []proto.Message, startKey string) bool {
+	switch {
+	case keyOnly(l.r, records):
+		l.stepDown(p, "")
+		return false
+	case l.noCount && startKey != "" && len(records) > 0 && l.r.Key(records[0]) != startKey:
+		l.stepDown(p, "")
+		return false
+	}
+	if startKey != "" {
+		l.keyed = true
+	}
+	return true
 }
 
-// rejected handles a developers page refused with 400: unless the listing
-// is listing emails already, where the refusal is not about expand and err
-// stands, it steps down and the caller asks for the same page again.
+// rejected handles a developers page refused with 400. The listing steps
+// down and the caller asks for the same page again, unless the refusal
+// cannot be about expand: the listing is listing emails already, or a page
+// with a startKey came back expanded the current way before. Then err
+// stands, naming the first request refused if an earlier 400 made the
+// listing step down.
 func (l *Lister) rejected(p *Page, err error) error {
-	if l.listGet {
-		return err
+	if l.listGet || l.keyed {
+		if l.refused == nil {
+			return err
+		}
+		// The first refusal names the request; the later ones are the
+		// same answer to the other ways, and would double the message.
+		return newError(status.Code(l.refused), err,
+			"%v; the other ways of listing developers (without count, then emails with developers.get) were refused too", l.refused)
+	}
+	if l.refused == nil {
+		l.refused = err
 	}
 	l.stepDown(p, " (it refused expand with count: HTTP 400)")
 	return nil
@@ -78,6 +111,7 @@ func (l *Lister) rejected(p *Page, err error) error {
 // stepDown moves the listing to its next way of listing developers.
 func (l *Lister) stepDown(p *Page, why string) {
 	l.dropAhead()
+	l.keyed = false
 	if !l.noCount {
 		l.noCount = true
 		p.Warnings = append(p.Warnings, Warning{Text: noCountWarning + why})
@@ -86,6 +120,11 @@ func (l *Lister) stepDown(p *Page, why string) {
 	// getDevelopers warns, with the count of developers read one by one.
 	l.noCount, l.listGet = false, true
 	l.size, l.fits = l.c.pageSize, 0
+	if len(p.Records) == 0 {
+		// No developer was listed the way noCountWarning names: it would
+		// only confuse.
+		p.Warnings = slices.DeleteFunc(p.Warnings, func(w Warning) bool { return strings.HasPrefix(w.Text, noCountWarning) })
+	}
 }
 
 func isBadRequest(err error) bool {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"pubexport/export/apigee"
@@ -170,5 +172,98 @@ func TestListThenGetSkipsDeletedDevelopers(t *testing.T) {
 	}
 	if n, _ := warningCount(warnings, "one call per developer"); n != 1500 {
 		t.Errorf("warned of %d developers read one by one, want 1500", n)
+	}
+}
+
+// TestDevelopersStartKeyWithoutCountIgnored: an API that does not expand
+// developers listed with count, and ignores a startKey sent without count
+// (the reference says startKey "Must be used in conjunction with the count
+// parameter"), answers the listing's second way, expand=true&startKey, with
+// the list's first page again. The listing must not take that for an API
+// fault (it once failed INTERNAL): a follow-up page that does not start
+// with its startKey ends the undocumented way, and the documented one,
+// emails with count and startKey then developers.get each, lists the rest.
+func TestDevelopersStartKeyWithoutCountIgnored(t *testing.T) {
+	data := emulator.Generate(emulator.GenerateSpec{Org: "acme", Developers: 1500, Seed: 12})
+	want := records(data.Orgs[0].Developers)
+	for _, mode := range []emulator.ExpandMode{emulator.ExpandIgnoredWithCount, emulator.ExpandIgnoredWithStartKey, emulator.ExpandRejected} {
+		t.Run(mode.String(), func(t *testing.T) {
+			emu := exporttest.Emulator(t, data, emulator.Options{DeveloperExpand: mode, StartKeyNeedsCount: true})
+			got, warnings, _ := listDevelopers(t, exporttest.ApigeeClient(t, emu, apigee.WithRateLimit(0)).List("acme", apigee.Developers, apigee.Cursor{}))
+			checkSameRecords(t, apigee.Developers, got, want)
+			// The first page, without count or startKey, came expanded
+			// (1000 of the API's default size); the rest were read one by
+			// one.
+			if _, ok := warningCount(warnings, "expand=true and startKey only"); !ok {
+				t.Errorf("no warning of the listing without count: %v", warnings)
+			}
+			if n, _ := warningCount(warnings, "one call per developer"); n != 500 {
+				t.Errorf("warned of %d developers read one by one, want 500: %v", n, warnings)
+			}
+		})
+	}
+}
+
+// TestDevelopersBadRequestNamesTheFirstRefusal: a 400 after a page with a
+// startKey came back expanded is not about expand: the listing fails with
+// INVALID_ARGUMENT naming that request, without trying the other ways of
+// listing developers. A 400 that does make it step down, and then a 400 to
+// every other way too, fails naming the first request refused.
+func TestDevelopersBadRequestNamesTheFirstRefusal(t *testing.T) {
+	data := emulator.Generate(emulator.GenerateSpec{Org: "acme", Developers: 40, Seed: 3})
+	for _, c := range []struct {
+		name      string
+		refuse    func(q url.Values, n int) bool // n: the developers list request's number, from 1
+		firstPage int                            // the page whose request the error names first
+		requests  int                            // developers list requests made
+	}{
+		{"after a page by key", func(q url.Values, n int) bool { return n >= 3 }, 3, 3},
+		{"every page by key", func(q url.Values, n int) bool { return q.Has("startKey") }, 2, 4},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var (
+				mu   sync.Mutex
+				reqs []string
+			)
+			emu := exporttest.Emulator(t, data, emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+				if r.URL.Path != "/v1/organizations/acme/developers" {
+					return false
+				}
+				mu.Lock()
+				reqs = append(reqs, r.URL.RawQuery)
+				n := len(reqs)
+				mu.Unlock()
+				if !c.refuse(r.URL.Query(), n) {
+					return false
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				io.WriteString(w, `{"error":{"code":400,"message":"the request is not valid here","status":"INVALID_ARGUMENT"}}`)
+				return true
+			}})
+			client := exporttest.ApigeeClient(t, emu, apigee.WithRateLimit(0), apigee.WithPageSize(10))
+			l := client.List("acme", apigee.Developers, apigee.Cursor{})
+			var err error
+			for err == nil {
+				_, err = l.Next(context.Background())
+			}
+			if status.Code(err) != codes.InvalidArgument {
+				t.Fatalf("got %v, want INVALID_ARGUMENT", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(reqs) != c.requests {
+				t.Errorf("%d developers list requests, want %d: %q", len(reqs), c.requests, reqs)
+			}
+			msg := err.Error()
+			first := fmt.Sprintf("page %d: GET ", c.firstPage)
+			i := strings.Index(msg, first)
+			if i < 0 || !strings.HasPrefix(msg[i+len(first):], emu.URL+"/v1/organizations/acme/developers?count=10&expand=true&") {
+				t.Errorf("error %q does not start with the first refused request, page %d with expand=true and count", msg, c.firstPage)
+			}
+			if !strings.Contains(msg, "the request is not valid here") {
+				t.Errorf("error %q lacks the API's message", msg)
+			}
+		})
 	}
 }

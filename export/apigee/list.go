@@ -96,6 +96,12 @@ type Lister struct {
 	// not expand that either (see expand.go).
 	noCount bool
 	listGet bool
+	// keyed says that a follow-up page came back expanded the current
+	// way, so a 400 after it is not about expand; refused is the first
+	// 400 that made the listing step down, which the error names if the
+	// last way is refused too (see expand.go).
+	keyed   bool
+	refused error
 	// spaces says that an API product of this listing is in an Apigee
 	// Space. apiproducts.list "may not return all resources" of Spaces,
 	// leaving out those of Spaces the caller may not list ("When none
@@ -255,10 +261,9 @@ func (l *Lister) keyPage(ctx context.Context, p *Page) error {
 		}
 		switch {
 		case err == nil:
-			if l.r != Developers || l.listGet || !keyOnly(l.r, data.records) {
+			if l.r != Developers || l.listGet || l.expanded(p, data.records, startKey) {
 				break
 			}
-			l.unexpanded(p)
 			continue // the same page, listed the next way
 		case !l.noCount && l.shrink(err, floor):
 			continue

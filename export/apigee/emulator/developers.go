@@ -60,6 +60,9 @@ func (h *handler) listDevelopers(w http.ResponseWriter, r *http.Request, o *orgS
 			return err
 		}
 	}
+	if h.opts.StartKeyNeedsCount && !q.Has("count") {
+		q.Del("startKey") // the list's first page, whatever the key
+	}
 	l := keyList{
 		table: o.devs, field: "developer", keyField: "email",
 		missing: func(k string) error {

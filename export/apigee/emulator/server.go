@@ -52,6 +52,12 @@ type Options struct {
 	// DeveloperExpand is how developers.list treats expand=true next to
 	// count or startKey (see ExpandMode); the zero value expands anyway.
 	DeveloperExpand ExpandMode
+	// StartKeyNeedsCount ignores a developers.list startKey sent without
+	// count, so that the page starts at the list's beginning: the
+	// reference says startKey "Must be used in conjunction with the count
+	// parameter" and not what the API does otherwise. Whether the page is
+	// expanded is still decided on the request as sent (DeveloperExpand).
+	StartKeyNeedsCount bool
 	// KeylessApps is where the apps list shows an app without credentials
 	// (see KeylessMode); the zero value lists it under keyStatus=approved.
 	KeylessApps KeylessMode

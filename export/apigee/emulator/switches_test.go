@@ -90,6 +90,30 @@ func TestDeveloperExpandModes(t *testing.T) {
 	}
 }
 
+// TestStartKeyNeedsCount: a developers startKey without count is ignored
+// (the page starts at the list's beginning); with count it is honoured.
+func TestStartKeyNeedsCount(t *testing.T) {
+	d := Generate(GenerateSpec{Developers: 5, Seed: 2})
+	devs := d.Orgs[0].Developers
+	k := devs[2].GetEmail()
+	s := start(t, d, Options{StartKeyNeedsCount: true})
+	for _, c := range []struct {
+		query string
+		first string
+	}{
+		{"expand=true&startKey=" + k, devs[0].GetEmail()},
+		{"expand=false&count=2&startKey=" + k, k},
+		{"expand=true&count=2&startKey=" + k, k},
+	} {
+		list := items(t, get(t, orgURL(s, "acme")+"/developers?includeCompany=true&"+c.query).ok(t), "developer")
+		var m map[string]any
+		decodeJSON(t, list[0], &m)
+		if m["email"] != c.first {
+			t.Errorf("%s: first developer %v, want %s", c.query, m["email"], c.first)
+		}
+	}
+}
+
 // TestDeny: a denied permission makes the methods that need it answer 403
 // naming it, even for an organization that does not exist (IAM comes
 // first), and leaves the others alone.
