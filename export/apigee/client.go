@@ -157,10 +157,21 @@ func (c *Client) orgURL(org string) string {
 type statusError struct {
 	status int
 	err    error
+	apiMsg string // the API's own message (see apiMessage)
 }
 
 func (e *statusError) Error() string { return e.err.Error() }
 func (e *statusError) Unwrap() error { return e.err }
+
+// apiMessageOf is the API's own message in err's final answer, "" if
+// none.
+func apiMessageOf(err error) string {
+	var se *statusError
+	if errors.As(err, &se) {
+		return se.apiMsg
+	}
+	return ""
+}
 
 func httpStatus(err error) (int, bool) {
 	var se *statusError
@@ -251,7 +262,8 @@ func (c *Client) getSized(ctx context.Context, u string, sizeHint int) ([]byte, 
 		if !retryable(resp.StatusCode) {
 			tried = ""
 		}
-		return nil, &statusError{status: resp.StatusCode, err: responseError(http.MethodGet, u, resp.StatusCode, tried, body)}
+		msg, _ := apiMessage(body)
+		return nil, &statusError{status: resp.StatusCode, err: responseError(http.MethodGet, u, resp.StatusCode, tried, body), apiMsg: msg}
 	}
 	return body, nil
 }

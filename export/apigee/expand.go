@@ -96,10 +96,15 @@ func (l *Lister) rejected(p *Page, err error) error {
 		if l.refused == nil {
 			return err
 		}
-		// The first refusal names the request; the later ones are the
-		// same answer to the other ways, and would double the message.
+		// The first refusal names the request; the last adds its own
+		// words when they differ, not its URL, which would only double
+		// the message.
+		last := ""
+		if m := apiMessageOf(err); m != "" && m != apiMessageOf(l.refused) {
+			last = ", the last with: " + m
+		}
 		return newError(status.Code(l.refused), err,
-			"%v; the other ways of listing developers (without count, then emails with developers.get) were refused too", l.refused)
+			"%v; the other ways of listing developers (without count, then emails with developers.get) were refused too%s", l.refused, last)
 	}
 	if l.refused == nil {
 		l.refused = err

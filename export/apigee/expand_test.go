@@ -117,6 +117,10 @@ func TestListThenGetErrors(t *testing.T) {
 	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "includeCompany is not supported") {
 		t.Fatalf("got %v, want the API's INVALID_ARGUMENT for the page of emails", err)
 	}
+	// It names the request refused first, with its own words.
+	if msg := err.Error(); !strings.Contains(msg, "count=1000&expand=true&includeCompany=true: HTTP 400: expand is not valid") {
+		t.Errorf("error %q does not name the first request refused", msg)
+	}
 }
 
 // TestListSparseDeveloper: a developer with nothing but an email, on a page
