@@ -114,17 +114,17 @@ func (l *Lister) Close() {
 // it asked for with startKey and a count of n, when the page's raw text
 // makes that certain: the page is full, its last record's key is known and
 // is not startKey, and the page brings a record not delivered before.
-// Anything else (a short page, unless a product in a Space was seen before
-// it, a page that would fail or end the listing, a page peekPage cannot
-// read) gets no request ahead.
+// Anything else (a short page, but for API products, which Spaces may cut;
+// a page that would fail or end the listing; a page peekPage cannot read)
+// gets no request ahead.
 func (l *Lister) keyAhead(s, startKey string, n int) (Cursor, bool) {
 	if l.noCount {
 		return Cursor{}, false // the page size is the API's: no page is known to be full
 	}
 	pk, ok := peekPage(l.r, s, true)
 	// A short page ends the list, unless Spaces may have cut it (see
-	// Lister.spaces).
-	if !ok || len(pk.keys) == 0 || (len(pk.keys) < n && !l.spaces) {
+	// Lister.shortMayGoOn).
+	if !ok || len(pk.keys) == 0 || (len(pk.keys) < n && !l.shortMayGoOn()) {
 		return Cursor{}, false
 	}
 	last := pk.keys[len(pk.keys)-1]

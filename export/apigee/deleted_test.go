@@ -23,15 +23,26 @@ import (
 // before it rather than fail the export. The deleted developers were
 // listed on the page before (they ended it), so every developer is listed,
 // once; a warning counts the steps back. Deleting two in a row (the start
-// key and the developer before it) makes it step back twice.
+// key and the developer before it) makes it step back twice. The reference
+// does not say what Apigee answers for a startKey that no longer exists:
+// a server answering an empty page must not end the listing there either.
 func TestListGoesOnPastDeletedDevelopers(t *testing.T) {
-	for _, tc := range []struct {
+	type testCase struct {
 		name   string
-		before int // how many developers before the start key to delete with it
-	}{
-		{"the start key", 0},
-		{"the start key and the one before it", 1},
-	} {
+		before int  // how many developers before the start key to delete with it
+		empty  bool // the emulator answers a missing startKey with an empty page
+	}
+	var cases []testCase
+	for _, empty := range []bool{false, true} {
+		answer := "404"
+		if empty {
+			answer = "empty page"
+		}
+		cases = append(cases,
+			testCase{"the start key/" + answer, 0, empty},
+			testCase{"the start key and the one before it/" + answer, 1, empty})
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			data := emulator.Generate(emulator.GenerateSpec{Org: "acme", Developers: 450, Seed: 5})
 			order := map[string]int{}
@@ -44,7 +55,7 @@ func TestListGoesOnPastDeletedDevelopers(t *testing.T) {
 				follow  int // follow-up page requests; the 1st and 3rd delete
 			)
 			var emu *emulator.Server
-			emu, err := emulator.Start(data, emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+			emu, err := emulator.Start(data, emulator.Options{EmptyForMissingStartKey: tc.empty, Intercept: func(w http.ResponseWriter, r *http.Request) bool {
 				if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/developers") {
 					return false
 				}

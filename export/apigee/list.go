@@ -102,19 +102,11 @@ type Lister struct {
 	// last way is refused too (see expand.go).
 	keyed   bool
 	refused error
-	// spaces says that an API product of this listing is in an Apigee
-	// Space. apiproducts.list "may not return all resources" of Spaces,
-	// leaving out those of Spaces the caller may not list ("When none
-	// provided, all the spaces the user has list access, will be used
-	// implicitly"), and the reference does not say whether before or
-	// after it cuts count: a short page may then have more after it, so
-	// once a Space is seen a short page that adds records is followed by
-	// one more request, and only a page that adds nothing ends the list.
-	// An organization without Spaces pays no extra request. pastShort
-	// says the page before was such a short page, for the warning when
-	// this one shows it was not the last.
-	spaces    bool
-	pastShort bool
+	// confirm is the warning to give if the page asked for next brings
+	// records: the page before ended in a way that may or may not be the
+	// end of the list (see keyPage), and the next page decides.
+	confirm  string
+	confirmN int64 // the warning's count
 	// restarts counts the times the apps pass being read was read again
 	// from its start (see appsFallBack).
 	restarts int
@@ -306,25 +298,40 @@ func (l *Lister) keyPage(ctx context.Context, p *Page) error {
 		last = l.r.Key(data.records[len(data.records)-1])
 	}
 	short := !l.noCount && len(data.records) < n
-	if l.r == APIProducts && !l.spaces {
-		l.spaces = inSpace(data.records)
+	pending, pendingN := l.confirm, l.confirmN
+	l.confirm, l.confirmN = "", 0
+	if pending != "" && added > 0 {
+		p.Warnings = append(p.Warnings, Warning{Text: pending, Count: pendingN})
 	}
-	if l.pastShort && added > 0 {
-		p.Warnings = append(p.Warnings, Warning{Text: spaceCutWarning, Count: 1})
-	}
-	l.pastShort = false
 	switch {
-	case short && (!l.spaces || added == 0):
-		// A short page is the last one, unless Spaces may have cut it
-		// (see spaces).
+	case short && startKey != "" && len(data.records) == 0 && len(l.before) > 0:
+		// An inclusive startKey brings its own record back, so an empty
+		// follow-up page says that record is gone: a server may answer a
+		// deleted startKey with an empty page rather than 404. The listing
+		// steps back to the record before it, as fallBack does; at the
+		// true end of a server whose startKey is exclusive that page
+		// brings nothing new and ends the list.
+		l.cur = Cursor{StartKey: l.before[len(l.before)-1]}
+		l.before = l.before[:len(l.before)-1]
+		l.confirm, l.confirmN = deletedWarning(l.r), 1
+		if pending == l.confirm {
+			l.confirmN += pendingN // a step back from a step back
+		}
+		return nil
+	case short && (!l.shortMayGoOn() || added == 0):
+		// A short page is the last one, but for API products, where
+		// Spaces may have cut it, only a page that adds nothing is.
 		l.cur = Cursor{Done: true}
 	case short && last != "" && last != startKey:
-		// It may be short because the API cut count products and then
-		// left out those of Spaces the caller may not list: the page
-		// after it decides.
+		// apiproducts.list "may not return all resources" of Apigee
+		// Spaces, leaving out those of Spaces the caller may not list;
+		// the reference does not say whether before or after it cuts
+		// count, so a short page may have more after it, whether or not
+		// the caller sees any product in a Space: the page after it
+		// decides, at the cost of one request per listing.
 		l.cur = Cursor{StartKey: last}
 		l.keepBefore(data.records)
-		l.pastShort = true
+		l.confirm, l.confirmN = spaceCutWarning, 1
 		return nil
 	case l.noCount && (len(data.records) == 0 || (startKey != "" && len(data.records) == 1 && last == startKey)):
 		// Without count the page size is the API's to choose, so only a
@@ -352,15 +359,13 @@ func (l *Lister) keyPage(ctx context.Context, p *Page) error {
 // spaceCutWarning says that a short page of API products was not the last.
 const spaceCutWarning = "apiproducts.list answered a page of fewer API products than asked for that was not the last, as it may when it leaves out the products of Apigee Spaces the caller may not list: the listing went on past it; the products of those Spaces are not exported"
 
-// inSpace says whether one of the API products records is in an Apigee
-// Space.
-func inSpace(records []proto.Message) bool {
-	for _, m := range records {
-		if p, ok := m.(*apigeepb.ApiProduct); ok && p.GetSpace() != "" {
-			return true
-		}
-	}
-	return false
+// shortMayGoOn says whether a short page of this listing may have more
+// after it: API products, which Apigee Spaces may cut (see keyPage).
+func (l *Lister) shortMayGoOn() bool { return l.r == APIProducts && !l.noCount }
+
+// deletedWarning says that records of r were deleted under the listing.
+func deletedWarning(r Resource) string {
+	return fmt.Sprintf("%s deleted while the export paged past them: listing went on from the %s before each (nothing after it is missed)", r, r.noun())
 }
 
 // maxBefore bounds the keys kept for fallBack: records deleted while an
@@ -396,10 +401,7 @@ func (l *Lister) fallBack(p *Page, err error) bool {
 	c.StartKey = l.before[len(l.before)-1]
 	l.cur = c
 	l.before = l.before[:len(l.before)-1]
-	p.Warnings = append(p.Warnings, Warning{
-		Text:  fmt.Sprintf("%s deleted while the export paged past them: listing went on from the %s before each (nothing after it is missed)", l.r, l.r.noun()),
-		Count: 1,
-	})
+	p.Warnings = append(p.Warnings, Warning{Text: deletedWarning(l.r), Count: 1})
 	return true
 }
 

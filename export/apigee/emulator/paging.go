@@ -114,6 +114,10 @@ func (h *handler) listByKey(w http.ResponseWriter, r *http.Request, q url.Values
 	if k := q.Get("startKey"); k != "" {
 		if from = l.table.pos(k); from < 0 {
 			o.mu.RUnlock()
+			if h.opts.EmptyForMissingStartKey {
+				newPage(l.field).send(w)
+				return nil
+			}
 			return l.missing(k)
 		}
 	}

@@ -68,6 +68,11 @@ type Options struct {
 	// resources"), and a get of one, or a list with space= one of them,
 	// answers 403 PERMISSION_DENIED.
 	DeniedSpaces []string
+	// EmptyForMissingStartKey answers a developers or API products list
+	// whose startKey no record has (one deleted while a client pages) with
+	// an empty page instead of 404. The reference does not say what Apigee
+	// answers; apigee-client-php reports 404 from Edge, the default here.
+	EmptyForMissingStartKey bool
 	// SpacesAfterCount leaves the products of DeniedSpaces out of an
 	// apiproducts.list page after count has been cut, so that a page can
 	// come back short with more products after it; without it they are
