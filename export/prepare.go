@@ -2,6 +2,7 @@ package export
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -14,6 +15,12 @@ import (
 // fresh run the organization check and the first page request go out
 // together once the bucket side is done (a destination that fails costs
 // no Apigee request), and writing waits for all of it.
+//
+// Reading the organization is not among the methods an export needs, so a
+// principal may be denied it and still list everything: then the first
+// page is the organization check (its 403 is PERMISSION_DENIED as any
+// other, its records prove the lists are allowed), and writing waits for
+// that page too.
 
 // gate is decided once; wait blocks until then.
 type gate struct {
@@ -39,6 +46,18 @@ func (g *gate) wait() error {
 	return g.err
 }
 
+// waitContext is wait for a waiter that may be stopped before the gate is
+// decided: a spill reader that its listing stops after a failed first
+// page, which may be what decides the gate (see checkAndTidy).
+func (g *gate) waitContext(ctx context.Context) error {
+	select {
+	case <-g.done:
+		return g.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // prepareError is a failure found before anything of the run was written:
 // Run reports it as it is and has nothing to clean up.
 type prepareError struct{ err error }
@@ -48,11 +67,13 @@ func (e *prepareError) Unwrap() error { return e.err }
 
 // prepare starts the checks and the tidy-up of an earlier attempt. It
 // decides x.dest when the bucket side is done (the listing may start
-// then) and x.ready when the run may write. The record count of the last
-// manifest, only a guide for the percentage and so never waited for, is
-// read afterwards into x.estimate.
+// then), x.checked when the organization check has answered (passed, or
+// left to the first page: a resumed run may then read its staging
+// objects) and x.ready when the run may write. The record count of the
+// last manifest, only a guide for the percentage and so never waited for,
+// is read afterwards into x.estimate.
 func (x *run) prepare(ctx context.Context) {
-	x.dest, x.ready = newGate(), newGate()
+	x.dest, x.checked, x.ready, x.listed = newGate(), newGate(), newGate(), newGate()
 	if x.cp.Total < 0 && x.spec.Resource != apigee.Apps {
 		x.estimate = make(chan int64, 1)
 	}
@@ -61,6 +82,7 @@ func (x *run) prepare(ctx context.Context) {
 			return x.checkAndTidy(ctx)
 		})
 		x.dest.decide(err) // if checkAndTidy failed before deciding it
+		x.checked.decide(err)
 		x.ready.decide(err)
 		if err == nil && x.estimate != nil {
 			x.estimate <- previousTotal(ctx, x.r.Bucket, x.spec)
@@ -87,7 +109,15 @@ func (x *run) checkAndTidy(ctx context.Context) error {
 		}
 	}
 	x.dest.decide(nil)
-	if err := x.r.Source.CheckOrganization(ctx, x.spec.Org); err != nil {
+	err := x.r.Source.CheckOrganization(ctx, x.spec.Org)
+	switch {
+	case errors.Is(err, apigee.ErrOrganizationUnreadable):
+		x.log.Info("reading the organization was denied; its first page decides instead", "org", x.spec.Org)
+		x.checked.decide(nil)
+		if err := x.listed.wait(); err != nil {
+			return fmt.Errorf("checking organization %q by its first page, since reading the organization itself was denied: %w", x.spec.Org, err)
+		}
+	case err != nil:
 		return fmt.Errorf("checking organization %q: %w", x.spec.Org, err)
 	}
 	return nil

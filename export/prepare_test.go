@@ -15,6 +15,7 @@ import (
 	"pubexport/export"
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/exporttest"
 	"pubexport/formats"
 )
 
@@ -61,9 +62,9 @@ func TestFirstPageOverlapsTheOrganizationCheck(t *testing.T) {
 
 // TestNothingWrittenBeforeTheOrganizationCheck: pages may be read while
 // the organization check is under way, but nothing is written until it
-// passes: when it fails, after the apps passes have been served their
-// first pages, the folder stays empty (no staging part, no spilled page)
-// and the check's own error is reported.
+// passes: when it fails (the organization is not found), after the apps
+// passes have been served their first pages, the folder stays empty (no
+// staging part, no spilled page) and the check's own error is reported.
 func TestNothingWrittenBeforeTheOrganizationCheck(t *testing.T) {
 	var served atomic.Int32
 	e := newEnv(t, emulator.GenerateSpec{Apps: 400, Developers: 40, Seed: 5}, emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
@@ -75,8 +76,8 @@ func TestNothingWrittenBeforeTheOrganizationCheck(t *testing.T) {
 				time.Sleep(5 * time.Millisecond)
 			}
 			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusForbidden)
-			w.Write([]byte(`{"error":{"code":403,"message":"Permission 'apigee.organizations.get' denied on resource 'organizations/acme'","status":"PERMISSION_DENIED"}}`))
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(`{"error":{"code":404,"message":"Organization acme not found","status":"NOT_FOUND"}}`))
 			return true
 		}
 		return false
@@ -84,8 +85,8 @@ func TestNothingWrittenBeforeTheOrganizationCheck(t *testing.T) {
 	dir := t.TempDir()
 	spec := e.spec(apigee.Apps, formats.JSON, "file://"+dir)
 	_, err := e.run(context.Background(), openLocal(t, dir), spec, nil)
-	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), `organization "acme"`) {
-		t.Fatalf("got %v, want PERMISSION_DENIED from the organization check", err)
+	if status.Code(err) != codes.NotFound || !strings.Contains(err.Error(), `organization "acme" not found`) {
+		t.Fatalf("got %v, want NOT_FOUND from the organization check", err)
 	}
 	if n := served.Load(); n < 2 {
 		t.Fatalf("only %d apps pages were asked for while the check was under way: the test did not overlap them", n)
@@ -146,5 +147,112 @@ func TestAppsProbesGoOutWithTheFirstPage(t *testing.T) {
 		case parallel == 1 && n != 0:
 			t.Errorf("one request at a time: %d probes went out after the first page, want them first", n)
 		}
+	}
+}
+
+// TestOrganizationReadDenied: reading the organization (organizations.get)
+// is not among the methods an export needs, so a principal denied it but
+// allowed the lists exports everything.
+func TestOrganizationReadDenied(t *testing.T) {
+	e := newEnv(t, emulator.GenerateSpec{Apps: 300, Developers: 30, Seed: 7}, emulator.Options{Deny: []string{"apigee.organizations.get"}})
+	for _, r := range []apigee.Resource{apigee.Developers, apigee.Apps} {
+		dir := t.TempDir()
+		res, err := e.run(context.Background(), openLocal(t, dir), e.spec(r, formats.NDJSON, "file://"+dir), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", r, err)
+		}
+		if want := map[apigee.Resource]int64{apigee.Developers: 30, apigee.Apps: 300}[r]; res.Records != want {
+			t.Fatalf("exported %d %s, want %d", res.Records, r, want)
+		}
+	}
+
+	// Denied the list as well: PERMISSION_DENIED naming the permission
+	// (the API's words) and the fix, and nothing written.
+	e = newEnv(t, emulator.GenerateSpec{Developers: 30, Seed: 7}, emulator.Options{Deny: []string{"apigee.organizations.get", "apigee.developers.list"}})
+	dir := t.TempDir()
+	_, err := e.run(context.Background(), openLocal(t, dir), e.spec(apigee.Developers, formats.NDJSON, "file://"+dir), nil)
+	exporttest.Code(t, err, codes.PermissionDenied, `organization "acme"`, "apigee.developers.list", "roles/apigee.readOnlyAdmin")
+	if got := files(t, dir); len(got) != 0 {
+		t.Fatalf("a denied listing left %v", got)
+	}
+}
+
+// TestOrganizationReadDeniedFirstPageDecides: with the organization read
+// denied, the first page is the organization check: when it is denied
+// too, the export fails PERMISSION_DENIED with the API's message (naming
+// the permission) and the fix, and writes nothing, although the later apps
+// passes were served pages meanwhile (no spilled page either).
+func TestOrganizationReadDeniedFirstPageDecides(t *testing.T) {
+	var served atomic.Int32
+	e := newEnv(t, emulator.GenerateSpec{Apps: 400, Developers: 40, Seed: 5}, emulator.Options{
+		Deny: []string{"apigee.organizations.get"},
+		Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+			if !strings.HasSuffix(r.URL.Path, "/apps") {
+				return false
+			}
+			q := r.URL.Query()
+			if q.Get("pageToken") != "" || q.Get("status") != "approved" || q.Get("keyStatus") != "approved" || q.Get("pageSize") == "1" {
+				served.Add(1)
+				return false
+			}
+			// The first page of the first pass: denied, once the other
+			// passes have been read (their probes and first pages).
+			for deadline := time.Now().Add(checkWait); served.Load() < 6 && time.Now().Before(deadline); {
+				time.Sleep(5 * time.Millisecond)
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte(`{"error":{"code":403,"message":"Permission 'apigee.apps.list' denied on resource '//apigee.googleapis.com/organizations/acme' (or it may not exist).","status":"PERMISSION_DENIED"}}`))
+			return true
+		},
+	})
+	dir := t.TempDir()
+	_, err := e.run(context.Background(), openLocal(t, dir), e.spec(apigee.Apps, formats.JSON, "file://"+dir), nil)
+	if status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("got %v, want PERMISSION_DENIED", err)
+	}
+	for _, want := range []string{`organization "acme"`, "apigee.apps.list", "roles/apigee.readOnlyAdmin"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if n := served.Load(); n < 6 {
+		t.Fatalf("only %d other apps pages were served while the first page waited: the test did not overlap them", n)
+	}
+	if got := files(t, dir); len(got) != 0 {
+		t.Fatalf("a denied first page left %v", got)
+	}
+}
+
+// TestOrganizationReadDeniedResume: a resumed run reads its staging
+// objects before its first page, so it waits only for the organization
+// check's answer, not for the first page that stands in for it: a run
+// resumed with the organization read denied finishes.
+func TestOrganizationReadDeniedResume(t *testing.T) {
+	data := emulator.Generate(emulator.GenerateSpec{Org: "acme", Developers: 30, Seed: 8})
+	emu := exporttest.Emulator(t, data, emulator.Options{Deny: []string{"apigee.organizations.get"}})
+	src := export.FromClient(exporttest.ApigeeClient(t, emu, apigee.WithPageSize(10)))
+	dir := t.TempDir()
+	b := openLocal(t, dir)
+	spec := export.Spec{Org: "acme", Resource: apigee.Developers, Format: formats.NDJSON, Destination: "file://" + dir, ApigeeURL: emu.URL}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	var first *export.Checkpoint
+	_, err := (&export.Runner{Source: src, Bucket: b, CheckpointEvery: 1, StagingID: "op-1", OnCheckpoint: func(_ context.Context, cp *export.Checkpoint) error {
+		if first == nil {
+			first = cp
+			cancel(export.ErrSuspend)
+		}
+		return nil
+	}}).Run(ctx, spec)
+	if status.Code(err) != codes.Aborted || first == nil {
+		t.Fatalf("suspended run: %v (checkpoint %v), want ABORTED after a checkpoint", err, first != nil)
+	}
+	res, err := (&export.Runner{Source: src, Bucket: b, CheckpointEvery: 1, StagingID: "op-1", Resume: first}).Run(context.Background(), spec)
+	if err != nil {
+		t.Fatalf("resumed run: %v", err)
+	}
+	if res.Records != 30 {
+		t.Fatalf("resumed run exported %d developers, want 30", res.Records)
 	}
 }

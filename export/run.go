@@ -72,7 +72,8 @@ const StagingPrefix = ".pubexport-staging/"
 // time: the first page is asked for while the checks are under way, and
 // nothing is written (no staging part, no spilled page) until they pass.
 // A failed check is reported as it was found, whatever the page request
-// answered meanwhile.
+// answered meanwhile. When reading the organization is denied, the first
+// page is its check (see prepare).
 func (r *Runner) Run(ctx context.Context, spec Spec) (*Result, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
@@ -149,10 +150,14 @@ type run struct {
 	// restart (a Parquet run resumed from the start) and rerun (a fresh
 	// run under a known staging id) remove the staging objects of the
 	// earlier attempt before writing; ready says when the checks and that
-	// removal are done and dest when the bucket side is (see
+	// removal are done, dest when the bucket side is and checked when the
+	// organization check has answered; listed is the first page's verdict,
+	// the organization check when reading the organization was denied (see
 	// prepare); estimate delivers the record count of the last manifest.
 	restart, rerun bool
 	dest, ready    *gate
+	checked        *gate
+	listed         *gate
 	estimate       chan int64
 }
 
@@ -230,6 +235,11 @@ func fingerprint(spec Spec) (string, error) {
 	return hex.EncodeToString(sum[:16]), nil
 }
 
+// errNoFirstPage decides run.listed for a run that ended before its first
+// page: nothing waits for it then but prepare, whose verdict comes too late
+// to matter.
+var errNoFirstPage = errors.New("the export ended before its first page")
+
 type fetched struct {
 	page *apigee.Page
 	keys []uint64 // hashes of the page's record keys, from a keyTracker
@@ -237,10 +247,13 @@ type fetched struct {
 }
 
 func (x *run) run(ctx context.Context) (*Result, error) {
+	// prepare may wait for the first page: it must not wait for a run
+	// that ended before one.
+	defer x.listed.decide(errNoFirstPage)
 	if x.resumed {
 		// A resumed run reads its staging objects (the keys) before the
-		// first page: the checks come first.
-		if err := x.ready.wait(); err != nil {
+		// first page: the organization check comes first.
+		if err := x.checked.wait(); err != nil {
 			return nil, &prepareError{err}
 		}
 	}
@@ -272,6 +285,7 @@ func (x *run) run(ctx context.Context) (*Result, error) {
 			// A panic here would end the process, not just this run.
 			if p := recover(); p != nil {
 				err := PanicError(x.log, "reading the pages of "+x.spec.Target(), p)
+				x.listed.decide(err) // the run may wait for it before reading ch
 				select {
 				case ch <- fetched{err: err}:
 				case <-fctx.Done():
@@ -283,6 +297,11 @@ func (x *run) run(ctx context.Context) (*Result, error) {
 		}
 		for {
 			p, err := pages.Next(fctx)
+			if errors.Is(err, io.EOF) {
+				x.listed.decide(nil)
+			} else {
+				x.listed.decide(err)
+			}
 			var keys []uint64
 			if kt != nil {
 				// Taken right after Next, in this goroutine: the keys of

@@ -10,7 +10,9 @@ import (
 // in production, the same client pointed at the emulator in tests and demos.
 type Source interface {
 	// CheckOrganization fails early, with NOT_FOUND or PERMISSION_DENIED,
-	// when the organization cannot be read.
+	// when the organization cannot be read. A PERMISSION_DENIED that
+	// matches apigee.ErrOrganizationUnreadable only says that reading the
+	// organization itself was denied: the run lets its first page decide.
 	CheckOrganization(ctx context.Context, org string) error
 	// Pages lists one resource from a cursor (the zero Cursor is the start).
 	Pages(org string, r apigee.Resource, from apigee.Cursor) Pages

@@ -37,7 +37,7 @@ func (x *run) readAhead(p Pages) {
 	if x.resumed {
 		from = x.cp.Spilled
 	}
-	ra.ReadAhead(n, bucketSpill{b: x.r.Bucket, ready: x.ready.wait, prefix: x.stagingName("spill-")}, from)
+	ra.ReadAhead(n, bucketSpill{b: x.r.Bucket, ready: x.ready.waitContext, prefix: x.stagingName("spill-")}, from)
 }
 
 // bucketSpill is an apigee.Spill in the run's staging folder: its objects
@@ -45,12 +45,12 @@ func (x *run) readAhead(p Pages) {
 // checks pass (ready).
 type bucketSpill struct {
 	b      sink.Bucket
-	ready  func() error
+	ready  func(context.Context) error
 	prefix string
 }
 
 func (s bucketSpill) Create(ctx context.Context, name string) (apigee.SpillWriter, error) {
-	if err := s.ready(); err != nil {
+	if err := s.ready(ctx); err != nil {
 		return nil, err
 	}
 	w, err := s.b.NewWriter(ctx, s.prefix+name, sink.Attrs{ContentType: "application/octet-stream"})

@@ -129,17 +129,38 @@ func NewClient(ctx context.Context, opts ...Option) (*Client, error) {
 // CheckOrganization reads the organization, so that a wrong name or missing
 // permission fails before an export writes anything: NOT_FOUND,
 // PERMISSION_DENIED or UNAUTHENTICATED with the API's message.
+//
+// Reading the organization (organizations.get) is not one of the methods
+// an export needs, and a principal allowed to list developers, apps and
+// API products may not be allowed it. Its PERMISSION_DENIED (HTTP 403)
+// therefore also matches ErrOrganizationUnreadable, and a caller that can
+// let the first list page decide instead (see export's prepare) should.
 func (c *Client) CheckOrganization(ctx context.Context, org string) error {
 	if err := checkOrg(org); err != nil {
 		return err
 	}
 	_, err := c.get(ctx, c.orgURL(org))
-	if status, ok := httpStatus(err); ok && status == http.StatusNotFound {
+	switch status, _ := httpStatus(err); status {
+	case http.StatusNotFound:
 		return fieldError(codes.NotFound, &field.Error{Field: field.Organization, Value: org,
 			Problem: fmt.Sprintf("Apigee organization %q not found", org), Valid: "check the organization name", Err: err})
+	case http.StatusForbidden:
+		return unreadableError{err}
 	}
 	return err
 }
+
+// ErrOrganizationUnreadable matches CheckOrganization's error when the API
+// denied reading the organization itself (HTTP 403): the lists an export
+// makes may still be allowed.
+var ErrOrganizationUnreadable = errors.New("reading the Apigee organization was denied")
+
+// unreadableError is a 403 from organizations.get: the API's
+// PERMISSION_DENIED that also matches ErrOrganizationUnreadable.
+type unreadableError struct{ error }
+
+func (e unreadableError) Unwrap() error        { return e.error }
+func (e unreadableError) Is(target error) bool { return target == ErrOrganizationUnreadable }
 
 func checkOrg(org string) error {
 	if org == "" || strings.ContainsAny(org, "/?#") {

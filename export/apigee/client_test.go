@@ -146,7 +146,7 @@ func TestCheckOrganization(t *testing.T) {
 	if err := c.CheckOrganization(context.Background(), "acme"); err != nil {
 		t.Fatalf("existing org: %v", err)
 	}
-	if err := c.CheckOrganization(context.Background(), "other"); status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "Permission denied") {
+	if err := c.CheckOrganization(context.Background(), "other"); status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "Permission denied") || !errors.Is(err, ErrOrganizationUnreadable) {
 		t.Fatalf("other org: %v", err)
 	}
 	f.intercept = func(w http.ResponseWriter, r *http.Request, n int) bool {
@@ -158,10 +158,10 @@ func TestCheckOrganization(t *testing.T) {
 		}
 		return true
 	}
-	if err := c.CheckOrganization(context.Background(), "gone"); status.Code(err) != codes.NotFound || !isField(err, field.Organization) {
+	if err := c.CheckOrganization(context.Background(), "gone"); status.Code(err) != codes.NotFound || !isField(err, field.Organization) || errors.Is(err, ErrOrganizationUnreadable) {
 		t.Fatalf("missing org: %v", err)
 	}
-	if err := c.CheckOrganization(context.Background(), "acme"); status.Code(err) != codes.Unauthenticated {
+	if err := c.CheckOrganization(context.Background(), "acme"); status.Code(err) != codes.Unauthenticated || errors.Is(err, ErrOrganizationUnreadable) {
 		t.Fatalf("bad credentials: %v", err)
 	}
 	if err := c.CheckOrganization(context.Background(), "a/b"); status.Code(err) != codes.InvalidArgument {
