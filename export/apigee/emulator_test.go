@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"pubexport/export/apigee"
+	"pubexport/export/apigee/apigeepb"
 	"pubexport/export/apigee/emulator"
 	"pubexport/export/exporttest"
 )
@@ -183,6 +184,61 @@ func TestListAPIProductsInSpaces(t *testing.T) {
 			spaceWarned := slices.ContainsFunc(warnings, func(w apigee.Warning) bool { return strings.Contains(w.Text, "Apigee Spaces") })
 			if spaceWarned != c.warned {
 				t.Errorf("warnings %v: Spaces warning %v, want %v", warnings, spaceWarned, c.warned)
+			}
+		})
+	}
+}
+
+// TestDeveloperAppsCapWarned: developers.get "includes only the first 100
+// developer apps", so a developer read with 100 names or more in apps may
+// have more apps than it names: the listing warns, counting such
+// developers, whether they come from the list or from one get each (the
+// emulator caps only get), and not for 99.
+func TestDeveloperAppsCapWarned(t *testing.T) {
+	data := emulator.Generate(emulator.GenerateSpec{Org: "acme", Developers: 4, Seed: 12})
+	devs := data.Orgs[0].Developers
+	// The listing resumes after the first developer: with
+	// ExpandIgnoredWithStartKey, which expands only a first page without
+	// count and startKey, every developer then comes by get.
+	for i, n := range []int{0, 99, 150, 100} {
+		devs[i].Apps = nil
+		for j := range n {
+			devs[i].Apps = append(devs[i].Apps, fmt.Sprintf("app-%d-%d", i, j))
+		}
+	}
+	for _, mode := range []emulator.ExpandMode{emulator.ExpandHonoured, emulator.ExpandIgnoredWithStartKey} {
+		t.Run(mode.String(), func(t *testing.T) {
+			emu := exporttest.Emulator(t, data, emulator.Options{DeveloperExpand: mode})
+			l := exporttest.ApigeeClient(t, emu, apigee.WithPageSize(2)).List("acme", apigee.Developers, apigee.Cursor{StartKey: devs[0].GetEmail()})
+			var warnings []apigee.Warning
+			apps := map[string]int{}
+			for {
+				p, err := l.Next(context.Background())
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				warnings = apigee.MergeWarnings(warnings, p.Warnings)
+				for _, r := range p.Records {
+					d := r.(*apigeepb.Developer)
+					apps[d.GetEmail()] = len(d.GetApps())
+				}
+			}
+			// The list shows all 150 names, a get the first 100.
+			first := map[emulator.ExpandMode]int{emulator.ExpandHonoured: 150, emulator.ExpandIgnoredWithStartKey: 100}[mode]
+			if len(apps) != 3 || apps[devs[2].GetEmail()] != first || apps[devs[1].GetEmail()] != 99 {
+				t.Fatalf("developers' app counts %v", apps)
+			}
+			var capped int64 = -1
+			for _, w := range warnings {
+				if strings.Contains(w.Text, "first 100 developer apps") && strings.Contains(w.Text, "apps export lists every app") {
+					capped = w.Count
+				}
+			}
+			if capped != 2 {
+				t.Fatalf("warnings %v: want the 100-apps warning for 2 developers", warnings)
 			}
 		})
 	}

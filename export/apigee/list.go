@@ -280,6 +280,8 @@ func (l *Lister) keyPage(ctx context.Context, p *Page) error {
 	}
 	p.addUnknown(data.unknown)
 	var added int
+	before := len(p.Records)
+	defer func() { p.warnCappedApps(p.Records[before:]) }()
 	if l.listGet {
 		// Emails only: the page's new records are read one by one, and
 		// one deleted before its get still moved the listing on.

@@ -6,6 +6,9 @@ import (
 	"strconv"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
+
+	"pubexport/export/apigee/apigeepb"
 	"pubexport/export/apigee/internal/pagejson"
 )
 
@@ -80,6 +83,29 @@ func (p *Page) addUnknown(u pagejson.Unknown) {
 		ws = append(ws, Warning{Text: text, Count: int64(n)})
 	}
 	p.Warnings = MergeWarnings(p.Warnings, ws)
+}
+
+// developerAppsCap is how many app names developers.get shows: "The
+// response includes only the first 100 developer apps."
+const developerAppsCap = 100
+
+// cappedAppsWarning says that a developer's apps field may be cut short.
+const cappedAppsWarning = "developers with 100 or more names in apps: Apigee may cut that field at 100 (developers.get \"includes only the first 100 developer apps\"), so it may not list all their apps; the apps export lists every app, with its developer"
+
+// warnCappedApps adds a warning for the developers among records whose
+// apps field holds 100 names or more: it may be cut at 100, whichever way
+// the developer was read (the reference says so of developers.get and
+// nothing of the list).
+func (p *Page) warnCappedApps(records []proto.Message) {
+	n := 0
+	for _, m := range records {
+		if d, ok := m.(*apigeepb.Developer); ok && len(d.GetApps()) >= developerAppsCap {
+			n++
+		}
+	}
+	if n > 0 {
+		p.Warnings = MergeWarnings(p.Warnings, []Warning{{Text: cappedAppsWarning, Count: int64(n)}})
+	}
 }
 
 // thousands writes n with thousands separators: 12,000.
