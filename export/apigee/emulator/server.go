@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -123,6 +125,13 @@ func (o Options) validate() error {
 	}
 	if o.DeveloperExpand < ExpandHonoured || o.DeveloperExpand > ExpandRejected {
 		return status.Errorf(codes.InvalidArgument, "emulator: %v is not an expand mode", o.DeveloperExpand)
+	}
+	known := slices.Sorted(maps.Values(permissions))
+	for _, p := range o.Deny {
+		if !slices.Contains(known, p) {
+			// A typo would deny nothing and pass for a test of it.
+			return status.Errorf(codes.InvalidArgument, "emulator: cannot deny %q: the emulator checks only %s", p, strings.Join(known, ", "))
+		}
 	}
 	return nil
 }

@@ -129,6 +129,10 @@ func TestDeny(t *testing.T) {
 	get(t, orgURL(s, "acme")+"/apiproducts").ok(t)
 	get(t, orgURL(s, "nope")+"/developers").googleError(t, http.StatusNotFound, "NOT_FOUND")
 
+	if _, err := Start(nil, Options{Deny: []string{"apigee.organisations.get"}}); err == nil || !strings.Contains(err.Error(), "apigee.organisations.get") {
+		t.Fatalf("a misspelt permission: %v, want an error naming it", err)
+	}
+
 	s = start(t, Generate(GenerateSpec{Developers: 3, Seed: 1}), Options{Deny: []string{"apigee.developers.list"}})
 	get(t, orgURL(s, "acme")).ok(t)
 	if msg := get(t, orgURL(s, "acme")+"/developers").googleError(t, http.StatusForbidden, "PERMISSION_DENIED"); !strings.Contains(msg, "apigee.developers.list") {
