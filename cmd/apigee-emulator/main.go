@@ -105,6 +105,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&cfg.opts.StartKeyNeedsCount, "startkey-needs-count", false, "ignore a developers.list startKey sent without count (the list starts at its beginning)")
 	keyless := fs.String("keyless-apps", "approved", "where apps.list shows an app without credentials: approved (under keyStatus=approved), every (under both) or revoked")
 	appsPaging := fs.String("apps-paging", "index", "what an apps.list nextPageToken is: index (an index into the list as it is now, as documented), stable (a position deletions do not shift) or pre-1.10 (pageSize and pageToken ignored; rows and startKey only)")
+	var deny, deniedSpaces string
+	var spaces bool
+	fs.StringVar(&deny, "deny", "", "comma list of IAM `permissions` the caller lacks, answered 403, e.g. apigee.organizations.get")
+	fs.StringVar(&deniedSpaces, "denied-spaces", "", "comma list of Apigee `Spaces` whose API products the caller may not list or get")
+	fs.BoolVar(&cfg.opts.SpacesAfterCount, "spaces-after-count", false, "leave the products of --denied-spaces out of a page after cutting count (a short page that is not the last)")
+	fs.BoolVar(&spaces, "spaces", false, "with --generate: put about a tenth of the API products into Spaces space-0 to space-4")
 	fs.BoolVar(&cfg.verbose, "verbose", false, "log every request")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -138,6 +144,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if cfg.opts.AppsPaging, err = emulator.ParseAppsPaging(*appsPaging); err != nil {
 		return nil, fmt.Errorf("--apps-paging: %v", err)
 	}
+	if deny != "" {
+		cfg.opts.Deny = strings.Split(deny, ",") // checked by emulator.Start
+	}
+	if deniedSpaces != "" {
+		cfg.opts.DeniedSpaces = strings.Split(deniedSpaces, ",")
+	}
 	if gen != "" {
 		if cfg.dataFile != "" {
 			return nil, errors.New("--data and --generate exclude each other: serve a file or generate data")
@@ -149,7 +161,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		if org == "" || strings.Contains(org, "/") {
 			return nil, fmt.Errorf("--org %q must be a non-empty name without '/'", org)
 		}
-		spec.Org, spec.Seed = org, seed
+		spec.Org, spec.Seed, spec.Spaces = org, seed, spaces
 		cfg.generate = spec
 	}
 	return cfg, nil

@@ -58,6 +58,14 @@ func TestParseGenerate(t *testing.T) {
 	if *cfg.generate != want {
 		t.Fatalf("spec %+v, want %+v", *cfg.generate, want)
 	}
+
+	cfg, err = parseFlags([]string{"--generate", "apiproducts=50", "--spaces", "--denied-spaces", "space-1,space-2", "--spaces-after-count", "--deny", "apigee.organizations.get"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.generate.Spaces || !cfg.opts.SpacesAfterCount || strings.Join(cfg.opts.DeniedSpaces, " ") != "space-1 space-2" || strings.Join(cfg.opts.Deny, " ") != "apigee.organizations.get" {
+		t.Fatalf("Spaces and permission flags not applied: %+v, %+v", *cfg.generate, cfg.opts)
+	}
 }
 
 // TestServeAndShutdown serves a seed file on a free port, reads it back and
