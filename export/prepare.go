@@ -20,7 +20,8 @@ import (
 // principal may be denied it and still list everything: then the first
 // page is the organization check (its 403 is PERMISSION_DENIED as any
 // other, its records prove the lists are allowed), and writing waits for
-// that page too.
+// that page too, or for a page of a later apps pass read ahead, which
+// proves as much (see spillReady).
 
 // gate is decided once; wait blocks until then.
 type gate struct {
@@ -47,8 +48,8 @@ func (g *gate) wait() error {
 }
 
 // waitContext is wait for a waiter that may be stopped before the gate is
-// decided: a spill reader that its listing stops after a failed first
-// page, which may be what decides the gate (see checkAndTidy).
+// decided: a spill reader, which its listing stops after a failed first
+// page, the page that may decide the gate (see checkAndTidy).
 func (g *gate) waitContext(ctx context.Context) error {
 	select {
 	case <-g.done:

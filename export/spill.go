@@ -37,7 +37,18 @@ func (x *run) readAhead(p Pages) {
 	if x.resumed {
 		from = x.cp.Spilled
 	}
-	ra.ReadAhead(n, bucketSpill{b: x.r.Bucket, ready: x.ready.waitContext, prefix: x.stagingName("spill-")}, from)
+	ra.ReadAhead(n, bucketSpill{b: x.r.Bucket, ready: x.spillReady, prefix: x.stagingName("spill-")}, from)
+}
+
+// spillReady waits until a reader may spill. A reader spills only a page
+// the API answered, which shows that the listing is allowed as well as the
+// first page would: when the organization check was left to the first
+// page (see prepare), it decides the check too. Waiting for the first page
+// itself could wait forever, since that page may be read from the spill
+// (an empty first apps pass).
+func (x *run) spillReady(ctx context.Context) error {
+	x.listed.decide(nil)
+	return x.ready.waitContext(ctx)
 }
 
 // bucketSpill is an apigee.Spill in the run's staging folder: its objects
