@@ -1,6 +1,7 @@
 package apigee_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +11,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -33,7 +33,7 @@ import (
 
 // shiftPageSize is the client's page size here: small pages, so that a
 // pass of a small organization has many page boundaries.
-const shiftPageSize = 50
+const shiftPageSize = 25
 
 // shiftData is an organization of n apps, about 85% of them in the first
 // pass (approved apps with an approved key), and that pass's app ids.
@@ -172,7 +172,7 @@ func allApps(data *emulator.Data) []proto.Message {
 // listing steps back to an app before it; when every app of the last page
 // is deleted it reads the pass again from its start.
 func TestAppsIndexShift(t *testing.T) {
-	data, ids := shiftData(41, 600)
+	data, ids := shiftData(41, 300)
 	for _, tc := range []struct {
 		name string
 		// change is what happens before the n-th follow-up page of the
@@ -250,25 +250,96 @@ func hasWarningText(ws []apigee.Warning, text string) bool {
 // TestAppsPre110: on an organization older than 1.10 apps.list ignores
 // pageSize and pageToken ("supported from ver 1.10.0 and above") and
 // answers at most 1000 apps ("rows ... Defaults to 1000") with no
-// nextPageToken. Every app of passes far over 1000 must be exported, by
-// rows and startKey from the last app of each full page.
+// nextPageToken. Every app of a pass over 1000 must be exported, by rows
+// and startKey from the last app of each full page: one request at a time
+// and with the passes at once, and from an organization that sends no
+// totalSize either, where only the full page says that more may follow.
+// A pass whose every startKey is answered 404 (each app it goes on from
+// deleted at once) steps back over the apps it kept, reads the pass again
+// from its start a bounded number of times, and then fails ABORTED rather
+// than looping. One emulator serves them all (through a front that can
+// take totalSize out or answer 404), so its pages are rendered once.
 func TestAppsPre110(t *testing.T) {
 	data, ids := shiftData(42, 1300)
 	if len(ids) <= 1000 {
 		t.Fatalf("%d apps in the first pass, want more than 1000", len(ids))
 	}
+	h := emulator.NewHandler(data, emulator.Options{AppsPaging: emulator.AppsPre110})
+	serve := func(t *testing.T, size int, noTotal, missing bool) (c *apigee.Client, requests func() int) {
+		var (
+			mu sync.Mutex
+			n  int
+		)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			n++
+			mu.Unlock()
+			if k := r.URL.Query().Get("startKey"); missing && k != "" {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusNotFound)
+				fmt.Fprintf(w, `{"error":{"code":404,"message":"App with appId %s does not exist","status":"NOT_FOUND"}}`, k)
+				return
+			}
+			if !noTotal {
+				h.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			w.Header().Set("Content-Type", rec.Header().Get("Content-Type"))
+			w.WriteHeader(rec.Code)
+			w.Write(withoutTotal(rec.Body.Bytes()))
+		}))
+		t.Cleanup(srv.Close)
+		c, err := apigee.NewClient(context.Background(), apigee.WithBaseURL(srv.URL), apigee.WithoutAuthentication(), apigee.WithPageSize(size))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, func() int { mu.Lock(); defer mu.Unlock(); return n }
+	}
 	for _, c := range []struct {
 		size     int
 		parallel bool
-	}{{shiftPageSize * 4, false}, {1000, true}} {
-		emu := exporttest.Emulator(t, data, emulator.Options{AppsPaging: emulator.AppsPre110})
-		cl := exporttest.ApigeeClient(t, emu, apigee.WithPageSize(c.size))
+		noTotal  bool
+	}{{shiftPageSize * 8, false, false}, {1000, true, false}, {shiftPageSize * 8, false, true}} {
+		cl, _ := serve(t, c.size, c.noTotal, false)
 		got, ws := listApps(t, cl, c.parallel)
 		checkSameRecords(t, apigee.Apps, got, allApps(data))
 		if !hasWarningText(ws, "without nextPageToken") {
-			t.Errorf("page size %d: warnings %v do not say the listing went on by rows and startKey", c.size, ws)
+			t.Errorf("%+v: warnings %v do not say the listing went on by rows and startKey", c, ws)
 		}
 	}
+
+	cl, requests := serve(t, 1000, false, true)
+	l := cl.List("acme", apigee.Apps, apigee.Cursor{})
+	var err error
+	for err == nil {
+		_, err = l.Next(context.Background())
+	}
+	if status.Code(err) != codes.Aborted {
+		t.Fatalf("every startKey missing: %v, want ABORTED", err)
+	}
+	// The probes, then per start of the pass its first page and a 404
+	// for its last app and each of the 16 kept before it.
+	if n := requests(); n > 3+4*(1+17) {
+		t.Errorf("every startKey missing: %d requests before giving up", n)
+	}
+}
+
+// withoutTotal is a page with its totalSize (its last field) taken out.
+func withoutTotal(body []byte) []byte {
+	i := bytes.LastIndex(body, []byte(`"totalSize":`))
+	if i <= 0 {
+		return body
+	}
+	j := i + len(`"totalSize":`)
+	for j < len(body) && body[j] >= '0' && body[j] <= '9' {
+		j++
+	}
+	if body[i-1] == ',' {
+		i--
+	}
+	return append(body[:i:i], body[j:]...)
 }
 
 // TestAppsResumeAfterShift: a listing resumed from a page's cursor after an
@@ -276,7 +347,7 @@ func TestAppsPre110(t *testing.T) {
 // as one that never stopped: its first page shows a lower totalSize than
 // the cursor recorded, so it re-anchors by appId.
 func TestAppsResumeAfterShift(t *testing.T) {
-	data, ids := shiftData(43, 600)
+	data, ids := shiftData(43, 300)
 	emu := exporttest.Emulator(t, data, emulator.Options{})
 	c := exporttest.ApigeeClient(t, emu, apigee.WithPageSize(shiftPageSize))
 	seed := apigee.NewKeySeed()
@@ -325,71 +396,4 @@ func TestAppsResumeAfterShift(t *testing.T) {
 	if at.After == "" || at.Total == 0 || !hasWarningText(ws, "totalSize fell") {
 		t.Errorf("cursor %+v, warnings %v: the resumed listing did not re-anchor by appId", at, ws)
 	}
-}
-
-// TestAppsPre110WithoutTotal: an organization older than 1.10 that also
-// sends no totalSize: only the full page says that more apps may follow,
-// and the listing goes on by key until a short page. The emulator's
-// answers are served with totalSize taken out.
-func TestAppsPre110WithoutTotal(t *testing.T) {
-	data, _ := shiftData(44, 1300)
-	h := emulator.NewHandler(data, emulator.Options{AppsPaging: emulator.AppsPre110})
-	total := regexp.MustCompile(`,?"totalSize":[0-9]+`)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, r)
-		body := total.ReplaceAll(rec.Body.Bytes(), nil)
-		w.Header().Set("Content-Type", rec.Header().Get("Content-Type"))
-		w.WriteHeader(rec.Code)
-		w.Write(body)
-	}))
-	defer srv.Close()
-	c, err := apigee.NewClient(context.Background(), apigee.WithBaseURL(srv.URL), apigee.WithoutAuthentication(), apigee.WithPageSize(shiftPageSize*4))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, ws := listApps(t, c, false)
-	checkSameRecords(t, apigee.Apps, got, allApps(data))
-	if !hasWarningText(ws, "without nextPageToken") {
-		t.Errorf("warnings %v do not say the listing went on by rows and startKey", ws)
-	}
-}
-
-// TestAppsKeyPagingBounded: a pass paged by key whose every startKey is
-// answered 404 (each app it goes on from deleted at once) steps back over
-// the apps it kept, reads the pass again from its start a bounded number
-// of times, and then fails ABORTED rather than looping.
-func TestAppsKeyPagingBounded(t *testing.T) {
-	data, _ := shiftData(45, 1300)
-	var (
-		mu       sync.Mutex
-		requests int
-	)
-	emu := exporttest.Emulator(t, data, emulator.Options{AppsPaging: emulator.AppsPre110, Intercept: func(w http.ResponseWriter, r *http.Request) bool {
-		mu.Lock()
-		requests++
-		mu.Unlock()
-		if k := r.URL.Query().Get("startKey"); k != "" {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusNotFound)
-			fmt.Fprintf(w, `{"error":{"code":404,"message":"App with appId %s does not exist","status":"NOT_FOUND"}}`, k)
-			return true
-		}
-		return false
-	}})
-	c := exporttest.ApigeeClient(t, emu, apigee.WithPageSize(1000))
-	l := c.List("acme", apigee.Apps, apigee.Cursor{})
-	var err error
-	for err == nil {
-		_, err = l.Next(context.Background())
-	}
-	if status.Code(err) != codes.Aborted {
-		t.Fatalf("%v, want ABORTED", err)
-	}
-	// The probes, then per start of the pass its first page and a 404
-	// for the last app and each kept before it.
-	if mu.Lock(); requests > 3+4*(1+17) {
-		t.Errorf("%d requests before giving up", requests)
-	}
-	mu.Unlock()
 }

@@ -522,7 +522,13 @@ func (l *Lister) probe(ctx context.Context, pass int) (wait func() error) {
 		}
 		l.fetched++
 		l.started++
-		a := &answer{pass: i, u: l.listURL(appsQuery(i, 1)), num: l.fetched}
+		q := appsQuery(i, 1)
+		// rows too: an organization older than 1.10 ignores pageSize
+		// ("supported from ver 1.10.0 and above") and would answer 1000
+		// apps to tell a number; rows ("Maximum number of app IDs to
+		// return") is the other style's size, and says the same.
+		q.Set("rows", "1")
+		a := &answer{pass: i, u: l.listURL(q), num: l.fetched}
 		answers = append(answers, a)
 		if l.spill != nil {
 			wg.Go(func() { a.body, a.err = l.getSized(ctx, a.u, 0) })
