@@ -94,7 +94,7 @@ func (l *Lister) appsFallBack(p *Page, err error) bool {
 		return false
 	}
 	if len(l.before) > 0 {
-		return l.fallBack(p, err) // keeps the pass: l.cur is replaced below
+		return l.fallBack(p, err) // keeps the pass's filters and counts
 	}
 	if l.restarts >= maxPassRestarts {
 		return false
