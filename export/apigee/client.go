@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"pubexport/formats/field"
@@ -45,6 +47,7 @@ type Client struct {
 	timeout     time.Duration
 	maxResponse int64
 	pageSize    int
+	creds       credentials // what requests carry, for the advice on a 401
 	now         func() time.Time
 }
 
@@ -98,8 +101,13 @@ func NewClient(ctx context.Context, opts ...Option) (*Client, error) {
 	if hc.Timeout <= 0 || hc.Timeout > o.timeout {
 		hc.Timeout = o.timeout
 	}
+	creds := credsNone
+	if user != nil {
+		creds = credsBasic
+	}
 	// url.Parse lowercases the scheme, so "HTTP://" is http here.
 	if !o.noAuth && u.Scheme == "https" {
+		creds = credsADC
 		creds, err := google.FindDefaultCredentials(ctx, Scope)
 		if err != nil {
 			return nil, newError(codes.Unauthenticated, err, "no Application Default Credentials for the Apigee API: run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS (%v)", err)
@@ -122,6 +130,7 @@ func NewClient(ctx context.Context, opts ...Option) (*Client, error) {
 		timeout:     hc.Timeout,
 		maxResponse: o.maxResponse,
 		pageSize:    o.pageSize,
+		creds:       creds,
 		now:         time.Now,
 	}, nil
 }
@@ -259,6 +268,9 @@ func (c *Client) getSized(ctx context.Context, u string, sizeHint int) ([]byte, 
 	}
 	n := t.attempts
 	tried := fmt.Sprintf("%d %s over %v", n, pluralWord(n, "attempt"), c.now().Sub(t.start).Round(time.Second))
+	if n == 1 {
+		tried = "1 attempt"
+	}
 	if t.stopped != "" {
 		tried += ", " + t.stopped
 	}
@@ -269,6 +281,11 @@ func (c *Client) getSized(ctx context.Context, u string, sizeHint int) ([]byte, 
 			return nil, newError(codes.DeadlineExceeded, err,
 				"GET %s: Apigee did not answer within %v on any of %s (each try has that long to send its whole answer): %v%s",
 				u, c.timeout, tried, err, hint(codes.Unavailable))
+		}
+		if why := unreachable(err); why != "" {
+			// Waiting will not help a wrong URL: say which one to check.
+			fe := apiURLError(fmt.Sprintf("the Apigee API at %s cannot be reached (%s)", RedactURL(c.base), why))
+			return nil, newError(codes.Unavailable, fe, "GET %s: no answer after %s: %v: %v", u, tried, err, fe)
 		}
 		return nil, newError(codes.Unavailable, err, "GET %s: no answer after %s: %v%s", u, tried, err, hint(codes.Unavailable))
 	}
@@ -284,7 +301,8 @@ func (c *Client) getSized(ctx context.Context, u string, sizeHint int) ([]byte, 
 			tried = ""
 		}
 		msg, _ := apiMessage(body)
-		return nil, &statusError{status: resp.StatusCode, err: responseError(http.MethodGet, u, resp.StatusCode, tried, body), apiMsg: msg}
+		adv := func(code codes.Code) string { return advice(code, c.creds, t.retryAt) }
+		return nil, &statusError{status: resp.StatusCode, err: responseError(http.MethodGet, u, resp.StatusCode, tried, body, adv), apiMsg: msg}
 	}
 	return body, nil
 }
@@ -318,6 +336,22 @@ func readBody(r io.Reader, contentLength int64, sizeHint int) ([]byte, error) {
 			b = append(b, 0)[:len(b)] // let append choose the growth
 		}
 	}
+}
+
+// unreachable says why err, a try that got no answer, means that the base
+// URL's host cannot be reached at all (its name does not resolve, nothing
+// listens at its port, no route leads to it), or "" when it does not.
+func unreachable(err error) string {
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &dns):
+		return fmt.Sprintf("its host name %q does not resolve", dns.Name)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused: nothing listens at that address"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "no route to its host"
+	}
+	return ""
 }
 
 // isTimeout reports whether err is a try that ran out of time.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -63,7 +64,8 @@ func TestRetryAfterParsing(t *testing.T) {
 		{now.Add(7 * time.Second).Format(http.TimeFormat), 7 * time.Second, true},
 		{now.Add(-time.Minute).Format(http.TimeFormat), 0, true},
 		{"Friday, 02-Jan-26 03:04:15 GMT", 10 * time.Second, true}, // RFC 850
-		{"86400", maxRetryAfter, true},
+		{"86400", 24 * time.Hour, true},                            // as asked; next bounds the wait
+		{"99999999999999999", time.Duration(math.MaxInt64/time.Second) * time.Second, true},
 	}
 	for _, c := range cases {
 		got, ok := retryAfter(c.in, now)
@@ -75,6 +77,13 @@ func TestRetryAfterParsing(t *testing.T) {
 	resp := &http.Response{StatusCode: 429, Header: http.Header{"Retry-After": {"2"}}}
 	if !tr.next(resp) || tr.wait != 2*time.Second {
 		t.Errorf("wait with Retry-After 2 = %v", tr.wait)
+	}
+	// An hour asked, with a budget of ten minutes: the wait is bounded
+	// by maxRetryAfter, which fits.
+	tr.budget = 10 * time.Minute
+	resp.Header.Set("Retry-After", "3600")
+	if !tr.next(resp) || tr.wait != maxRetryAfter {
+		t.Errorf("wait with Retry-After 3600 and a 10m budget = %v, want %v", tr.wait, maxRetryAfter)
 	}
 	for attempt := range 10 {
 		if d := jitter(10*time.Millisecond, 80*time.Millisecond, attempt, time.Minute); d < 0 || d > min(10*time.Millisecond<<attempt, 80*time.Millisecond) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"pubexport/export/httpcode"
@@ -108,9 +109,39 @@ func hint(c codes.Code) string {
 	return ""
 }
 
+// credentials is what the client sends to authenticate, which decides what
+// a 401 asks the user to fix.
+type credentials int
+
+const (
+	credsADC   credentials = iota // Application Default Credentials (https)
+	credsBasic                    // the user and password of the base URL
+	credsNone                     // nothing: an http:// URL, or WithoutAuthentication
+)
+
+// advice is hint for an answer of code c to a client sending creds, with
+// retryAt the time the answer's Retry-After said to call again when that
+// is why retrying stopped: a 401 to a request that carried no Google
+// credentials is not about them, and a quota that asked for a wait longer
+// than the budget did not stay exhausted through it.
+func advice(c codes.Code, creds credentials, retryAt time.Time) string {
+	switch {
+	case c == codes.Unauthenticated && creds == credsBasic:
+		return " (the server refused the user name and password given in the Apigee API URL: check them)"
+	case c == codes.Unauthenticated && creds == credsNone:
+		return " (the server refused a request without credentials: none are sent to an http:// Apigee API URL, since a token would travel in clear text; give the https:// URL of a server that takes Google credentials, or a user:password@ in the URL for one that takes basic authentication)"
+	case !retryAt.IsZero() && c == codes.ResourceExhausted:
+		return fmt.Sprintf(" (Apigee's management API quota, 6000 calls a minute per project, is spent: try again after %s, or lower the rate limit or stop other clients of the same project)", retryAt.UTC().Format(time.RFC3339))
+	case !retryAt.IsZero() && c == codes.Unavailable:
+		return fmt.Sprintf(" (Apigee is unavailable: try again after %s)", retryAt.UTC().Format(time.RFC3339))
+	}
+	return hint(c)
+}
+
 // responseError is the error for a final non-200 response; tried says how
-// long it was retried ("" when it was not).
-func responseError(method, url string, httpStatus int, tried string, body []byte) error {
+// long it was retried ("" when it was not), advice what to do about its
+// code.
+func responseError(method, url string, httpStatus int, tried string, body []byte, advice func(codes.Code) string) error {
 	msg, bodyStatus := apiMessage(body)
 	c := httpcode.ToCode(httpStatus, bodyStatus)
 	if httpStatus == http.StatusTooManyRequests {
@@ -121,5 +152,5 @@ func responseError(method, url string, httpStatus int, tried string, body []byte
 	if tried != "" {
 		tried = " after " + tried
 	}
-	return newError(c, nil, "%s %s: HTTP %d%s: %s%s", method, url, httpStatus, tried, msg, hint(c))
+	return newError(c, nil, "%s %s: HTTP %d%s: %s%s", method, url, httpStatus, tried, msg, advice(c))
 }

@@ -59,6 +59,9 @@ type tries struct {
 	// stopped says why retrying stopped while the answer was still one
 	// to retry, following "N attempts over D"; "" when it did not.
 	stopped string
+	// retryAt is when the server's Retry-After said to call again, when
+	// that is why retrying stopped.
+	retryAt time.Time
 }
 
 // left is the time left of the budget, 0 when it is spent.
@@ -111,11 +114,19 @@ func (t *tries) next(resp *http.Response) bool {
 		return false
 	}
 	if resp != nil {
-		if d, ok := retryAfter(resp.Header.Get("Retry-After"), t.now()); ok {
-			d = min(d, maxRetryAfter)
+		if asked, ok := retryAfter(resp.Header.Get("Retry-After"), t.now()); ok {
+			d := min(asked, maxRetryAfter)
 			if d >= left {
-				t.stopped = fmt.Sprintf("then Apigee asked to wait %v (Retry-After), more than the %v left of the %v retry budget",
-					d, left.Round(time.Millisecond), t.budget)
+				// Say what Apigee asked, not the clamped wait, and
+				// when it may be called again.
+				t.retryAt = t.now().Add(asked)
+				if asked > t.budget {
+					t.stopped = fmt.Sprintf("then Apigee asked to wait %v (Retry-After), longer than the whole %v retry budget, so it was not waited for",
+						asked, t.budget)
+				} else {
+					t.stopped = fmt.Sprintf("then Apigee asked to wait %v (Retry-After), more than the %v left of the %v retry budget",
+						asked, left.Round(time.Millisecond), t.budget)
+				}
 				return false
 			}
 			t.wait = d
@@ -146,7 +157,8 @@ func jitter(minWait, maxWait time.Duration, attempt int, left time.Duration) tim
 	return rand.N(ceiling) // in [0, ceiling): the next try starts within the budget
 }
 
-// retryAfter parses a Retry-After value: delay seconds or an HTTP date.
+// retryAfter parses a Retry-After value: delay seconds or an HTTP date. It
+// is not bounded by maxRetryAfter: messages say what the server asked.
 func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -156,10 +168,9 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 		if s < 0 {
 			return 0, false
 		}
-		if s > int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter, true
-		}
-		return time.Duration(s) * time.Second, true
+		// Whatever the server asked, as it asked it (see next for the
+		// bound on waiting), up to what a Duration holds.
+		return time.Duration(min(s, int64(math.MaxInt64/time.Second))) * time.Second, true
 	}
 	t, err := http.ParseTime(v)
 	if err != nil {

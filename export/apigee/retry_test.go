@@ -56,7 +56,7 @@ func TestRetryBudgetIsAHardBound(t *testing.T) {
 		if n := len(f.log()); n != 1 {
 			t.Errorf("%d attempts, want 1: a wait of 1s does not fit in a budget of 500ms", n)
 		}
-		for _, want := range []string{"after 1 attempt over", "asked to wait 1s (Retry-After)", "500ms retry budget", "Quota exceeded"} {
+		for _, want := range []string{"after 1 attempt, then Apigee asked to wait 1s (Retry-After)", "500ms retry budget", "Quota exceeded"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error %q does not say %q", err, want)
 			}
