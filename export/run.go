@@ -268,6 +268,9 @@ func (x *run) run(ctx context.Context) (*Result, error) {
 	fctx, stop := context.WithCancel(ctx)
 	pages := x.r.Source.Pages(x.spec.Org, x.spec.Resource, x.cp.Cursor)
 	kt, _ := pages.(keyTracker)
+	if pn, ok := pages.(pageNumberer); ok {
+		pn.NumberPagesFrom(x.cp.Pages)
+	}
 	if err := x.startKeys(ctx, kt); err != nil {
 		stop()
 		return nil, err

@@ -23,6 +23,13 @@ type Pages interface {
 	Next(ctx context.Context) (*apigee.Page, error)
 }
 
+// pageNumberer is a source listing that numbers pages in its messages and
+// can be told how many pages came before its cursor (*apigee.Lister), so
+// that a resumed export's messages agree on the page they are about.
+type pageNumberer interface {
+	NumberPagesFrom(n int64)
+}
+
 // FromClient makes an Apigee client a Source.
 func FromClient(c *apigee.Client) Source { return clientSource{c} }
 

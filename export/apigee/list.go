@@ -111,6 +111,10 @@ type Lister struct {
 	// from its start (see appsFallBack).
 	restarts int
 
+	// pagesBefore is how many pages were read before the cursor the
+	// listing started at (NumberPagesFrom), for messages.
+	pagesBefore int64
+
 	noAhead      bool // tests: one request after another, none ahead
 	started      int  // tests: requests started, including those dropped
 	mispredicted int  // tests: requests ahead for a page the listing did not go to
@@ -144,6 +148,16 @@ func (l *Lister) TrackKeys(seed KeySeed) {
 	l.seen.SetSeed(seed)
 	l.seen.Track()
 }
+
+// NumberPagesFrom says that n pages were read before the cursor the
+// listing starts at (a resumed export), so that its messages number the
+// page they are about as the export does, from n+1, rather than from 1.
+func (l *Lister) NumberPagesFrom(n int64) { l.pagesBefore = max(n, 0) }
+
+// pageNumber is the number, for messages, of the page being read: it
+// counts the pages returned, and those before a resumed listing's cursor,
+// not the requests made for them.
+func (l *Lister) pageNumber() int { return int(l.pagesBefore) + l.returned + 1 }
 
 // Seen records hashes that TakeNewKeys returned to an earlier listing of
 // the same resource under the same seed, as delivered already. It may be
@@ -528,7 +542,7 @@ func (l *Lister) probe(ctx context.Context, pass int) (wait func() error) {
 		// apps to tell a number; rows ("Maximum number of app IDs to
 		// return") is the other style's size, and says the same.
 		q.Set("rows", "1")
-		a := &answer{pass: i, u: l.listURL(q), num: l.fetched}
+		a := &answer{pass: i, u: l.listURL(q), num: l.pageNumber()}
 		answers = append(answers, a)
 		if l.spill != nil {
 			wg.Go(func() { a.body, a.err = l.getSized(ctx, a.u, 0) })
@@ -667,21 +681,22 @@ func (l *Lister) listURL(q url.Values) string {
 	return l.c.orgURL(l.org) + "/" + string(l.r) + "?" + q.Encode()
 }
 
-// fetch gets the page at cur and decodes it; num is the request's number
-// in the listing, for messages. Before decoding, it asks next for where
+// fetch gets the page at cur and decodes it; num is the page's number,
+// for messages (see pageNumber). Before decoding, it asks next for where
 // the page leads and, when that is known, requests that page ahead.
 func (l *Lister) fetch(ctx context.Context, cur Cursor, next func(string) (Cursor, bool)) (data *pageData, u string, num int, err error) {
 	body, spilled, err := l.spilled(ctx, cur)
 	if err != nil {
-		return nil, l.pageURL(cur), l.fetched + 1, err
+		return nil, l.pageURL(cur), l.pageNumber(), err
 	}
 	if spilled {
 		l.dropAhead()
 		l.fetched++
-		u, num = l.pageURL(cur), l.fetched
+		u = l.pageURL(cur)
 	} else {
-		body, u, num, err = l.request(ctx, cur)
+		body, u, _, err = l.request(ctx, cur)
 	}
+	num = l.pageNumber()
 	if err != nil {
 		return nil, u, num, l.requestError(err, cur.StartKey != "" || cur.PageToken != "", num)
 	}
