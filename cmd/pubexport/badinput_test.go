@@ -182,7 +182,7 @@ func badCases() []badCase {
 		// ---- CLI: source faults (exit 1, the operation fails) ----
 		{name: "cli/wrong org", surface: surfaceCLI, args: []string{"--org", "nosuchorg", "--apigee-url", "{emu}", "--resource", "developers", "--to", "{dest}"}, code: "NOT_FOUND", field: "--org"},
 		{name: "cli/apigee 403", surface: surfaceCLI, args: cliSource(), intercept: answerStatus(403, "PERMISSION_DENIED", "Permission denied on resource \"organizations/acme\""), code: "PERMISSION_DENIED", field: "roles/apigee.readOnlyAdmin"},
-		{name: "cli/apigee 401", surface: surfaceCLI, args: cliSource(), intercept: answerStatus(401, "UNAUTHENTICATED", "Request had invalid authentication credentials."), code: "UNAUTHENTICATED", field: "gcloud auth application-default login"},
+		{name: "cli/apigee 401", surface: surfaceCLI, args: cliSource(), intercept: answerStatus(401, "UNAUTHENTICATED", "Request had invalid authentication credentials."), code: "UNAUTHENTICATED", field: "refused a request without credentials"},
 		{name: "cli/malformed JSON page", surface: surfaceCLI, args: cliSource(), intercept: developersPage(func(*http.Request) []byte {
 			return []byte(`{"developer":[{"email":"ann@example.com","firstName":"Ann"},{"email":"bob@exa`)
 		}), code: "DATA_LOSS", field: "malformed JSON"},
