@@ -69,6 +69,10 @@ type badCase struct {
 	field string
 	// httpStatus overrides the status code's usual HTTP mapping (trigger).
 	httpStatus int
+	// violation, when set, is the field a google.rpc.BadRequest detail
+	// of the answer must name (trigger: its JSON name, as the body
+	// writes it).
+	violation string
 	// bucket (gs:// cases) must hold no object afterwards; with noBucket
 	// it must not even exist.
 	bucket   string
@@ -204,16 +208,16 @@ func badCases() []badCase {
 		{name: "trigger/body over 1 MiB", surface: surfaceTrigger, body: body(map[string]any{"destination": dest, "requestId": strings.Repeat("r", 1<<20)}), code: "INVALID_ARGUMENT", field: "larger than", httpStatus: http.StatusRequestEntityTooLarge},
 		{name: "trigger/bad format", surface: surfaceTrigger, body: body(map[string]any{"destination": dest, "format": "xml"}), code: "INVALID_ARGUMENT", field: "format"},
 		{name: "trigger/missing destination", surface: surfaceTrigger, body: body(map[string]any{"format": "csv"}), code: "INVALID_ARGUMENT", field: "destination"},
-		{name: "trigger/invalid request_id", surface: surfaceTrigger, body: body(map[string]any{"destination": dest, "requestId": strings.Repeat("x", 129)}), code: "INVALID_ARGUMENT", field: "request_id"},
+		{name: "trigger/invalid request_id", surface: surfaceTrigger, body: body(map[string]any{"destination": dest, "requestId": strings.Repeat("x", 129)}), code: "INVALID_ARGUMENT", field: "requestId: ", violation: "requestId"},
 		{name: "trigger/unknown resource in path", surface: surfaceTrigger, path: "/v1/organizations/acme/users:export", body: body(map[string]any{"destination": dest}), code: "NOT_FOUND", field: "developers, apps or apiproducts"},
 		{name: "trigger/bad org in path", surface: surfaceTrigger, path: "/v1/organizations/acme%20corp/developers:export", body: body(map[string]any{"destination": dest}), code: "INVALID_ARGUMENT", field: "parent"},
 		{name: "trigger/path traversal in prefix", surface: surfaceTrigger, body: body(map[string]any{"destination": "gs://acme-exports/a/../b"}), code: "INVALID_ARGUMENT", field: "destination", bucket: "acme-exports"},
 		{name: "trigger/csv options without csv", surface: surfaceTrigger, body: body(map[string]any{"destination": dest, "format": "json", "csv": map[string]any{"delimiter": "|"}}), code: "INVALID_ARGUMENT", field: "csv"},
-		{name: "trigger/max_object_size too small", surface: surfaceTrigger, body: body(map[string]any{"destination": dest, "maxObjectSize": "1024"}), code: "INVALID_ARGUMENT", field: "max_object_size"},
-		{name: "trigger/bad apigee_url", surface: surfaceTrigger, body: body(map[string]any{"destination": dest, "apigeeUrl": "ftp://apigee.example.com"}), code: "INVALID_ARGUMENT", field: "apigee_url"},
+		{name: "trigger/max_object_size too small", surface: surfaceTrigger, body: body(map[string]any{"destination": dest, "maxObjectSize": "1024"}), code: "INVALID_ARGUMENT", field: "maxObjectSize: ", violation: "maxObjectSize"},
+		{name: "trigger/bad apigee_url", surface: surfaceTrigger, body: body(map[string]any{"destination": dest, "apigeeUrl": "ftp://apigee.example.com"}), code: "INVALID_ARGUMENT", field: "apigeeUrl: ", violation: "apigeeUrl"},
 		// The trigger policy (serve --allow-*): PERMISSION_DENIED.
-		{name: "trigger/policy destination outside", surface: surfaceTrigger, policy: true, body: body(map[string]any{"destination": dest, "apigeeUrl": "{emu}"}), code: "PERMISSION_DENIED", field: "--allow-destination"},
-		{name: "trigger/policy apigee_url not allowed", surface: surfaceTrigger, policy: true, body: body(map[string]any{"destination": "file://{allowed}/x", "apigeeUrl": "http://127.0.0.1:9"}), code: "PERMISSION_DENIED", field: "--allow-apigee-url"},
+		{name: "trigger/policy destination outside", surface: surfaceTrigger, policy: true, body: body(map[string]any{"destination": dest, "apigeeUrl": "{emu}"}), code: "PERMISSION_DENIED", field: "--allow-destination", violation: "destination"},
+		{name: "trigger/policy apigee_url not allowed", surface: surfaceTrigger, policy: true, body: body(map[string]any{"destination": "file://{allowed}/x", "apigeeUrl": "http://127.0.0.1:9"}), code: "PERMISSION_DENIED", field: "apigeeUrl: this server exports only from", violation: "apigeeUrl"},
 		{name: "trigger/policy path traversal out of allowed", surface: surfaceTrigger, policy: true, body: body(map[string]any{"destination": "{escape}", "apigeeUrl": "{emu}"}), code: "PERMISSION_DENIED", field: "destination"},
 		{name: "trigger/policy encoded traversal out of allowed", surface: surfaceTrigger, policy: true, body: body(map[string]any{"destination": "file://{allowed}/%2e%2e/x", "apigeeUrl": "{emu}"}), code: "PERMISSION_DENIED", field: "destination"},
 
@@ -469,6 +473,12 @@ func checkTrigger(t *testing.T, c badCase, base, path, body string) {
 			Code    *int    `json:"code"`
 			Message *string `json:"message"`
 			Status  *string `json:"status"`
+			Details []struct {
+				Type            string `json:"@type"`
+				FieldViolations []struct {
+					Field string `json:"field"`
+				} `json:"fieldViolations"`
+			} `json:"details"`
 		} `json:"error"`
 	}
 	if err := json.Unmarshal(raw, &e); err != nil || e.Error == nil || e.Error.Code == nil || e.Error.Message == nil || e.Error.Status == nil {
@@ -478,6 +488,19 @@ func checkTrigger(t *testing.T, c badCase, base, path, body string) {
 	t.Logf("HTTP %d %s: %s", resp.StatusCode, *e.Error.Status, *e.Error.Message)
 	if *e.Error.Code != resp.StatusCode || *e.Error.Status != c.code || !strings.Contains(*e.Error.Message, c.field) {
 		t.Errorf("error %d %s %q, want %d %s naming %q", *e.Error.Code, *e.Error.Status, *e.Error.Message, resp.StatusCode, c.code, c.field)
+	}
+	if c.violation != "" {
+		var fields []string
+		for _, d := range e.Error.Details {
+			if d.Type == "type.googleapis.com/google.rpc.BadRequest" {
+				for _, v := range d.FieldViolations {
+					fields = append(fields, v.Field)
+				}
+			}
+		}
+		if len(fields) != 1 || fields[0] != c.violation {
+			t.Errorf("BadRequest field violations %q, want %q\n%s", fields, c.violation, raw)
+		}
 	}
 }
 

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"path/filepath"
 	"strings"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -41,7 +43,7 @@ func (p triggerPolicy) check(req *operationspb.ExportRequest) error {
 				urls = append(urls, apigee.RedactURL(a))
 			}
 			shown := apigee.RedactURL(u)
-			return status.Errorf(codes.PermissionDenied, "apigee_url: this server exports only from %s; start it with --allow-apigee-url %s to allow %q", allowedList(apigee.DefaultBaseURL, urls), shown, shown)
+			return denied("apigee_url", fmt.Sprintf("this server exports only from %s; start it with --allow-apigee-url %s to allow %q", allowedList(apigee.DefaultBaseURL, urls), shown, shown))
 		}
 	}
 	return p.checkDestination(req.GetDestination())
@@ -62,7 +64,21 @@ func (p triggerPolicy) checkDestination(destination string) error {
 			return nil
 		}
 	}
-	return status.Errorf(codes.PermissionDenied, "destination: this server writes only under %s; start it with --allow-destination to allow %q", allowedList("", p.destinations), destination)
+	return denied("destination", fmt.Sprintf("this server writes only under %s; start it with --allow-destination to allow %q", allowedList("", p.destinations), destination))
+}
+
+// denied is PERMISSION_DENIED for the request field f (its proto name),
+// with a google.rpc.BadRequest detail naming it, as INVALID_ARGUMENT
+// answers about a field have, so that a client can point at the field
+// either way.
+func denied(f, desc string) error {
+	st := status.New(codes.PermissionDenied, f+": "+desc)
+	if d, err := st.WithDetails(&errdetails.BadRequest{
+		FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: f, Description: desc}},
+	}); err == nil {
+		st = d
+	}
+	return st.Err()
 }
 
 // normalizeDestination writes a folder (a plain path or a file:// URL) as

@@ -535,6 +535,9 @@ var requestFlags = map[string]string{
 	"csv.delimiter":   "--csv-delimiter",
 	"csv":             "--csv-delimiter/--no-header/--guard-formulas",
 	"max_object_size": "--max-object-size",
+	// As a REST server names them (JSON names).
+	"apigeeUrl":     "--apigee-url",
+	"maxObjectSize": "--max-object-size",
 }
 
 // requestVars maps the same fields to the job's environment variables.
@@ -548,6 +551,8 @@ var requestVars = map[string]string{
 	"csv.delimiter":   jobenv.CSVDelimiter,
 	"csv":             jobenv.CSVDelimiter + "/" + jobenv.CSVNoHeader + "/" + jobenv.CSVGuard,
 	"max_object_size": jobenv.MaxObjectSize,
+	"apigeeUrl":       jobenv.ApigeeURL,
+	"maxObjectSize":   jobenv.MaxObjectSize,
 }
 
 // flagMessage rewrites a request validation message to name the flag.

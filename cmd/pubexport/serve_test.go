@@ -340,11 +340,11 @@ func TestServeTriggerPolicy(t *testing.T) {
 		dest      string
 		wantField string
 	}{
-		{d, emu.URL, "gs://acme-exports/x", "apigee_url"},
-		{d, "https://evil.example.com", "gs://acme-exports/x", "apigee_url"},
+		{d, emu.URL, "gs://acme-exports/x", "apigeeUrl"},
+		{d, "https://evil.example.com", "gs://acme-exports/x", "apigeeUrl"},
 		{d, "", "file://" + other, "destination"},
 		{d, "", other, "destination"},
-		{c, "http://127.0.0.1:1", "file://" + allowed, "apigee_url"},
+		{c, "http://127.0.0.1:1", "file://" + allowed, "apigeeUrl"},
 		{c, emu.URL, "file://" + other, "destination"},
 		{c, emu.URL, "file://" + allowed + "-sibling", "destination"},
 		{c, emu.URL, "gs://acme-exports/x", "destination"},

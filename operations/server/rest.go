@@ -120,7 +120,7 @@ func (h *rest) serve(w http.ResponseWriter, r *http.Request, rt *route, values [
 	}
 	resp, err := rt.call(r.Context(), dec)
 	if err != nil {
-		writeError(w, err)
+		writeError(w, restFieldNames(err, rt.method.Input()))
 		return
 	}
 	if op, ok := resp.(*longrunningpb.Operation); ok && first(q, "prettyPrint", "$prettyPrint") == "" {
