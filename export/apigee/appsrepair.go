@@ -111,6 +111,40 @@ func (l *Lister) appsFallBack(p *Page, err error) bool {
 	return true
 }
 
+// tokenRefused handles a page asked for with a page token that failed with
+// 400. The token is opaque and the reference says nothing of how long it
+// lives; one kept in a checkpoint for hours, or one the API no longer
+// knows after a restart, may be refused as invalid. The pass goes on by
+// key from the last app it delivered (the cursor's After), or, with none
+// known, is read again from its start, deduplication dropping what was
+// delivered; a warning says so. A 400 for any other reason comes back for
+// the request without a token, and then fails the listing; at most
+// maxPassRestarts times per pass. It reports whether it moved the cursor.
+func (l *Lister) tokenRefused(p *Page, err error) bool {
+	if s, ok := httpStatus(err); !ok || s != http.StatusBadRequest || l.restarts >= maxPassRestarts {
+		return false
+	}
+	l.dropAhead()
+	l.restarts++
+	cur := l.cur
+	pass := cur.pass()
+	how := "went on by appId from the last app read"
+	if cur.After != "" {
+		next := passKeyCursor(pass, cur.After)
+		next.Total, next.Read = cur.Total, cur.Read
+		l.cur = next
+	} else {
+		l.cur = passStart(pass)
+		l.tokens = map[string]bool{}
+		how = "read that status and keyStatus listing again from its start (apps read twice are exported once)"
+	}
+	p.Warnings = MergeWarnings(p.Warnings, []Warning{{
+		Text:  "apps: the API refused a page token with 400 (a token kept in a checkpoint may have expired): the listing " + how,
+		Count: 1,
+	}})
+	return true
+}
+
 // appsNext sets the cursor after the page read at cur with a page size of
 // n, which delivered added apps past its startKey's, and ends the pass or
 // the listing where the page says so.

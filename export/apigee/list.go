@@ -478,6 +478,7 @@ func (l *Lister) appsPage(ctx context.Context, p *Page) error {
 		switch {
 		case l.shrink(err, floor):
 		case cur.StartKey != "" && l.appsFallBack(p, err):
+		case cur.PageToken != "" && l.tokenRefused(p, err):
 		default:
 			return l.oversized(ctx, err, num)
 		}

@@ -84,6 +84,9 @@ func (h *handler) listApps(w http.ResponseWriter, r *http.Request, o *orgState) 
 		if tok, err = parsePageToken(q.Get("pageToken")); err != nil {
 			return err
 		}
+		if e := h.epoch.Load(); tok.epoch != e {
+			return invalidArgument("invalid page token %q: the page token has expired; list again from the start", q.Get("pageToken"))
+		}
 		if tok.status != status || tok.keyStatus != keyStatus {
 			return invalidArgument("page token was made for status=%s&keyStatus=%s, not status=%s&keyStatus=%s", tok.status, tok.keyStatus, status, keyStatus)
 		}
@@ -128,7 +131,7 @@ func (h *handler) listApps(w http.ResponseWriter, r *http.Request, o *orgState) 
 	o.mu.RUnlock()
 	var extra []string
 	if tokens && more {
-		extra = append(extra, "nextPageToken", strconv.Quote(pageToken{status: status, keyStatus: keyStatus, pos: next}.String()))
+		extra = append(extra, "nextPageToken", strconv.Quote(pageToken{status: status, keyStatus: keyStatus, pos: next, epoch: h.epoch.Load()}.String()))
 	}
 	if total > 0 {
 		extra = append(extra, "totalSize", strconv.Itoa(total))

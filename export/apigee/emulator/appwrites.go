@@ -54,6 +54,13 @@ func (s *Server) SetAppStatus(org, appID, status string) error {
 	return nil
 }
 
+// ExpirePageTokens makes every apps page token minted so far invalid: a
+// request that carries one is refused with 400 INVALID_ARGUMENT, as a
+// server whose tokens live a limited time (the reference says nothing of
+// how long) refuses a token kept in a checkpoint for hours. Tokens minted
+// afterwards are good until the next call.
+func (s *Server) ExpirePageTokens() { s.h.epoch.Add(1) }
+
 func (h *handler) orgState(org string) (*orgState, error) {
 	o := h.orgs[org]
 	if o == nil {

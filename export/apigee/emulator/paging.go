@@ -139,28 +139,41 @@ func (h *handler) listByKey(w http.ResponseWriter, r *http.Request, q url.Values
 }
 
 // pageToken is what an apps nextPageToken encodes: the filter it was made
-// for and the position to continue from. It is base64 so clients treat it as
-// opaque, as they must with the real API.
+// for, the position to continue from and the token epoch it was minted in
+// (see Server.ExpirePageTokens; epoch 0 is left out, so tokens look as they
+// always did until tokens are first expired). It is base64 so clients treat
+// it as opaque, as they must with the real API.
 type pageToken struct {
 	status, keyStatus string
 	pos               int
+	epoch             uint64
 }
 
 func (t pageToken) String() string {
-	return base64.RawURLEncoding.EncodeToString([]byte("apps:" + t.status + ":" + t.keyStatus + ":" + strconv.Itoa(t.pos)))
+	s := "apps:" + t.status + ":" + t.keyStatus + ":" + strconv.Itoa(t.pos)
+	if t.epoch > 0 {
+		s += ":" + strconv.FormatUint(t.epoch, 10)
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(s))
 }
 
 func parsePageToken(s string) (pageToken, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	parts := strings.Split(string(b), ":")
-	if err != nil || len(parts) != 4 || parts[0] != "apps" {
+	if err != nil || len(parts) < 4 || len(parts) > 5 || parts[0] != "apps" {
 		return pageToken{}, invalidArgument("invalid page token %q", s)
 	}
 	pos, err := strconv.Atoi(parts[3])
 	if err != nil || pos < 0 {
 		return pageToken{}, invalidArgument("invalid page token %q", s)
 	}
-	return pageToken{status: parts[1], keyStatus: parts[2], pos: pos}, nil
+	t := pageToken{status: parts[1], keyStatus: parts[2], pos: pos}
+	if len(parts) == 5 {
+		if t.epoch, err = strconv.ParseUint(parts[4], 10, 64); err != nil || t.epoch == 0 {
+			return pageToken{}, invalidArgument("invalid page token %q", s)
+		}
+	}
+	return t, nil
 }
 
 // bufPool recycles page buffers: a page of 1000 apps is about a megabyte.

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -209,6 +210,9 @@ type handler struct {
 	mux      *http.ServeMux
 	now      func() time.Time
 	newUUID  func() string
+	// epoch is the apps page tokens' epoch: a token minted in an earlier
+	// one is refused (see Server.ExpirePageTokens).
+	epoch atomic.Uint64
 }
 
 func newHandler(d *Data, o Options) (*handler, error) {
