@@ -188,8 +188,8 @@ func (l *Lister) appsAhead(s string, cur Cursor, n int) (Cursor, bool) {
 		}
 		return passKeyCursor(pass, strings.Clone(last)), true
 	}
-	if pass+1 < len(appsPasses) {
-		return passStart(pass + 1), true
+	if i, ok := l.passAfter(pass); ok {
+		return passStart(i), true
 	}
 	return Cursor{}, false
 }

@@ -198,13 +198,12 @@ func (l *Lister) appsNext(p *Page, cur Cursor, data *pageData, added, n int, u s
 		c := passKeyCursor(pass, last)
 		c.Total, c.Read = total, read
 		l.cur = c
-	case pass+1 < len(appsPasses):
-		l.endPass()
-		l.cur = passStart(pass + 1)
-		return nil
 	default:
 		l.endPass()
 		l.cur = Cursor{Done: true}
+		if i, ok := l.passAfter(pass); ok {
+			l.cur = passStart(i)
+		}
 		return nil
 	}
 	l.keepBefore(data.records)

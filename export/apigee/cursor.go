@@ -28,6 +28,13 @@ type Cursor struct {
 	After string `json:"after,omitempty"`
 	Total int64  `json:"total,omitempty"`
 	Read  int64  `json:"read,omitempty"`
+	// Changed, Again and Rechecked carry an apps listing's check of the
+	// passes whose totalSize changed while it ran (see appsrecheck.go):
+	// a totalSize was seen to change, the passes (bit i for pass i) read
+	// again after the last, and that the listing is in that round.
+	Changed   bool `json:"changed,omitempty"`
+	Again     int  `json:"again,omitempty"`
+	Rechecked bool `json:"rechecked,omitempty"`
 	// Done marks a finished listing: Next returns io.EOF at once.
 	Done bool `json:"done,omitempty"`
 }

@@ -110,6 +110,11 @@ type Lister struct {
 	// restarts counts the times the apps pass being read was read again
 	// from its start (see appsFallBack).
 	restarts int
+	// changed, again and rechecked: see appsrecheck.go; the cursor of
+	// every page returned carries them.
+	changed   bool
+	again     int
+	rechecked bool
 
 	// pagesBefore is how many pages were read before the cursor the
 	// listing started at (NumberPagesFrom), for messages.
@@ -127,6 +132,7 @@ func (c *Client) List(org string, r Resource, from Cursor) *Lister {
 	for i := range l.totals {
 		l.totals[i] = -1
 	}
+	l.changed, l.again, l.rechecked = from.Changed, from.Again, from.Rechecked
 	return l
 }
 
@@ -237,6 +243,9 @@ func (l *Lister) Next(ctx context.Context) (*Page, error) {
 	}
 	l.returned++
 	p.Number = l.returned
+	if l.r == Apps && !l.cur.Done {
+		l.cur.Changed, l.cur.Again, l.cur.Rechecked = l.changed, l.again, l.rechecked
+	}
 	p.Next = l.cur
 	p.Spilled = l.spilledState()
 	return p, nil
@@ -497,11 +506,19 @@ func (l *Lister) appsPage(ctx context.Context, p *Page) error {
 	p.addUnknown(data.unknown)
 	t := passTotal(data)
 	if t >= 0 {
+		if s := l.totals[pass]; s >= 0 && s != t {
+			l.changed = true
+		}
 		l.totals[pass] = t
 	}
 	l.addApps(p, items, pass)
 	if err := l.appsNext(p, cur, data, len(items), n, u, num); err != nil {
 		return err
+	}
+	if l.cur.Done {
+		if err := l.recheck(ctx, p); err != nil {
+			return err
+		}
 	}
 	p.TotalSize = 0
 	for _, t := range l.totals {
@@ -625,6 +642,9 @@ func (l *Lister) add(p *Page, items []proto.Message) int {
 func (l *Lister) addApps(p *Page, items []proto.Message, pass int) {
 	for _, m := range items {
 		if k := l.r.Key(m); k != "" && !l.seen.Add(k) {
+			if l.rechecked {
+				continue // read again on purpose (see recheck)
+			}
 			if a, ok := m.(*apigeepb.App); ok && listedBefore(a, pass) {
 				p.Overlaps++
 			} else {

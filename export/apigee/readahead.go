@@ -165,6 +165,9 @@ func (l *Lister) startReaders(ctx context.Context) {
 	from := l.checkSpilled(ctx)
 	l.from = nil
 	l.readers = make([]*passReader, len(appsPasses))
+	if l.rechecked {
+		return // passes read again are asked of the API, never the spill
+	}
 	for i := l.cur.pass(); i < len(appsPasses); i++ {
 		s := from[i]
 		if i == l.cur.pass() && s == nil {
