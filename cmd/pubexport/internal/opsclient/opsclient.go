@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	// Linked so that operation metadata and responses decode.
 	_ "pubexport/export/apigee/apigeepb"
@@ -168,13 +169,25 @@ func (c *Client) Cancel(ctx context.Context, name string) error {
 func decodeError(httpStatus int, body []byte) error {
 	var e struct {
 		Error struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-			Status  string `json:"status"`
+			Code    int               `json:"code"`
+			Message string            `json:"message"`
+			Status  string            `json:"status"`
+			Details []json.RawMessage `json:"details"`
 		} `json:"error"`
 	}
 	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
-		return status.Error(httpcode.ToCode(httpStatus, e.Error.Status), e.Error.Message)
+		st := status.New(httpcode.ToCode(httpStatus, e.Error.Status), e.Error.Message)
+		// Keep the details a program reads (a BadRequest names the field
+		// to fix, which the command line calls by its flag); one of a
+		// type not linked in is left out.
+		p := st.Proto()
+		for _, d := range e.Error.Details {
+			a := new(anypb.Any)
+			if protojson.Unmarshal(d, a) == nil {
+				p.Details = append(p.Details, a)
+			}
+		}
+		return status.FromProto(p).Err()
 	}
 	msg := strings.TrimSpace(string(body))
 	if len(msg) > 200 {

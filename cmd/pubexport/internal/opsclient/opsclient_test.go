@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -62,5 +63,40 @@ func TestExportREST(t *testing.T) {
 	_, err = c.Export(t.Context(), &operationspb.ExportRequest{Parent: "organizations/acme", Resource: "apps"})
 	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "HTTP 502") {
 		t.Errorf("502: %v", err)
+	}
+}
+
+// TestExportRESTKeepsDetails: the details of a REST error (a BadRequest
+// naming the field to fix) survive decoding, so that the command line can
+// call the field by its flag.
+func TestExportRESTKeepsDetails(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		w.Write([]byte(`{"error":{"code":403,"message":"apigeeUrl: not allowed","status":"PERMISSION_DENIED","details":[` +
+			`{"@type":"type.googleapis.com/google.rpc.BadRequest","fieldViolations":[{"field":"apigeeUrl","description":"not allowed"}]},` +
+			`{"@type":"type.googleapis.com/example.Unknown","x":1}]}}`))
+	}))
+	defer srv.Close()
+	c, err := Dial(t.Context(), srv.URL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Export(t.Context(), &operationspb.ExportRequest{Parent: "organizations/acme", Resource: "developers"})
+	st := status.Convert(err)
+	if st.Code() != codes.PermissionDenied || st.Message() != "apigeeUrl: not allowed" {
+		t.Fatalf("got %v", err)
+	}
+	var fields []string
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				fields = append(fields, v.GetField())
+			}
+		}
+	}
+	if len(st.Details()) != 1 || len(fields) != 1 || fields[0] != "apigeeUrl" {
+		t.Errorf("details %v, want one BadRequest naming apigeeUrl", st.Details())
 	}
 }
