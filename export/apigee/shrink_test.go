@@ -64,8 +64,10 @@ func TestPageOverTheResponseCap(t *testing.T) {
 	emu := exporttest.Emulator(t, data, emulator.Options{Intercept: s.intercept})
 	got, _ := listAll(t, exporttest.ApigeeClient(t, emu), apigee.APIProducts)
 	checkSameRecords(t, apigee.APIProducts, got, records(data.Orgs[0].APIProducts))
-	if n := s.get(); len(n) < 2 || n[0] != 1000 || n[1] != 500 {
-		t.Fatalf("page sizes %v, want 1000 then 500", n)
+	// A request retried at the same size (a try that ran past its
+	// timeout on a loaded machine) is not a step of the halving.
+	if n := slices.Compact(s.get()); len(n) < 2 || n[0] != 1000 || n[1] != 500 {
+		t.Fatalf("page sizes %v (retries at the same size merged), want 1000 then 500", n)
 	}
 }
 
