@@ -10,6 +10,11 @@ STATICCHECK_VERSION   := v0.8.2
 # The suite's own bound: explicit, so that a hung test fails in minutes with
 # its goroutines dumped, not at go test's default of 10 minutes a package.
 TEST_TIMEOUT ?= 15m
+# The longest test packages, named first so that go test starts them first:
+# on two cores the suite ends when its last package does, and the short
+# ones fill in beside the long ones better than the other way round
+# (./... then adds every other package once).
+TEST_FIRST := ./export/ ./export/apigee/ ./cmd/pubexport/
 BUF_TEMPLATE := {"version":"v2","plugins":[{"local":"$(BIN)/protoc-gen-go","out":".","opt":["module=pubexport"]},{"local":"$(BIN)/protoc-gen-go-grpc","out":".","opt":["module=pubexport"]}]}
 PROTOS := $(shell git ls-files '*.proto' 2>/dev/null)
 
@@ -26,7 +31,7 @@ build:
 ## test: the whole suite, with the race detector (what CI runs first);
 ## go test prints each package's time
 test:
-	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -race -timeout $(TEST_TIMEOUT) $(TEST_FIRST) ./...
 
 ## lint: go vet, gofmt (no file may need formatting) and staticcheck
 lint: $(BIN)/staticcheck

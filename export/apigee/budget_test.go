@@ -63,6 +63,7 @@ func TestDefaultRetryBudgetAndTimeout(t *testing.T) {
 // Retry-After: 1 on every 429, is waited out with the default budget;
 // counting 8 attempts would give up after 7 seconds.
 func TestThrottledLongerThanEightAttempts(t *testing.T) {
+	t.Parallel() // it waits out retries or a large page: run beside the others
 	emu, data := startEmulator(t, emulator.Options{Throttle: 9 * time.Second})
 	c := exporttest.ApigeeClient(t, emu)
 	got, _ := listAll(t, c, apigee.APIProducts)
@@ -76,6 +77,7 @@ func TestThrottledLongerThanEightAttempts(t *testing.T) {
 // here), once the next Retry-After (1s) no longer fits in what is left of
 // it; it was retried until then.
 func TestThrottledPastTheBudget(t *testing.T) {
+	t.Parallel() // it waits out retries or a large page: run beside the others
 	emu, _ := startEmulator(t, emulator.Options{Throttle: time.Hour})
 	c := exporttest.ApigeeClient(t, emu, apigee.WithRetryBudget(2500*time.Millisecond))
 	_, _, err := firstPage(t, c, apigee.Developers)
@@ -93,6 +95,7 @@ func TestThrottledPastTheBudget(t *testing.T) {
 // answers, or drips its answer a byte at a time, ends the listing with
 // DEADLINE_EXCEEDED after the retry budget instead of waiting forever.
 func TestAPIThatNeverAnswers(t *testing.T) {
+	t.Parallel() // it waits out retries or a large page: run beside the others
 	for _, c := range []struct {
 		name string
 		opts emulator.Options

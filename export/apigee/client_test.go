@@ -23,6 +23,7 @@ import (
 )
 
 func TestRetryAfterHonoured(t *testing.T) {
+	t.Parallel() // it waits out retries or a large page: run beside the others
 	recs := genRecords(Developers, 3, 1)
 	f := newFakeAPI(t, map[Resource][]proto.Message{Developers: recs})
 	f.intercept = func(w http.ResponseWriter, r *http.Request, n int) bool {

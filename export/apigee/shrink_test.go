@@ -56,6 +56,7 @@ func records[M proto.Message](ms []M) []proto.Message {
 // 32 MiB cap. The listing asks again for 500, which fits, and exports
 // every product.
 func TestPageOverTheResponseCap(t *testing.T) {
+	t.Parallel() // 45 MB of pages: beside the tests that wait out retries
 	if testing.Short() {
 		t.Skip("serves 45 MB of API products")
 	}
