@@ -380,18 +380,8 @@ func TestAppsResumeAfterShift(t *testing.T) {
 	l = c.List("acme", apigee.Apps, from)
 	l.TrackKeys(seed)
 	l.Seen(hashes)
-	var ws []apigee.Warning
-	for {
-		p, err := l.Next(context.Background())
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, p.Records...)
-		ws = apigee.MergeWarnings(ws, p.Warnings)
-	}
+	rest, ws := listRest(t, l)
+	got = append(got, rest...)
 	checkSameRecords(t, apigee.Apps, got, allApps(data))
 	if at.After == "" || at.Total == 0 || !hasWarningText(ws, "totalSize fell") {
 		t.Errorf("cursor %+v, warnings %v: the resumed listing did not re-anchor by appId", at, ws)

@@ -3,8 +3,6 @@ package apigee_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -74,18 +72,8 @@ func TestAppsResumeExpiredToken(t *testing.T) {
 			defer l.Close()
 			l.TrackKeys(seed)
 			l.Seen(hashes)
-			var ws []apigee.Warning
-			for {
-				p, err := l.Next(context.Background())
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, p.Records...)
-				ws = apigee.MergeWarnings(ws, p.Warnings)
-			}
+			rest, ws := listRest(t, l)
+			got = append(got, rest...)
 			checkSameRecords(t, apigee.Apps, got, allApps(data))
 			if !hasWarningText(ws, "refused a page token") || !hasWarningText(ws, tc.warn) {
 				t.Errorf("warnings %v do not say the refused token's listing %s", ws, tc.warn)

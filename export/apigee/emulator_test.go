@@ -74,6 +74,25 @@ func listAll(t *testing.T, c *apigee.Client, r apigee.Resource) ([]proto.Message
 	}
 }
 
+// listRest reads l to its end, failing the test on an error, and returns
+// its records and merged warnings.
+func listRest(t *testing.T, l *apigee.Lister) ([]proto.Message, []apigee.Warning) {
+	t.Helper()
+	var got []proto.Message
+	var ws []apigee.Warning
+	for {
+		p, err := l.Next(context.Background())
+		if errors.Is(err, io.EOF) {
+			return got, ws
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, p.Records...)
+		ws = apigee.MergeWarnings(ws, p.Warnings)
+	}
+}
+
 func checkSameRecords(t *testing.T, r apigee.Resource, got, want []proto.Message) {
 	t.Helper()
 	if len(got) != len(want) {
@@ -164,19 +183,7 @@ func TestListAPIProductsInSpaces(t *testing.T) {
 			}})
 			cl := exporttest.ApigeeClient(t, emu, apigee.WithPageSize(size))
 			l := cl.List("acme", apigee.APIProducts, apigee.Cursor{})
-			var got []proto.Message
-			var warnings []apigee.Warning
-			for {
-				p, err := l.Next(context.Background())
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, p.Records...)
-				warnings = apigee.MergeWarnings(warnings, p.Warnings)
-			}
+			got, warnings := listRest(t, l)
 			checkSameRecords(t, apigee.APIProducts, got, want)
 			if c.wantPages > 0 && int(requests.Load()) != c.wantPages {
 				t.Errorf("%d requests, want %d", requests.Load(), c.wantPages)
