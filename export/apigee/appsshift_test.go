@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -138,19 +137,7 @@ func listApps(t *testing.T, c *apigee.Client, parallel bool) ([]proto.Message, [
 		l.ReadAhead(4, dirSpill{t.TempDir()}, nil)
 	}
 	defer l.Close()
-	var got []proto.Message
-	var ws []apigee.Warning
-	for {
-		p, err := l.Next(context.Background())
-		if errors.Is(err, io.EOF) {
-			return got, ws
-		}
-		if err != nil {
-			t.Fatalf("after %d apps: %v", len(got), err)
-		}
-		got = append(got, p.Records...)
-		ws = apigee.MergeWarnings(ws, p.Warnings)
-	}
+	return listRest(t, l)
 }
 
 // allApps is every app of data, as it was generated.

@@ -86,7 +86,7 @@ func listRest(t *testing.T, l *apigee.Lister) ([]proto.Message, []apigee.Warning
 			return got, ws
 		}
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("after %d records: %v", len(got), err)
 		}
 		got = append(got, p.Records...)
 		ws = apigee.MergeWarnings(ws, p.Warnings)
