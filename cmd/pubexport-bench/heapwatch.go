@@ -23,12 +23,13 @@ type heapWatch struct {
 	done    chan struct{}
 	peak    uint64
 	profile string
+	trace   *memTracer
 }
 
 const liveHeapMetric = "/gc/heap/live:bytes"
 
 func watchHeap() *heapWatch {
-	w := &heapWatch{stop: make(chan struct{}), done: make(chan struct{}), profile: os.Getenv(heapProfileEnv)}
+	w := &heapWatch{stop: make(chan struct{}), done: make(chan struct{}), profile: os.Getenv(heapProfileEnv), trace: newMemTracer()}
 	if w.profile != "" {
 		// The default rate samples one allocation per 512 KiB, too coarse
 		// for a heap of a few tens of MiB.
@@ -56,6 +57,7 @@ func (w *heapWatch) run() {
 				w.writeProfile()
 			}
 		}
+		w.trace.check()
 		select {
 		case <-w.stop:
 			return

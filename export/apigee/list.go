@@ -54,7 +54,7 @@ type Page struct {
 
 // Lister walks one resource of one organization, a page per Next. It holds
 // the page being decoded and the next page, which it asks for before Next
-// returns (see ahead.go), plus 8 bytes per key delivered for deduplication
+// returns (see ahead.go), plus 6 bytes per key delivered for deduplication
 // (see TrackKeys for deduplication across a resume).
 // A Lister is not safe for concurrent use.
 type Lister struct {

@@ -11,10 +11,9 @@ import (
 	"slices"
 )
 
-// keyBuckets splits a Set by the top 12 bits of each hash, so that every
-// bucket stays short: a lookup is a binary search within a few hundred
-// entries (a cache miss or two) and an insertion into a small bucket moves
-// a few bytes.
+// keyBuckets splits the hashes added since the last merge by their top 12
+// bits, so that every bucket stays short: an insertion into a small bucket
+// moves a few bytes.
 const keyBuckets = 1 << 12
 
 // Seed keys the hash under which a listing remembers the records it
@@ -36,7 +35,7 @@ func NewSeed() Seed {
 // that a record the API returns twice is exported once. It is the one part
 // of a listing that grows with the organization, so it is kept compact and
 // out of the garbage collector's way: the hashes live in one sorted array
-// (see sorted), 8 bytes a record, outside the Go heap where the system
+// (see sorted), 6 bytes a record, outside the Go heap where the system
 // allows it, so that they neither count towards the heap's growth target
 // (which would double them) nor get scanned. New hashes collect in small
 // sorted buckets on the heap and are merged into the array in batches.
@@ -49,10 +48,8 @@ func NewSeed() Seed {
 type Set struct {
 	_      noCopy
 	k0, k1 uint64
-	// big holds most hashes, sorted; start[b] is where the hashes of
-	// bucket b (their top 12 bits) begin in it, start[keyBuckets] its length.
-	big   *sorted
-	start [keyBuckets + 1]int
+	// big holds most hashes, sorted.
+	big *sorted
 	// small holds the hashes added since the last merge, each bucket
 	// sorted ascending unless unsorted; smallLen counts them.
 	small    [keyBuckets][]uint64
@@ -84,7 +81,15 @@ const (
 
 // full reports whether the small buckets are due to be merged.
 func (s *Set) full() bool {
-	return s.smallLen >= min(max(minBatch, s.start[keyBuckets]/8), maxBatch)
+	return s.smallLen >= min(max(minBatch, s.bigLen()/8), maxBatch)
+}
+
+// bigLen is how many hashes the big array holds.
+func (s *Set) bigLen() int {
+	if s.big == nil {
+		return 0
+	}
+	return s.big.len()
 }
 
 // New returns an empty set under a random seed.
@@ -102,7 +107,7 @@ func (s *Set) SetSeed(seed Seed) {
 }
 
 // Empty reports whether no key or hash was recorded.
-func (s *Set) Empty() bool { return s.smallLen == 0 && s.start[keyBuckets] == 0 }
+func (s *Set) Empty() bool { return s.smallLen == 0 && s.bigLen() == 0 }
 
 // Add records key and reports whether it was new.
 func (s *Set) Add(key string) bool {
@@ -144,14 +149,9 @@ func (s *Set) Has(key string) bool {
 
 // inBig reports whether h is in the big array.
 func (s *Set) inBig(h uint64) bool {
-	b := h >> 52
-	lo, hi := s.start[b], s.start[b+1]
-	if lo == hi {
-		return false
-	}
-	_, found := slices.BinarySearch(s.big.hashes()[lo:hi], h)
+	found := s.big != nil && s.big.has(h)
 	// The array's memory is unmapped when s is collected (see merge): s
-	// must stay reachable while the slice is in use.
+	// must stay reachable while it is read.
 	runtime.KeepAlive(s)
 	return found
 }
@@ -189,54 +189,22 @@ func (s *Set) sort() {
 	}
 }
 
-// merge moves the small buckets into the big array: it grows the array and
-// merges from the back, so that no hash of the array is moved twice and no
-// second copy of the array is ever needed. The small buckets hold no hash
-// of the array (Add and sort see to that).
+// merge moves the small buckets into the big array (see sorted.merge).
+// The small buckets hold no hash of the array (Add and sort see to that).
 func (s *Set) merge() {
-	n, m := s.start[keyBuckets], s.smallLen
 	if s.big == nil {
 		s.big = newSorted()
 		// The array's memory may be outside the Go heap: give it back
-		// when the set is collected. Code that holds a slice of it keeps
-		// s alive until it is done (runtime.KeepAlive).
+		// when the set is collected. Code that reads it keeps s alive
+		// until it is done (runtime.KeepAlive).
 		runtime.AddCleanup(s, func(a *sorted) { a.free() }, s.big)
 	}
-	all := s.big.grow(n + m)
-	w, i := n+m, n
-	for b := keyBuckets - 1; b >= 0; b-- {
-		small := s.small[b]
-		j := len(small)
-		lo := s.start[b]
-		for j > 0 {
-			if i > lo && all[i-1] > small[j-1] {
-				i--
-				w--
-				all[w] = all[i]
-			} else {
-				j--
-				w--
-				all[w] = small[j]
-			}
-		}
-		// The rest of bucket b's old hashes are in place already when
-		// nothing was written below them; otherwise move them down.
-		for i > lo {
-			i--
-			w--
-			all[w] = all[i]
-		}
-	}
-	// The new bucket starts: each bucket grew by its small bucket.
-	added := 0
-	for b := range keyBuckets {
-		s.start[b] += added
-		added += len(s.small[b])
+	s.big.merge(s.small[:], s.smallLen)
+	for b := range s.small {
 		s.small[b] = s.small[b][:0]
 	}
-	s.start[keyBuckets] += added
 	s.smallLen = 0
-	runtime.KeepAlive(s) // all is in s's mapping
+	runtime.KeepAlive(s) // the array is in s's mapping
 }
 
 // Track makes the set keep the hash of every key Add records from now on,

@@ -32,24 +32,12 @@ func TestKeySet(t *testing.T) {
 	checkSet(t, s, n)
 }
 
-// checkSet checks a set's layout: the big array sorted, bucket by bucket
-// as start says, the small buckets sorted, no hash twice, n in all.
+// checkSet checks a set's layout: the big array's bucket starts in order,
+// its entries sorted within each bucket (so its hashes are sorted and
+// unique), the small buckets sorted, no hash twice, n in all.
 func checkSet(t *testing.T, s *Set, n int) {
 	t.Helper()
-	var big []uint64
-	if s.big != nil {
-		big = s.big.hashes()[:s.start[keyBuckets]]
-	}
-	if !slices.IsSorted(big) || len(slices.Compact(slices.Clone(big))) != len(big) {
-		t.Fatal("the big array is not sorted and unique")
-	}
-	for b := range keyBuckets {
-		for _, h := range big[s.start[b]:s.start[b+1]] {
-			if h>>52 != uint64(b) {
-				t.Fatalf("hash %x is in bucket %d of the big array", h, b)
-			}
-		}
-	}
+	big := s.big.hashes(t)
 	total := len(big)
 	for i, bk := range s.small {
 		if !slices.IsSorted(bk) || len(slices.Compact(slices.Clone(bk))) != len(bk) {
@@ -66,6 +54,28 @@ func checkSet(t *testing.T, s *Set, n int) {
 		t.Fatalf("the set holds %d hashes, want %d", total, n)
 	}
 	runtime.KeepAlive(s) // big is in s's mapping, unmapped when s is collected
+}
+
+// hashes checks the array's layout and returns its whole hashes in order.
+func (a *sorted) hashes(t *testing.T) []uint64 {
+	t.Helper()
+	if a == nil {
+		return nil
+	}
+	var all []uint64
+	for b := range bigBuckets {
+		lo, hi := int(a.start[b]), int(a.start[b+1])
+		if lo > hi || hi > a.len() || (b == 0 && lo != 0) {
+			t.Fatalf("bucket %d runs from %d to %d of %d entries", b, lo, hi, a.len())
+		}
+		for i := lo; i < hi; i++ {
+			if i > lo && a.low(i) <= a.low(i-1) {
+				t.Fatalf("entries %d and %d of bucket %d are out of order", i-1, i, b)
+			}
+			all = append(all, hashOf(b, a.low(i)))
+		}
+	}
+	return all
 }
 
 func BenchmarkKeySetAdd(b *testing.B) {

@@ -1,8 +1,6 @@
 package keyset
 
 import (
-	"unsafe"
-
 	"golang.org/x/sys/unix"
 )
 
@@ -11,31 +9,32 @@ import (
 // and the new array at once. If the system refuses a mapping, the memory
 // comes from the Go heap instead.
 type mapping struct {
-	b    []byte   // the mapped bytes, nil when none
-	heap []uint64 // the fallback
+	b    []byte // the mapped bytes, nil when none
+	heap []byte // the fallback
 }
 
-// resize returns room for n hashes holding the hashes of the previous
-// room.
-func (m *mapping) resize(n int) []uint64 {
-	size := n * 8
+// resize returns size bytes holding the bytes of the previous size.
+func (m *mapping) resize(size int) []byte {
 	if m.heap == nil {
+		// Whole pages: the kernel maps no less.
+		page := unix.Getpagesize()
+		mapped := (size + page - 1) / page * page
 		var b []byte
 		var err error
 		if m.b == nil {
-			b, err = unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON)
+			b, err = unix.Mmap(-1, 0, mapped, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON)
 		} else {
-			b, err = unix.Mremap(m.b, size, unix.MREMAP_MAYMOVE)
+			b, err = unix.Mremap(m.b, mapped, unix.MREMAP_MAYMOVE)
 		}
 		if err == nil {
 			m.b = b
-			return unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(b))), n)
+			return b[:size]
 		}
 	}
 	// The heap: copy what the mapping held, if anything, and release it.
-	h := make([]uint64, n)
+	h := make([]byte, size)
 	if m.b != nil {
-		copy(h, unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(m.b))), len(m.b)/8))
+		copy(h, m.b)
 		m.free()
 	} else {
 		copy(h, m.heap)

@@ -2,14 +2,13 @@
 
 package keyset
 
-// mapping is the array's memory from the Go heap, on systems where the
-// package does not map memory itself.
-type mapping struct{ heap []uint64 }
+// mapping is memory from the Go heap, on systems where the package does
+// not map memory itself.
+type mapping struct{ heap []byte }
 
-// resize returns room for n hashes holding the hashes of the previous
-// room.
-func (m *mapping) resize(n int) []uint64 {
-	h := make([]uint64, n)
+// resize returns size bytes holding the bytes of the previous size.
+func (m *mapping) resize(size int) []byte {
+	h := make([]byte, size)
 	copy(h, m.heap)
 	m.heap = h
 	return h
