@@ -105,6 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&cfg.opts.StartKeyNeedsCount, "startkey-needs-count", false, "ignore a developers.list startKey sent without count (the list starts at its beginning)")
 	keyless := fs.String("keyless-apps", "approved", "where apps.list shows an app without credentials: approved (under keyStatus=approved), every (under both) or revoked")
 	appsPaging := fs.String("apps-paging", "index", "what an apps.list nextPageToken is: index (an index into the list as it is now, as documented), stable (a position deletions do not shift) or pre-1.10 (pageSize and pageToken ignored; rows and startKey only)")
+	fs.BoolVar(&cfg.opts.TotalSizeAll, "totalsize-all", false, "make apps.list's totalSize count every app of the organization rather than the apps its status and keyStatus filters list")
 	var deny, deniedSpaces string
 	var spaces bool
 	fs.StringVar(&deny, "deny", "", "comma list of IAM `permissions` the caller lacks, answered 403, e.g. apigee.organizations.get")

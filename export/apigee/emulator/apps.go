@@ -28,7 +28,8 @@ func (h *handler) apps(w http.ResponseWriter, r *http.Request, o *orgState) erro
 // keyStatus by the status of the app's credentials (see keyClass and
 // KeylessMode); both default to approved, so revoked apps appear only with
 // status=revoked and apps whose keys are all revoked only with
-// keyStatus=revoked. totalSize counts the apps that match both.
+// keyStatus=revoked. totalSize counts the apps that match both (every app
+// with Options.TotalSizeAll).
 func (h *handler) listApps(w http.ResponseWriter, r *http.Request, o *orgState) error {
 	if err := checkParams(r, paramSet{
 		"expand": true, "includeCred": true, "pageSize": true, "pageToken": true, "rows": true, "startKey": true, "status": true, "keyStatus": true,
@@ -117,6 +118,9 @@ func (h *handler) listApps(w http.ResponseWriter, r *http.Request, o *orgState) 
 		next = index + len(rows)
 	}
 	total := o.appCounts.total(status, keyStatus, keyless)
+	if h.opts.TotalSizeAll {
+		total = o.appCounts.all()
+	}
 	p := newPage("app")
 	for _, rec := range rows {
 		switch {

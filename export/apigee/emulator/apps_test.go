@@ -227,3 +227,22 @@ func TestAppsKeyStatus(t *testing.T) {
 	get(t, base+"?keyStatus=approved&pageToken="+tok).googleError(t, http.StatusBadRequest, "INVALID_ARGUMENT")
 	get(t, base+"?keyStatus=revoked&pageSize=10&pageToken="+tok).ok(t)
 }
+
+// TestAppsTotalSizeAll: with TotalSizeAll every apps.list page's totalSize
+// is the organization's app count, whatever its filters, while the apps
+// listed are still the filtered ones.
+func TestAppsTotalSizeAll(t *testing.T) {
+	t.Parallel()
+	d := Generate(GenerateSpec{Developers: 5, Apps: 60, APIProducts: 3, Seed: 9})
+	o := d.Orgs[0]
+	s := start(t, d, Options{TotalSizeAll: true})
+	for _, st := range []string{"approved", "revoked"} {
+		for _, ks := range []string{"approved", "revoked"} {
+			m := get(t, orgURL(s, "acme")+"/apps?pageSize=1000&status="+st+"&keyStatus="+ks).ok(t)
+			want := appIDsKeyed(o, st, ks, KeylessApproved)
+			if ids := keysOf(t, items(t, m, "app"), "appId"); !slices.Equal(ids, want) || totalSize(t, m) != len(o.Apps) {
+				t.Fatalf("status=%s keyStatus=%s: %d apps, totalSize %s; want the %d filtered apps and totalSize %d", st, ks, len(ids), m["totalSize"], len(want), len(o.Apps))
+			}
+		}
+	}
+}

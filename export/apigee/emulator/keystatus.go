@@ -110,3 +110,14 @@ func (a appCounts) total(status, k string, m KeylessMode) int {
 	}
 	return n
 }
+
+// all is the number of apps, whatever their status and keys.
+func (a appCounts) all() int {
+	n := 0
+	for _, c := range a {
+		for _, k := range c {
+			n += k
+		}
+	}
+	return n
+}

@@ -91,6 +91,11 @@ type Options struct {
 	// organization predates token paging (see AppsPaging); the zero value
 	// answers index tokens, as the reference describes them.
 	AppsPaging AppsPaging
+	// TotalSizeAll makes every apps.list page's totalSize count every app
+	// of the organization, whatever status and keyStatus filter the page:
+	// the reference says only "Total count of Apps", which does not say
+	// whether the filters apply. The zero value counts the filtered list.
+	TotalSizeAll bool
 	// Intercept, when set, sees every request first; returning true means it
 	// answered and the emulator does nothing more. Tests use it to inject
 	// malformed bodies or count calls.
