@@ -45,6 +45,9 @@ type Checkpoint struct {
 	// Overlaps are apps an apps pass listed after an earlier one, by
 	// design (apigee.Page.Overlaps); Total counts them, Records does not.
 	Overlaps int64 `json:"overlaps,omitempty"`
+	// TotalAll says that Total counts every app itself (apigee.Page.TotalAll),
+	// so the Overlaps are not taken from it.
+	TotalAll bool `json:"totalAll,omitempty"`
 	// Warnings are the source's, merged by text (apigee.MergeWarnings).
 	Warnings []apigee.Warning `json:"warnings,omitempty"`
 

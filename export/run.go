@@ -411,7 +411,7 @@ func (x *run) page(ctx context.Context, p *apigee.Page) error {
 	x.cp.Unknown += int64(p.Unknown)
 	x.cp.Warnings = apigee.MergeWarnings(x.cp.Warnings, p.Warnings)
 	if p.TotalSize >= 0 {
-		x.cp.Total = p.TotalSize
+		x.cp.Total, x.cp.TotalAll = p.TotalSize, p.TotalAll
 	}
 	x.progress()
 
@@ -470,10 +470,14 @@ func (x *run) progress() {
 }
 
 // total is the number of records the source reported, -1 if unknown: for
-// apps the passes' totals less the apps that two passes listed.
+// apps the passes' totals less the apps that two passes listed, unless
+// the one total they all reported counts every app.
 func (x *run) total() int64 {
 	if x.cp.Total < 0 {
 		return -1
+	}
+	if x.cp.TotalAll {
+		return x.cp.Total
 	}
 	return x.cp.Total - x.cp.Overlaps
 }
@@ -615,7 +619,7 @@ func (x *run) publishObject(ctx context.Context, more bool) error {
 
 // finish writes the manifest and returns the result.
 func (x *run) finish(ctx context.Context) (*Result, error) {
-	if w, ok := apigee.CheckTotal(x.spec.Resource, x.cp.Records, x.total()); ok {
+	if w, ok := apigee.CheckTotal(x.spec.Resource, x.cp.Records, x.total(), x.cp.TotalAll); ok {
 		x.cp.Warnings = apigee.MergeWarnings(x.cp.Warnings, []apigee.Warning{w})
 	}
 	for _, w := range x.cp.Warnings {

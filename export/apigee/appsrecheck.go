@@ -23,7 +23,9 @@ import (
 // apps that moved are added. That is one round: a total that changes again
 // while the passes are read again gives a warning, not another round. A
 // listing that saw no totalSize change makes no request more than before,
-// and its pages are unchanged.
+// and its pages are unchanged. Where every pass's totalSize counts every
+// app of the organization, a move changes none of them; appstotal.go says
+// how that is checked instead.
 
 // recheck runs after the listing's last pass (l.cur is Done): if a pass's
 // totalSize changed while the passes were listed, and the listing has not
@@ -42,7 +44,8 @@ func (l *Lister) recheck(ctx context.Context, p *Page) error {
 		}
 		return nil
 	}
-	if !l.changed {
+	missed := !l.changed && l.missedAll()
+	if !l.changed && !missed {
 		return nil
 	}
 	l.rechecked, l.changed = true, false
@@ -50,6 +53,13 @@ func (l *Lister) recheck(ctx context.Context, p *Page) error {
 		if r != nil {
 			r.readOn() // the passes read again are asked of the API
 		}
+	}
+	if missed {
+		// The totals cannot say which passes changed: all of them.
+		l.again = 1<<len(appsPasses) - 1
+		l.cur = passStart(0)
+		p.Warnings = MergeWarnings(p.Warnings, []Warning{{Text: missedAllWarning, Count: 1}})
+		return nil
 	}
 	seen := l.totals
 	if err := l.probe(ctx, -1)(); err != nil {

@@ -40,8 +40,13 @@ type Page struct {
 	// TotalSize is the total the API reports (apps), else -1: for apps the
 	// sum of the totalSizes of every apps pass, which counts an app listed
 	// by two passes twice; less the Overlaps of every page, it is the
-	// number of apps.
+	// number of apps. With TotalAll it is the number of apps itself.
 	TotalSize int64
+	// TotalAll says that every apps pass reported the same totalSize, so
+	// that it counts every app of the organization rather than the pass's
+	// filtered list (see appstotal.go): TotalSize is that count, and the
+	// Overlaps are not to be taken from it.
+	TotalAll bool
 	// Warnings say what the listing worked around or could not keep while
 	// it read this page: each unknown field and enum value with its count,
 	// a way of listing it had to fall back to.
@@ -71,7 +76,10 @@ type Lister struct {
 	bodySize int             // bytes of the last page, to size the next one's buffer
 	probed   bool            // apps: the other passes' totals have been asked for
 	totals   [len(appsPasses)]int64
-	err      error // sticky: a failed listing stays failed
+	// totalsAll and last: see appstotal.go.
+	totalsAll totalsKind
+	last      int64
+	err       error // sticky: a failed listing stays failed
 
 	// sem caps the requests in flight, readers' included (ReadAhead);
 	// spill and readers read later apps passes at the same time.
@@ -509,7 +517,8 @@ func (l *Lister) appsPage(ctx context.Context, p *Page) error {
 		if s := l.totals[pass]; s >= 0 && s != t {
 			l.changed = true
 		}
-		l.totals[pass] = t
+		l.totals[pass], l.last = t, t
+		l.decideTotals()
 	}
 	l.addApps(p, items, pass)
 	if err := l.appsNext(p, cur, data, len(items), n, u, num); err != nil {
@@ -520,14 +529,7 @@ func (l *Lister) appsPage(ctx context.Context, p *Page) error {
 			return err
 		}
 	}
-	p.TotalSize = 0
-	for _, t := range l.totals {
-		if t < 0 {
-			p.TotalSize = -1
-			break
-		}
-		p.TotalSize += t
-	}
+	p.TotalSize, p.TotalAll = l.pageTotal()
 	return nil
 }
 

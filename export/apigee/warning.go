@@ -128,12 +128,13 @@ func thousands(n int64) string {
 // CheckTotal compares the records an export of r read with the total the
 // API reported for them (apps: the totalSizes of the status and keyStatus
 // passes, less the apps that a pass listed after an earlier one, see
-// Page.Overlaps), and returns a warning when they differ. Apps that change
-// status or keys, or are created or deleted, while a listing pages move
-// between the passes or out of reach, so the difference is worth a word,
-// not an error. With a static organization the two agree exactly: each pass
-// lists what its totalSize counts.
-func CheckTotal(r Resource, read, total int64) (Warning, bool) {
+// Page.Overlaps; or, with all, the one totalSize that every pass reported,
+// which counts every app, see Page.TotalAll), and returns a warning when
+// they differ. Apps that change status or keys, or are created or deleted,
+// while a listing pages move between the passes or out of reach, so the
+// difference is worth a word, not an error. With a static organization the
+// two agree exactly: each pass lists what its totalSize counts.
+func CheckTotal(r Resource, read, total int64, all bool) (Warning, bool) {
 	if r != Apps || total < 0 || read == total {
 		return Warning{}, false
 	}
@@ -141,7 +142,11 @@ func CheckTotal(r Resource, read, total int64) (Warning, bool) {
 	if diff < 0 {
 		diff, how = -diff, "fewer"
 	}
+	what := "totalSize of the approved and revoked apps and keys, less the apps listed twice by design"
+	if all {
+		what = "the totalSize every status and keyStatus listing reported, which counts every app of the organization"
+	}
 	return Warning{Text: fmt.Sprintf(
-		"read %s apps, %s %s than the %s the Apigee API reported (totalSize of the approved and revoked apps and keys, less the apps listed twice by design): apps created, deleted, or whose status or keys changed while the export paged were missed or added; export again for a consistent copy",
-		thousands(read), thousands(diff), how, thousands(total))}, true
+		"read %s apps, %s %s than the %s the Apigee API reported (%s): apps created, deleted, or whose status or keys changed while the export paged were missed or added; export again for a consistent copy",
+		thousands(read), thousands(diff), how, thousands(total), what)}, true
 }

@@ -43,17 +43,21 @@ func TestMergeWarnings(t *testing.T) {
 
 // TestCheckTotal: apps read against the API's totalSize.
 func TestCheckTotal(t *testing.T) {
-	if _, ok := CheckTotal(Apps, 100, 100); ok {
+	if _, ok := CheckTotal(Apps, 100, 100, false); ok {
 		t.Error("warned on equal counts")
 	}
-	if _, ok := CheckTotal(Developers, 5, 9); ok {
+	if _, ok := CheckTotal(Developers, 5, 9, false); ok {
 		t.Error("warned for developers, which have no totalSize")
 	}
-	if _, ok := CheckTotal(Apps, 5, -1); ok {
+	if _, ok := CheckTotal(Apps, 5, -1, false); ok {
 		t.Error("warned without a total")
 	}
-	w, ok := CheckTotal(Apps, 1995, 2000)
+	w, ok := CheckTotal(Apps, 1995, 2000, false)
 	if !ok || !strings.HasPrefix(w.Text, "read 1,995 apps, 5 fewer than the 2,000 the Apigee API reported") {
+		t.Errorf("%v %q", ok, w.Text)
+	}
+	w, ok = CheckTotal(Apps, 1995, 2000, true)
+	if !ok || !strings.Contains(w.Text, "counts every app of the organization") {
 		t.Errorf("%v %q", ok, w.Text)
 	}
 }

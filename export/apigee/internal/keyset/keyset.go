@@ -109,6 +109,14 @@ func (s *Set) SetSeed(seed Seed) {
 // Empty reports whether no key or hash was recorded.
 func (s *Set) Empty() bool { return s.smallLen == 0 && s.bigLen() == 0 }
 
+// Len is the number of distinct keys and hashes recorded.
+func (s *Set) Len() int {
+	if s.unsorted {
+		s.sort()
+	}
+	return s.start[keyBuckets] + s.smallLen
+}
+
 // Add records key and reports whether it was new.
 func (s *Set) Add(key string) bool {
 	if s.unsorted {
