@@ -32,3 +32,40 @@ func (p Progress) Percent() (int, bool) {
 	pct := int(p.Records * 100 / p.Total)
 	return min(pct, 100), true
 }
+
+// steadyTotal turns the total an export estimates into the one its progress
+// reports, so that someone polling it sees the share done only grow: an
+// estimate is not the truth (the last export's count for developers and API
+// products; for apps the passes' totalSizes, which count an app in two
+// passes twice until the second meets it, and move as apps change). The
+// reported total is never below the records exported, and it grows only as
+// far as the percentage already shown allows; it follows the estimate
+// again as the records catch up.
+type steadyTotal struct {
+	total int64 // last reported, -1 before any
+	pct   int64 // last percentage reported
+}
+
+func newSteadyTotal() steadyTotal { return steadyTotal{total: -1} }
+
+// next is the total to report with records exported and the source's
+// estimate (-1: none).
+func (s *steadyTotal) next(records, estimate int64) int64 {
+	if estimate < 0 {
+		if s.total < 0 {
+			return -1
+		}
+		estimate = s.total
+	}
+	t := max(estimate, records)
+	if s.pct > 0 {
+		// records*100/t stays at least pct for every t up to this, which
+		// is at least records since pct is at most 100.
+		t = min(t, records*100/s.pct)
+	}
+	s.total = t
+	if t > 0 {
+		s.pct = min(records*100/t, 100)
+	}
+	return t
+}

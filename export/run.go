@@ -146,6 +146,7 @@ type run struct {
 	trackKeys bool
 	keys      []uint64
 	waiting   time.Duration // for the next page, see waitNotice
+	shown     steadyTotal   // the total progress reports
 
 	// restart (a Parquet run resumed from the start) and rerun (a fresh
 	// run under a known staging id) remove the staging objects of the
@@ -173,6 +174,7 @@ func (r *Runner) newRun(spec Spec) (*run, error) {
 		log:       r.Logger,
 		now:       r.Now,
 		resumable: spec.Format.Resumable(),
+		shown:     newSteadyTotal(),
 	}
 	if x.log == nil {
 		x.log = slog.New(slog.DiscardHandler)
@@ -461,7 +463,7 @@ func (x *run) progress() {
 		Pages:      x.cp.Pages,
 		Bytes:      x.cp.Bytes + current,
 		Objects:    int64(len(x.cp.Published)),
-		Total:      x.total(),
+		Total:      x.shown.next(x.cp.Records, x.total()),
 		Duplicates: x.cp.Duplicates,
 		Unknown:    x.cp.Unknown,
 		Warnings:   texts(x.cp.Warnings),
