@@ -188,3 +188,27 @@ func TestExportAgainstAPIThatNeverAnswers(t *testing.T) {
 		t.Fatalf("left behind: %v", f)
 	}
 }
+
+// TestNoFalseMissedAppsWarning: an API whose apps totalSize counts every
+// app of the organization, whatever the listing's status and keyStatus
+// (finding 10 of the docs-only check), reports the same total on all four
+// listings. A complete export must not warn that apps were missed and ask
+// for another run, and its last progress total is the number of apps.
+func TestNoFalseMissedAppsWarning(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, emulator.GenerateSpec{Developers: 10, Apps: 120, Seed: 6}, emulator.Options{TotalSizeAll: true})
+	dir := t.TempDir()
+	var last export.Progress
+	res, err := e.run(context.Background(), openLocal(t, dir), e.spec(apigee.Apps, formats.NDJSON, "file://"+dir), func(r *export.Runner) {
+		r.OnProgress = func(p export.Progress) { last = p }
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Records != 120 || len(res.Warnings) != 0 {
+		t.Fatalf("%d apps, warnings %q; want 120 and none", res.Records, res.Warnings)
+	}
+	if last.Total != 120 {
+		t.Fatalf("last progress %+v: want a total of 120", last)
+	}
+}
