@@ -114,7 +114,7 @@ func (s *Set) Len() int {
 	if s.unsorted {
 		s.sort()
 	}
-	return s.start[keyBuckets] + s.smallLen
+	return s.bigLen() + s.smallLen
 }
 
 // Add records key and reports whether it was new.

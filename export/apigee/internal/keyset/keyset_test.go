@@ -169,3 +169,17 @@ func BenchmarkKeySetLoad(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(hashes))*float64(b.N)/b.Elapsed().Seconds(), "keys/s")
 }
+
+// TestLen counts distinct keys and loaded hashes, repeats once, across a
+// merge into the big array.
+func TestLen(t *testing.T) {
+	s := New()
+	for i := range minBatch + 10 {
+		s.Add(fmt.Sprint(i))
+	}
+	s.Add("0")
+	s.Load([]uint64{s.Hash("1"), s.Hash("new"), s.Hash("new")})
+	if n := s.Len(); n != minBatch+11 {
+		t.Fatalf("Len %d, want %d", n, minBatch+11)
+	}
+}
