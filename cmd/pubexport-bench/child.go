@@ -40,7 +40,7 @@ func childMain(spec string, stdout, stderr io.Writer) int {
 	}
 	// The child is one `pubexport run` of one resource: the same soft
 	// memory limit (see package memlimit).
-	memlimit.Set(memlimit.Process + memlimit.Export(formats.Format(s.Format)))
+	memlimit.Set(memlimit.Process + memlimit.Export(formats.Format(s.Format), apigee.Resource(s.Resource)))
 	heap := watchHeap()
 	res, err := runExport(context.Background(), exportJob{
 		apigeeURL: s.URL,

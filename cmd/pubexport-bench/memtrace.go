@@ -8,11 +8,14 @@ import (
 	"runtime/metrics"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // memTraceEnv, when set in a child's environment, names a file the child
-// writes, each time its RSS reaches a new high (by at least 1 MiB), where
-// that RSS is: the Go runtime's memory classes, its heap goal and
+// writes, each time its anonymous RSS (RssAnon: what the process allocated,
+// not the pages of its own program file, whose resident share varies by
+// 2-6 MiB with the build and the run) reaches a new high by at least
+// 256 KiB, where that memory is: the Go runtime's memory classes, its heap goal and
 // collections so far, and the resident bytes of each kind of mapping
 // (/proc/self/smaps). The last one written explains the peak. For finding
 // what grows with an organization, not for figures.
@@ -45,7 +48,9 @@ var memTraceMetrics = []string{
 type memTracer struct {
 	path    string
 	samples []metrics.Sample
-	peak    int64 // KiB
+	peak    int64 // RssAnon, KiB
+	file    int64 // the largest RssFile, KiB
+	start   time.Time
 }
 
 func newMemTracer() *memTracer {
@@ -53,25 +58,29 @@ func newMemTracer() *memTracer {
 	if p == "" {
 		return nil
 	}
-	t := &memTracer{path: p}
+	t := &memTracer{path: p, start: time.Now()}
 	for _, n := range memTraceMetrics {
 		t.samples = append(t.samples, metrics.Sample{Name: n})
 	}
 	return t
 }
 
-// check writes a trace when the RSS is 1 MiB past the last one traced.
+// check writes a trace when RssAnon is 256 KiB past the last one traced.
 func (t *memTracer) check() {
 	if t == nil {
 		return
 	}
-	rss := procStatusKiB("VmRSS:")
-	if rss < t.peak+1024 {
+	st, _ := os.ReadFile("/proc/self/status")
+	anon, file := statusKiB(st, "RssAnon:"), statusKiB(st, "RssFile:")
+	t.file = max(t.file, file)
+	if anon < t.peak+256 {
 		return
 	}
-	t.peak = rss
+	t.peak = anon
 	var b strings.Builder
-	fmt.Fprintf(&b, "VmRSS %.1f MiB\n", float64(rss)/1024)
+	fmt.Fprintf(&b, "RssAnon %.1f MiB, RssFile %.1f MiB (largest so far %.1f), VmRSS %.1f MiB, VmHWM %.1f MiB, at %.2f s\n",
+		float64(anon)/1024, float64(file)/1024, float64(t.file)/1024,
+		float64(statusKiB(st, "VmRSS:"))/1024, float64(statusKiB(st, "VmHWM:"))/1024, time.Since(t.start).Seconds())
 	metrics.Read(t.samples)
 	for _, s := range t.samples {
 		switch s.Value.Kind() {
@@ -145,12 +154,9 @@ func smapsRSS() []mapRSS {
 	return out
 }
 
-// procStatusKiB reads one kB field of /proc/self/status, 0 when unknown.
-func procStatusKiB(field string) int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
+// statusKiB is one kB field of b, the text of /proc/self/status, 0 when
+// absent.
+func statusKiB(b []byte, field string) int64 {
 	for line := range bytes.Lines(b) {
 		if rest, ok := bytes.CutPrefix(line, []byte(field)); ok {
 			f := bytes.Fields(rest)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"pubexport/cmd/internal/memlimit"
+	"pubexport/export/apigee"
 	"pubexport/formats"
 	"pubexport/operations/operationspb"
 )
@@ -30,7 +31,7 @@ func (a *app) limitMemory(reqs []*operationspb.ExportRequest) {
 	}
 	budget := int64(memlimit.Process)
 	for _, r := range reqs {
-		budget += memlimit.Export(formats.Format(r.GetFormat()))
+		budget += memlimit.Export(formats.Format(r.GetFormat()), apigee.Resource(r.GetResource()))
 	}
 	a.setMemoryLimit(budget)
 }

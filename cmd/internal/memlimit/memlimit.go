@@ -25,30 +25,48 @@ import (
 	"strconv"
 	"strings"
 
+	"pubexport/export/apigee"
 	"pubexport/formats"
 )
 
 // Go memory (heap, stacks, runtime metadata) budgeted for the process and
 // for each export running in it, measured with cmd/pubexport-bench: at
 // 1000 records a page, the live heap of a JSON, NDJSON or CSV export peaks
-// at about 10-13 MiB, of a Parquet export at about 20 MiB (developers) and
-// 28 MiB (apps), which also hold a row group, a page of values per column
-// and a zstd encoder. A Parquet budget of 40 MiB (48 with the process)
-// took a million-app export from 103 to 88 MiB peak RSS for about 5% more
-// CPU; 36 MiB cost 9-20% more CPU and 32 MiB 15-19%, while 56 MiB never
-// bound (the collector's own target, twice the live heap, came first).
+// at about 10-13 MiB, of a Parquet export at about 16-17.5 MiB (developers)
+// and 28 MiB (apps), which also hold a row group, a page of values per
+// column and a zstd encoder. A Parquet budget of 40 MiB (48 with the
+// process) took a million-app export from 103 to 88 MiB peak RSS for about
+// 5% more CPU; 36 MiB cost 9-20% more CPU and 32 MiB 15-19%, while 56 MiB
+// never bound (the collector's own target, twice the live heap, came
+// first).
+//
+// Developers have 15 columns to the apps' 26 and records half an app's
+// size, so their Parquet export has its own budget: between collections
+// their live heap is 12-15 MiB, which GOGC lets grow to 24-30 MiB, and
+// 28 MiB (36 with the process) binds only when the live heap is at its
+// fullest, the moments that would otherwise raise the collector's target
+// for good. At a million developers it took peak RSS from 74.9-75.8 to
+// 71.4-72.2 MiB for the same CPU (7.5-7.6 s against 7.4-7.7 s, three
+// runs each, interleaved, load 10-13); 40 MiB bound too rarely to
+// matter. API products keep the general Parquet budget: their records
+// are the largest and their organizations the smallest.
 const (
-	Process       = 8 << 20
-	RowExport     = 16 << 20
-	ParquetExport = 40 << 20
+	Process                = 8 << 20
+	RowExport              = 16 << 20
+	ParquetExport          = 40 << 20
+	ParquetDeveloperExport = 28 << 20
 )
 
-// Export is the budget of one export in format f.
-func Export(f formats.Format) int64 {
-	if f == formats.Parquet {
-		return ParquetExport
+// Export is the budget of one export of resource (an apigee.Resource) in
+// format f.
+func Export(f formats.Format, resource apigee.Resource) int64 {
+	switch {
+	case f != formats.Parquet:
+		return RowExport
+	case resource == apigee.Developers:
+		return ParquetDeveloperExport
 	}
-	return RowExport
+	return ParquetExport
 }
 
 // Set sets the soft memory limit to bytes, at most three quarters of the

@@ -4,6 +4,7 @@ import (
 	"runtime/debug"
 	"testing"
 
+	"pubexport/export/apigee"
 	"pubexport/formats"
 )
 
@@ -13,7 +14,7 @@ func TestSet(t *testing.T) {
 	old := debug.SetMemoryLimit(-1)
 	t.Cleanup(func() { debug.SetMemoryLimit(old) })
 
-	want := int64(Process + Export(formats.JSON) + Export(formats.Parquet))
+	want := int64(Process + Export(formats.JSON, apigee.Apps) + Export(formats.Parquet, apigee.Developers))
 	if got := Set(want); got != want || debug.SetMemoryLimit(-1) != want {
 		t.Errorf("Set(%d) = %d, limit now %d", want, got, debug.SetMemoryLimit(-1))
 	}
