@@ -163,7 +163,7 @@ func (b *localBucket) fileInfo(name, p string) (ObjectInfo, error) {
 		return ObjectInfo{}, err
 	}
 	if n == fi.Size() {
-		b.sums.put(p, fi, h.Sum32())
+		b.sums.put(p, fi, h.Sum32(), false)
 	}
 	return ObjectInfo{Name: name, Size: n, CRC32C: h.Sum32(), Created: fi.ModTime()}, nil
 }
@@ -287,6 +287,9 @@ func (b *localBucket) prune(dir string) {
 
 // Publish makes dst a hard link to src after syncing src: dst appears
 // complete or not at all, and os.Link refuses to replace an existing dst.
+// A src this bucket's writer completed is synced already (Close fsyncs it
+// before its rename) and is not synced again while it is the same file:
+// that second fsync was one of the export's two per published object.
 // Where hard links are not supported it copies src to a temporary file and
 // renames that, which cannot refuse atomically: it checks for dst just
 // before.
@@ -303,7 +306,7 @@ func (b *localBucket) Publish(ctx context.Context, src, dst string, _ Attrs) (Ob
 	if err := ctx.Err(); err != nil {
 		return ObjectInfo{}, false, localError(err, what)
 	}
-	if err := syncFile(sp); err != nil {
+	if err := b.syncSource(sp); err != nil {
 		return ObjectInfo{}, false, localError(err, what+": the source "+b.URI(src))
 	}
 	dir := filepath.Dir(dp)
@@ -334,6 +337,19 @@ func (b *localBucket) Publish(ctx context.Context, src, dst string, _ Attrs) (Ob
 		return ObjectInfo{}, false, localError(err, what)
 	}
 	return info, true, nil
+}
+
+// syncSource makes the file at p durable unless this bucket's writer
+// fsynced it and it has not changed since.
+func (b *localBucket) syncSource(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if b.sums.synced(p, fi) {
+		return nil
+	}
+	return syncFile(p)
 }
 
 func syncFile(p string) error {

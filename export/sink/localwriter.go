@@ -13,15 +13,36 @@ import (
 
 // localWriter writes a temporary file next to the final name and renames
 // it on Close, after an fsync: the name never holds a partial file.
+//
+// Every writeBehind bytes it asks the kernel to start writing them to disk
+// (see startWriteback), so that the fsync at Close waits for the last few
+// bytes rather than the whole file: an export's last staging part is
+// closed after its last page, on the export's wall time, and its fsync
+// took 6 ms for a 4 MB part on an idle disk, 15 to 40 ms on a busy one.
 type localWriter struct {
-	b     *localBucket
-	ctx   context.Context
-	name  string
-	final string
-	f     *os.File
-	crc   uint32 // CRC32C of the n bytes written
-	n     int64
-	done  bool
+	b      *localBucket
+	ctx    context.Context
+	name   string
+	final  string
+	f      *os.File
+	crc    uint32 // CRC32C of the n bytes written
+	n      int64
+	queued int64 // bytes handed to startWriteback
+	done   bool
+}
+
+// writeBehind is how many written bytes a localWriter lets pile up before
+// it starts their writeback: big enough that the calls cost nothing beside
+// the writing, small enough that Close's fsync has little to wait for.
+const writeBehind = 1 << 20
+
+// writeBack starts the writeback of what was written since the last call,
+// once that is writeBehind bytes or more.
+func (w *localWriter) writeBack() {
+	if w.n-w.queued >= writeBehind {
+		startWriteback(w.f, w.queued, w.n-w.queued)
+		w.queued = w.n
+	}
 }
 
 func (b *localBucket) NewWriter(ctx context.Context, name string, _ Attrs) (Writer, error) {
@@ -56,6 +77,7 @@ func (w *localWriter) Write(p []byte) (int, error) {
 	if err != nil {
 		return n, localError(err, "writing "+w.b.URI(w.name))
 	}
+	w.writeBack()
 	return n, nil
 }
 
@@ -93,6 +115,7 @@ func (w *localWriter) appendFile(p string) error {
 	}
 	w.crc = crc32Combine(w.crc, crc, n)
 	w.n += n
+	w.writeBack()
 	return nil
 }
 
@@ -126,7 +149,7 @@ func (w *localWriter) Close() (ObjectInfo, error) {
 		return ObjectInfo{}, localError(err, what)
 	}
 	if fi.Size() == w.n {
-		w.b.sums.put(w.final, fi, w.crc)
+		w.b.sums.put(w.final, fi, w.crc, true)
 	}
 	return ObjectInfo{Name: w.name, Size: w.n, CRC32C: w.crc, Created: fi.ModTime()}, nil
 }
