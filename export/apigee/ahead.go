@@ -16,7 +16,10 @@ import (
 // anyway, and only when the rules of keyPage and appsPage make that certain
 // from the raw page: a page that ends the listing, fails it or leaves its
 // cursor where it was is never followed by a request ahead, so the requests
-// are exactly those of a listing that waits, in the same order.
+// are exactly those of a listing that waits, in the same order. (A page of
+// API products is read from its end only, so one that fails among its
+// earlier records is followed by a request ahead, which goes unused; see
+// keyAhead.)
 //
 // At most one request is ahead: with the page being decoded, a Lister holds
 // at most two raw pages. The request runs under the context of the Next
@@ -117,9 +120,23 @@ func (l *Lister) Close() {
 // Anything else (a short page, but for API products, which Spaces may cut;
 // a page that would fail or end the listing; a page peekPage cannot read)
 // gets no request ahead.
+//
+// Where a short page goes on too (API products), how many records the page
+// holds does not matter, only its last key: that is read from the page's
+// end (lastKey) without passing over the page, the 1.4 ms a page of 1000
+// products took between its last byte and the next request. A page whose
+// last record is new goes on from it, whatever the records before it: a
+// page that fails to decode there or has a list after its records (the
+// API's pages have neither) gets a request ahead that Next drops unused, as
+// for any page that decodes otherwise than it peeked.
 func (l *Lister) keyAhead(s, startKey string, n int) (Cursor, bool) {
 	if l.noCount {
 		return Cursor{}, false // the page size is the API's: no page is known to be full
+	}
+	if l.shortMayGoOn() {
+		if last, ok := lastKey(l.r, s); ok && last != "" && last != startKey && !l.seen.Has(last) {
+			return Cursor{StartKey: strings.Clone(last)}, true
+		}
 	}
 	pk, ok := peekPage(l.r, s, true)
 	// A short page ends the list, unless Spaces may have cut it (see

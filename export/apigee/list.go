@@ -233,8 +233,10 @@ func (l *Lister) Next(ctx context.Context) (*Page, error) {
 			return nil, err
 		}
 		if a := l.ahead; a != nil && a.cur != l.cur.request() {
-			// peekPage and the decoder disagree: a bug, but not one that
-			// loses records, because only l.cur decides what comes next.
+			// The peek and the decoder disagree: a bug, or a page of API
+			// products with a list after its records (see keyAhead); not
+			// one that loses records, because only l.cur decides what
+			// comes next.
 			l.mispredicted++
 			l.dropAhead()
 		}

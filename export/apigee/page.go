@@ -103,3 +103,15 @@ func peekPage(r Resource, s string, keys bool) (pagePeek, bool) {
 	pk, ok := plan.Peek(s, key, "next_page_token") // a field of apps pages only
 	return pagePeek{keys: pk.Keys, nextToken: strings.Clone(pk.NextToken)}, ok
 }
+
+// lastKey reads the key of the last record of the list response of r in s
+// from the page's end (see pagejson.Plan.LastKey): ok is false when the
+// page is not plainly a list of records that ends the page. The key is
+// a substring of s.
+func lastKey(r Resource, s string) (string, bool) {
+	plan := pagePlans[r]
+	if plan == nil {
+		return "", false
+	}
+	return plan.LastKey(s, r.keyProtoName())
+}

@@ -155,6 +155,7 @@ func FuzzPeekPage(f *testing.F) {
 	f.Add([]byte(`{"developer":[{"email":"a\u0040b"},{}],"apiProduct":[{"name":null}],"app":[],"nextPageToken":"\ud83d\ude80"}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		for _, r := range Resources() {
+			lastKey(r, string(in)) // never panics either
 			got, ok := peekFor(r, string(in))
 			want, err := decodedPeek(r, string(in))
 			if err != nil {
@@ -172,7 +173,8 @@ func FuzzPeekPage(f *testing.F) {
 
 // BenchmarkPeekPage: reading where a page leads costs a fraction of
 // decoding it (compare BenchmarkDecodePage/fast, the same apps page); it is
-// what a listing does before it asks for the next page.
+// what a listing does before it asks for the next page. lastKey, which
+// reads only the page's end, is what a listing of API products does.
 func BenchmarkPeekPage(b *testing.B) {
 	for _, r := range Resources() {
 		page, err := protojson.Marshal(wrap(r, genRecords(r, 1000, 42)))
@@ -188,6 +190,16 @@ func BenchmarkPeekPage(b *testing.B) {
 				}
 			}
 		})
+		if r != Apps {
+			b.Run(string(r)+"/lastkey", func(b *testing.B) {
+				b.SetBytes(int64(len(s)))
+				for b.Loop() {
+					if _, ok := lastKey(r, s); !ok {
+						b.Fatal("lastKey cannot read the page")
+					}
+				}
+			})
+		}
 		b.Run(string(r)+"/decode", func(b *testing.B) {
 			b.SetBytes(int64(len(s)))
 			for b.Loop() {
