@@ -8,7 +8,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -543,5 +546,43 @@ func TestListAheadErrorInOrder(t *testing.T) {
 				t.Fatalf("page 2: %v, want PERMISSION_DENIED", err)
 			}
 		})
+	}
+}
+
+// TestRequestAheadGoesOutBeforeTheDecoding: the request made ahead is
+// written to the network before the listing decodes the page it follows,
+// even with a single processor, where the new goroutine would otherwise
+// wait for the decoding (and Next's return). Counted over many pages, since
+// the scheduler takes the yielding goroutine back first now and then.
+func TestRequestAheadGoesOutBeforeTheDecoding(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	for _, r := range []Resource{APIProducts, Developers} {
+		f := newFakeAPI(t, map[Resource][]proto.Message{r: genRecords(r, 60, 2)})
+		l := f.client(t, WithPageSize(4)).List("acme", r, Cursor{})
+		var written atomic.Int64
+		ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+			WroteRequest: func(httptrace.WroteRequestInfo) { written.Add(1) },
+		})
+		early, pages := 0, 0
+		for {
+			p, err := l.Next(ctx)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages++
+			if p.Next.Done {
+				continue
+			}
+			if written.Load() > int64(pages) { // the request for the page after p
+				early++
+			}
+		}
+		t.Logf("%s: %d of %d requests written before Next returned the page before", r, early, pages)
+		if pages < 15 || early < pages/2 {
+			t.Errorf("%s: the request for the next page was written before Next returned for %d of %d pages, want most", r, early, pages)
+		}
 	}
 }
