@@ -22,8 +22,9 @@ import (
 )
 
 // TestSourceFaultsGiveTheSameObject exports from an emulator that answers
-// 10% of requests with 429 or 503: retries must make the output identical
-// to a clean run's, for every resource.
+// 10% of requests with 429 or 503 (the 503s without Retry-After, so the
+// client's millisecond backoff paces the retries): retries must make the
+// output identical to a clean run's, for every resource.
 func TestSourceFaultsGiveTheSameObject(t *testing.T) {
 	t.Parallel() // among the slowest: they run together after the rest
 	gen := emulator.GenerateSpec{Developers: 3001, Apps: 2002, APIProducts: 2003, Seed: 21}
@@ -32,7 +33,7 @@ func TestSourceFaultsGiveTheSameObject(t *testing.T) {
 	// enough requests for every resource to meet several faults, and show
 	// that page boundaries do not change the output either.
 	var requests atomic.Int64
-	faulty := newEnv(t, gen, emulator.Options{FaultRate: 0.1, Intercept: func(http.ResponseWriter, *http.Request) bool {
+	faulty := newEnv(t, gen, emulator.Options{FaultRate: 0.1, FaultRetryAfter: -1, Intercept: func(http.ResponseWriter, *http.Request) bool {
 		requests.Add(1)
 		return false
 	}})

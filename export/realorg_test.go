@@ -83,6 +83,7 @@ func TestRealWorldOrganization(t *testing.T) {
 		DeveloperExpand: emulator.ExpandIgnoredWithCount,
 		Throttle:        3 * time.Second,
 		FaultRate:       0.05,
+		FaultRetryAfter: -1, // the client's backoff: milliseconds, not a second a fault
 	})
 	c := exporttest.ApigeeClient(t, emu,
 		apigee.WithRetry(0, time.Millisecond, 20*time.Millisecond), apigee.WithMaxResponse(2<<20))

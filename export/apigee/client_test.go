@@ -390,13 +390,23 @@ func TestRedirectNotFollowed(t *testing.T) {
 // page is asked for with half the records down to one, and a single record
 // over the cap fails with FAILED_PRECONDITION naming the limit, whether
 // the server announces its length or streams it. The server writes its
-// body in chunks until the client stops reading.
+// body in chunks until the client stops reading. The announced body meets
+// the default cap (the client reads none of it); the streamed one, which
+// the client reads up to the cap, meets a 1 MiB cap, so that the eleven
+// tries move 11 MiB, not 350.
 func TestOversizedResponse(t *testing.T) {
 	for _, announce := range []bool{false, true} {
 		t.Run(fmt.Sprintf("Content-Length=%v", announce), func(t *testing.T) {
 			f := newFakeAPI(t, nil)
 			chunk := []byte(strings.Repeat(" ", 64<<10))
-			const size = DefaultMaxResponse + 1<<20
+			limit, capName := int64(1<<20), "1 MiB"
+			var opts []Option
+			if announce {
+				limit, capName = DefaultMaxResponse, "32 MiB"
+			} else {
+				opts = append(opts, WithMaxResponse(limit))
+			}
+			size := int(limit) + 1<<20
 			f.intercept = func(w http.ResponseWriter, r *http.Request, n int) bool {
 				if announce {
 					w.Header().Set("Content-Length", fmt.Sprint(size))
@@ -409,7 +419,7 @@ func TestOversizedResponse(t *testing.T) {
 				}
 				return true
 			}
-			err := listErr(f.client(t).List("acme", Developers, Cursor{}))
+			err := listErr(f.client(t, opts...).List("acme", Developers, Cursor{}))
 			// count 1000, 500, ..., 3, 1: each a new request, never a
 			// retry of the same one; then one for the key.
 			var counts []string
@@ -423,7 +433,7 @@ func TestOversizedResponse(t *testing.T) {
 				t.Fatalf("got %v (%v), want FAILED_PRECONDITION", status.Code(err), err)
 			}
 			msg := err.Error()
-			for _, want := range []string{"developer is larger than 32 MiB on its own"} {
+			for _, want := range []string{"developer is larger than " + capName + " on its own"} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("error %q does not mention %q", msg, want)
 				}

@@ -51,19 +51,19 @@ func records[M proto.Message](ms []M) []proto.Message {
 	return out
 }
 
-// TestPageOverTheResponseCap: 1001 API products with 150 operation paths
-// each (~45 KB apiece) make a page of 1000 about 45 MB, over the client's
-// 32 MiB cap. The listing asks again for 500, which fits, and exports
-// every product.
+// TestPageOverTheResponseCap: 1001 API products with 10 operation paths
+// each (~3.8 KB apiece) make a full page of 1000 about 3.8 MB, over a
+// 2.5 MiB cap. The listing asks again for 500 (about 1.9 MB), which fits,
+// and exports every product. The cap is scaled down from the default
+// 32 MiB (which 1000 products of 150 paths, ~45 KB, pass in the same way)
+// so that the test moves 4 MB, not 45: the halving does not depend on the
+// cap's size (TestOversizedResponse checks the default's message).
 func TestPageOverTheResponseCap(t *testing.T) {
-	t.Parallel() // 45 MB of pages: beside the tests that wait out retries
-	if testing.Short() {
-		t.Skip("serves 45 MB of API products")
-	}
-	data := emulator.Generate(emulator.GenerateSpec{Org: "acme", APIProducts: 1001, OperationPaths: 150, Seed: 3})
+	t.Parallel()
+	data := emulator.Generate(emulator.GenerateSpec{Org: "acme", APIProducts: 1001, OperationPaths: 10, Seed: 3})
 	var s sizes
 	emu := exporttest.Emulator(t, data, emulator.Options{Intercept: s.intercept})
-	got, _ := listAll(t, exporttest.ApigeeClient(t, emu), apigee.APIProducts)
+	got, _ := listAll(t, exporttest.ApigeeClient(t, emu, apigee.WithMaxResponse(5<<19)), apigee.APIProducts)
 	checkSameRecords(t, apigee.APIProducts, got, records(data.Orgs[0].APIProducts))
 	// A request retried at the same size (a try that ran past its
 	// timeout on a loaded machine) is not a step of the halving.

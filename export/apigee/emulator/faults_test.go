@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -55,6 +56,31 @@ func TestFaultRate(t *testing.T) {
 	h.ServeHTTP(rec, mustRequest(t, "/v1/organizations/acme"))
 	if rec.code != http.StatusInternalServerError || !strings.Contains(rec.body.String(), "fault rate") {
 		t.Fatalf("bad options gave HTTP %d %s", rec.code, rec.body.String())
+	}
+}
+
+// TestFaultRetryAfter: the injected 503s carry the Retry-After asked for,
+// in whole seconds rounded up, or none when it is negative; the 429s keep
+// saying 0.
+func TestFaultRetryAfter(t *testing.T) {
+	for _, c := range []struct {
+		after  time.Duration
+		want   string
+		has503 bool
+	}{{0, "1", true}, {1500 * time.Millisecond, "2", true}, {-1, "", false}} {
+		s := start(t, Generate(GenerateSpec{Developers: 1, Seed: 1}), Options{FaultRate: 1, FaultRetryAfter: c.after})
+		got := map[int][]string{}
+		for range 4 {
+			r := get(t, orgURL(s, "acme"))
+			got[r.code] = append(got[r.code], r.header.Values("Retry-After")...)
+		}
+		want503 := []string{c.want, c.want}
+		if !c.has503 {
+			want503 = nil
+		}
+		if !slices.Equal(got[http.StatusTooManyRequests], []string{"0", "0"}) || !slices.Equal(got[http.StatusServiceUnavailable], want503) {
+			t.Errorf("FaultRetryAfter %v: Retry-After by status %v, want 429: [0 0], 503: %q", c.after, got, want503)
+		}
 	}
 }
 

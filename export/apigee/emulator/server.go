@@ -32,6 +32,12 @@ type Options struct {
 	// (evenly spread: 0.1 fails every 10th request) so a test sees the same
 	// faults on every run. Values are clamped to [0, 1].
 	FaultRate float64
+	// FaultRetryAfter is the Retry-After of the injected 503s, in whole
+	// seconds (rounded up); zero means 1 s. A negative value sends none,
+	// as many of Google's 503s do, so that a client falls back to its own
+	// backoff: tests that meet many faults use it to wait milliseconds,
+	// not a second a fault. The injected 429s always say 0.
+	FaultRetryAfter time.Duration
 	// RateLimit is the number of requests served per minute (a token bucket
 	// holding one minute's worth); past it the answer is 429
 	// RESOURCE_EXHAUSTED with a Retry-After, like Apigee's API quota.
@@ -368,11 +374,24 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 		if code == http.StatusTooManyRequests {
 			writeError(w, errorf(code, "RESOURCE_EXHAUSTED", "injected fault: too many requests, retry"), 0)
 		} else {
-			writeError(w, errorf(code, "UNAVAILABLE", "injected fault: the service is currently unavailable, retry"), 1)
+			writeError(w, errorf(code, "UNAVAILABLE", "injected fault: the service is currently unavailable, retry"), h.faultRetryAfter())
 		}
 		return
 	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// faultRetryAfter is the Retry-After of an injected 503 in seconds, -1 for
+// none (see Options.FaultRetryAfter).
+func (h *handler) faultRetryAfter() int {
+	switch d := h.opts.FaultRetryAfter; {
+	case d < 0:
+		return -1
+	case d == 0:
+		return 1
+	default:
+		return int(math.Ceil(d.Seconds()))
+	}
 }
 
 func (h *handler) logFault(r *http.Request, why string, code int) {
