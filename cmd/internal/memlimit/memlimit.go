@@ -40,21 +40,25 @@ import (
 // never bound (the collector's own target, twice the live heap, came
 // first).
 //
-// Developers have 15 columns to the apps' 26 and records half an app's
-// size, so their Parquet export has its own budget: between collections
-// their live heap is 12-15 MiB, which GOGC lets grow to 24-30 MiB, and
-// 28 MiB (36 with the process) binds only when the live heap is at its
-// fullest, the moments that would otherwise raise the collector's target
-// for good. At a million developers it took peak RSS from 74.9-75.8 to
-// 71.4-72.2 MiB for the same CPU (7.5-7.6 s against 7.4-7.7 s, three
-// runs each, interleaved, load 10-13); 40 MiB bound too rarely to
-// matter. API products keep the general Parquet budget: their records
-// are the largest and their organizations the smallest.
+// Each budget is about one and a half times the export's peak live heap:
+// the collector keeps at least half the live heap as headroom, so it runs
+// at most about twice as often as GOGC alone would (at the fullest
+// moments), and the heap never grows to twice the peak. Developers have
+// 15 columns to the apps' 26 and records half an app's size, so their
+// Parquet export has its own budget, 24 MiB (32 with the process) for a
+// live heap that peaks at 16-17.5 MiB (12-15 MiB between collections). At
+// a million developers (five runs each, interleaved, load 9-14) it took
+// the anonymous RSS from 41.8-42.4 MiB (the general 40 MiB budget, two
+// runs) to
+// 33.9-34.7 MiB, for 5% more CPU (7.4 to 7.7 s on average, 35-40% more
+// collections); 28 MiB (36 in all) gave 37.6-38.0 MiB for no measurable
+// CPU. API products keep the general Parquet budget: their records are
+// the largest and their organizations the smallest.
 const (
 	Process                = 8 << 20
 	RowExport              = 16 << 20
 	ParquetExport          = 40 << 20
-	ParquetDeveloperExport = 28 << 20
+	ParquetDeveloperExport = 24 << 20
 )
 
 // Export is the budget of one export of resource (an apigee.Resource) in
