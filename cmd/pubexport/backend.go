@@ -76,6 +76,11 @@ func (l *local) List(ctx context.Context, parent, filter string, limit int) ([]*
 
 func (l *local) Cancel(ctx context.Context, name string) error { return l.m.Cancel(ctx, name) }
 
+// Wait returns when the operation ends (see ender).
+func (l *local) Wait(ctx context.Context, name string, timeout time.Duration) (*longrunningpb.Operation, error) {
+	return l.m.Wait(ctx, name, timeout)
+}
+
 // Suspend stops the exports this process runs at their last checkpoint,
 // keeping them resumable (`pubexport operations resume`), and waits until
 // they are saved. The manager accepts no more work.
