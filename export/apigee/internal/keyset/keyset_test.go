@@ -62,17 +62,18 @@ func (a *sorted) hashes(t *testing.T) []uint64 {
 	if a == nil {
 		return nil
 	}
-	var all []uint64
+	all := make([]uint64, 0, a.len())
 	for b := range bigBuckets {
 		lo, hi := int(a.start[b]), int(a.start[b+1])
 		if lo > hi || hi > a.len() || (b == 0 && lo != 0) {
 			t.Fatalf("bucket %d runs from %d to %d of %d entries", b, lo, hi, a.len())
 		}
 		for i := lo; i < hi; i++ {
-			if i > lo && a.low(i) <= a.low(i-1) {
+			h := hashOf(b, a.low(i))
+			if i > lo && h <= all[len(all)-1] {
 				t.Fatalf("entries %d and %d of bucket %d are out of order", i-1, i, b)
 			}
-			all = append(all, hashOf(b, a.low(i)))
+			all = append(all, h)
 		}
 	}
 	return all

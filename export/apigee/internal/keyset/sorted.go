@@ -102,33 +102,41 @@ func (a *sorted) merge(small [][]uint64, m int) {
 			lo := int(a.start[b])
 			top := uint64(b) << lowBits
 			for ; j > 0 && s[j-1] >= top; j-- {
+				// The old entries above the new one move up past it.
 				x := s[j-1] & lowMask
-				for i > lo && a.low(i-1) > x {
-					i--
-					w--
-					a.set(w, a.low(i))
+				k := i
+				for k > lo && a.low(k-1) > x {
+					k--
 				}
+				a.move(k, i, w-i)
+				w -= i - k
+				i = k
 				w--
 				a.set(w, x)
 			}
-			// The rest of bucket b's old entries move down by the
-			// hashes still to come (w-i), which go below them.
-			if w > i {
-				for i > lo {
-					i--
-					w--
-					a.set(w, a.low(i))
-				}
-			}
-			a.start[b] = uint32(w - (i - lo))
+			// The rest of bucket b's old entries move up by the hashes
+			// still to come (w-i), which go below them.
+			a.move(lo, i, w-i)
+			w -= i - lo
+			i = lo
+			a.start[b] = uint32(w)
 			if w == i {
 				// Every new hash is placed: the entries and starts
 				// below are where they were.
-				a.start[b] = uint32(lo)
 				return
 			}
 		}
 	}
+}
+
+// move moves entries [from, to) up by d places (copy's memmove, which
+// the race detector checks as one range rather than entry by entry).
+func (a *sorted) move(from, to, d int) {
+	if d == 0 || from == to {
+		return
+	}
+	copy(a.lo[from+d:to+d], a.lo[from:to])
+	copy(a.hi[from+d:to+d], a.hi[from:to])
 }
 
 // free gives the array's memory back.
