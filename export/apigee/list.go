@@ -309,12 +309,13 @@ func (l *Lister) keyPage(ctx context.Context, p *Page) error {
 	items := data.records
 	if startKey != "" && len(items) > 0 && l.r.Key(items[0]) == startKey {
 		items = items[1:]
-		data.dropFirstUnknown()
 	}
-	p.addUnknown(data.unknown)
 	var added int
 	before := len(p.Records)
-	defer func() { p.warnCappedApps(p.Records[before:]) }()
+	defer func() {
+		p.addUnknown(data.unknownOf(p.Records[before:]))
+		p.warnCappedApps(p.Records[before:])
+	}()
 	if l.listGet {
 		// Emails only: the page's new records are read one by one, and
 		// one deleted before its get still moved the listing on.
@@ -511,9 +512,7 @@ func (l *Lister) appsPage(ctx context.Context, p *Page) error {
 	items := data.records
 	if cur.StartKey != "" && len(items) > 0 && Apps.Key(items[0]) == cur.StartKey {
 		items = items[1:] // delivered on the page before
-		data.dropFirstUnknown()
 	}
-	p.addUnknown(data.unknown)
 	t := passTotal(data)
 	if t >= 0 {
 		if s := l.totals[pass]; s >= 0 && s != t {
@@ -522,7 +521,9 @@ func (l *Lister) appsPage(ctx context.Context, p *Page) error {
 		l.totals[pass], l.last = t, t
 		l.decideTotals()
 	}
+	before := len(p.Records)
 	l.addApps(p, items, pass)
+	p.addUnknown(data.unknownOf(p.Records[before:]))
 	if err := l.appsNext(p, cur, data, len(items), n, u, num); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package apigee
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -31,20 +32,43 @@ type pageData struct {
 	nextToken string // apps only
 	total     int64  // apps only; -1 when the page does not say
 	unknown   pagejson.Unknown
-	// unknownFirst is the part of unknown inside the first record, which
-	// a follow-up page of key paging repeats and drops.
-	unknownFirst pagejson.Unknown
+	// unknownBy is the part of unknown inside each record that has any,
+	// by the record's index.
+	unknownBy map[int]pagejson.Unknown
 }
 
-// dropFirstUnknown takes the unknown fields of the first record out of the
-// page's: key paging drops that record, which the page before counted.
-func (d *pageData) dropFirstUnknown() {
-	for k, n := range d.unknownFirst {
-		d.unknown[k] -= n
-		if d.unknown[k] <= 0 {
-			delete(d.unknown, k)
+// unknownOf is what the decoder ignored on the page that counts for the
+// records delivered of it: each kind once per delivered record that had
+// it, and what lay outside the records. A record the listing dropped (key
+// paging's repeat of the page before's last, an app an earlier pass
+// listed, a duplicate) was counted when it was delivered, so an unknown
+// field says in how many records it was, not how often the API sent it.
+func (d *pageData) unknownOf(delivered []proto.Message) pagejson.Unknown {
+	if len(d.unknown) == 0 {
+		return nil
+	}
+	u := maps.Clone(d.unknown)
+	for _, r := range d.unknownBy {
+		for k, n := range r {
+			if u[k] -= n; u[k] <= 0 {
+				delete(u, k)
+			}
 		}
 	}
+	if len(d.unknownBy) > 0 {
+		kept := make(map[proto.Message]bool, len(delivered))
+		for _, m := range delivered {
+			kept[m] = true
+		}
+		for i, r := range d.unknownBy {
+			if i < len(d.records) && kept[d.records[i]] {
+				for k := range r {
+					u[k]++
+				}
+			}
+		}
+	}
+	return u
 }
 
 // decodePage decodes one list response of r. The body is copied once into a
@@ -57,11 +81,11 @@ func decodePage(r Resource, body []byte) (*pageData, error) {
 // point into s.
 func decodeText(r Resource, s string) (*pageData, error) {
 	m, take := r.page()
-	unknown, first, err := pagePlans[r].DecodeUnknown(s, m.ProtoReflect())
+	unknown, byRecord, err := pagePlans[r].DecodeUnknown(s, m.ProtoReflect())
 	if err != nil {
 		return nil, err
 	}
-	p := &pageData{records: take(m), total: -1, unknown: unknown, unknownFirst: first}
+	p := &pageData{records: take(m), total: -1, unknown: unknown, unknownBy: byRecord}
 	if a, ok := m.(*apigeepb.ListAppsResponse); ok {
 		// A copy, not a slice of s: the listing keeps every token it
 		// followed (to catch a server that loops), and a token pointing

@@ -1,8 +1,13 @@
 package apigee
 
 import (
+	"maps"
 	"testing"
 	"unsafe"
+
+	"google.golang.org/protobuf/proto"
+
+	"pubexport/export/apigee/internal/pagejson"
 )
 
 // TestPageTokenDoesNotPinPage checks that the nextPageToken of a decoded
@@ -31,4 +36,28 @@ func aliases(s, text string) bool {
 	lo := uintptr(unsafe.Pointer(unsafe.StringData(text)))
 	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
 	return p >= lo && p < lo+uintptr(len(text))
+}
+
+// TestUnknownOfDelivered: what the decoder ignored counts once per
+// delivered record that had it, however often the record holds it (two
+// keys with the same new field), nothing for a record the listing dropped,
+// and once for what lay outside the records.
+func TestUnknownOfDelivered(t *testing.T) {
+	page := `{"app":[` +
+		`{"appId":"a","credentials":[{"consumerKey":"k1","newKeyField":1},{"consumerKey":"k2","newKeyField":2}]},` +
+		`{"appId":"b","newAppField":1},` +
+		`{"appId":"c","newAppField":2}],"newPageField":true}`
+	d, err := decodeText(Apps, page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := d.unknownOf([]proto.Message{d.records[0], d.records[2]})
+	want := pagejson.Unknown{
+		{Path: "app.credentials.newKeyField"}: 1,
+		{Path: "app.newAppField"}:             1,
+		{Path: "newPageField"}:                1,
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("unknown %v, want %v", got, want)
+	}
 }

@@ -12,25 +12,27 @@ import (
 
 // TestUnknownFieldsNamed: fields and enum values newer than these protos
 // are dropped from the records, and each distinct field path and enum value
-// is named in the pages' warnings with how often it was seen.
+// is named in the pages' warnings with the number of records exported
+// that had it.
 func TestUnknownFieldsNamed(t *testing.T) {
 	data := emulator.Generate(emulator.GenerateSpec{Org: "acme", APIProducts: 1500, Apps: 40, Seed: 6})
 	emu := exporttest.Emulator(t, data, emulator.Options{FutureFields: true})
 	cl := exporttest.ApigeeClient(t, emu)
 	var proxyScope, proxyGroups, graphqlGroups int64
 	// An app with approved and revoked keys is in two apps passes, and its
-	// unknown field is seen in both.
-	var appListings int64
+	// unknown field is sent in both; it is counted once, in the record
+	// exported (finding 16 of the docs-only check: "88 times" for 80 apps).
+	apps := int64(len(data.Orgs[0].Apps))
+	overlapping := false
 	for _, a := range data.Orgs[0].Apps {
-		ap, rv := len(a.GetCredentials()) == 0, false
+		ap, rv := false, false
 		for _, c := range a.GetCredentials() {
 			ap, rv = ap || c.GetStatus() == "approved", rv || c.GetStatus() == "revoked"
 		}
-		for _, b := range []bool{ap, rv} {
-			if b {
-				appListings++
-			}
-		}
+		overlapping = overlapping || ap && rv
+	}
+	if !overlapping {
+		t.Fatal("no app with approved and revoked keys generated: the apps count tests nothing")
 	}
 	for _, p := range data.Orgs[0].APIProducts {
 		if p.GetQuotaCounterScope() == apigeepb.ApiProduct_PROXY {
@@ -54,7 +56,7 @@ func TestUnknownFieldsNamed(t *testing.T) {
 			{Text: `ignored unknown value "API_SOURCE" of "apiProduct.quotaCounterScope" (newer than this pubexport; exported as unset)`, Count: proxyScope},
 		}},
 		{apigee.Apps, []apigee.Warning{
-			{Text: `ignored unknown field "app.futureField" (newer than this pubexport; not exported)`, Count: appListings},
+			{Text: `ignored unknown field "app.futureField" (newer than this pubexport; not exported)`, Count: apps},
 		}},
 	} {
 		l := cl.List("acme", c.r, apigee.Cursor{})

@@ -212,9 +212,12 @@ const unknownField = "(unknown field)"
 type decoder struct {
 	s       string
 	i       int
-	unknown Unknown  // unknown fields and enum names ignored
-	first   Unknown  // those of them inside the first element of a top-level list
-	inFirst bool     // decoding the first element of a top-level list
+	unknown Unknown // unknown fields and enum names ignored
+	// records holds those of them inside each element of a top-level list
+	// (a list page's records) that has any, by its index; elem is the
+	// index of the element being decoded, -1 outside them.
+	records map[int]Unknown
+	elem    int
 	path    []string // JSON names of the message fields being decoded
 	slabs   slabs
 }
@@ -269,11 +272,16 @@ func (d *decoder) ignore(name, value string) {
 		k = OtherUnknown
 	}
 	d.unknown[k]++
-	if d.inFirst {
-		if d.first == nil {
-			d.first = Unknown{}
+	if d.elem >= 0 {
+		if d.records == nil {
+			d.records = map[int]Unknown{}
 		}
-		d.first[k]++
+		u := d.records[d.elem]
+		if u == nil {
+			u = Unknown{}
+			d.records[d.elem] = u
+		}
+		u[k]++
 	}
 }
 
@@ -298,19 +306,20 @@ func (p *Plan) Decode(s string, m protoreflect.Message) (unknown int, err error)
 }
 
 // DecodeUnknown is Decode that says what it ignored, by field path and
-// enum value: in all, and inside the first element of a list field of the
-// top-level object (a list page's first record, which key paging repeats
-// from the page before and drops).
-func (p *Plan) DecodeUnknown(s string, m protoreflect.Message) (all, first Unknown, err error) {
+// enum value: in all, and inside each element of a list field of the
+// top-level object that has any, by the element's index (a list page's
+// records: a listing that drops a record, one key paging repeats from the
+// page before or one delivered before, drops what it ignored with it).
+func (p *Plan) DecodeUnknown(s string, m protoreflect.Message) (all Unknown, records map[int]Unknown, err error) {
 	u, err := p.decode(s, m)
-	return u.unknown, u.first, err
+	return u.unknown, u.records, err
 }
 
 func (p *Plan) decode(s string, m protoreflect.Message) (*decoder, error) {
 	if m.Descriptor() != p.md {
 		return &decoder{}, fmt.Errorf("pagejson: decoding %s with the plan of %s", m.Descriptor().FullName(), p.md.FullName())
 	}
-	d := decoder{s: s}
+	d := decoder{s: s, elem: -1}
 	d.ws()
 	var ptr unsafe.Pointer
 	if p.direct && reflect.TypeOf(m.Interface()) == reflect.PointerTo(p.goType) {
@@ -442,7 +451,7 @@ func (d *decoder) list(m protoreflect.Message, ptr unsafe.Pointer, f *fieldPlan,
 	top := len(d.path) == 1 && f.kind == protoreflect.MessageKind
 	for n := 0; ; n++ {
 		if top {
-			d.inFirst = n == 0
+			d.elem = n
 		}
 		switch {
 		case ptr != nil && f.kind == protoreflect.MessageKind:
@@ -480,7 +489,7 @@ func (d *decoder) list(m protoreflect.Message, ptr unsafe.Pointer, f *fieldPlan,
 			return d.unexpected(`"," or "]" in an array`)
 		} else if !more {
 			if top {
-				d.inFirst = false
+				d.elem = -1
 			}
 			return nil
 		}

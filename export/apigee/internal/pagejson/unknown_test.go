@@ -11,7 +11,7 @@ import (
 
 // TestDecodeUnknownNames: unknown fields are named by their path of JSON
 // names (array indexes left out), unknown enum values by their field's path
-// and the value; those inside the first record are counted apart too; and
+// and the value; those inside each record are counted apart too; and
 // a page naming many distinct things is bounded.
 func TestDecodeUnknownNames(t *testing.T) {
 	p, err := Compile((&apigeepb.ListApiProductsResponse{}).ProtoReflect().Descriptor())
@@ -22,7 +22,7 @@ func TestDecodeUnknownNames(t *testing.T) {
 		`{"name":"a","newTop":1,"quotaCounterScope":"API_SOURCE","operationGroup":{"operationConfigs":[{"apiSource":"p","newDeep":{"x":[1]}}]}},` +
 		`{"name":"b","newTop":{"y":2},"quotaCounterScope":"PROXY"},` +
 		`{"name":"c","quotaCounterScope":"API_SOURCE"}],"pageInfo":"x"}`
-	all, first, err := p.DecodeUnknown(page, (&apigeepb.ListApiProductsResponse{}).ProtoReflect())
+	all, records, err := p.DecodeUnknown(page, (&apigeepb.ListApiProductsResponse{}).ProtoReflect())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,8 +40,11 @@ func TestDecodeUnknownNames(t *testing.T) {
 		{Path: "apiProduct.quotaCounterScope", Value: "API_SOURCE"}:  1,
 		{Path: "apiProduct.operationGroup.operationConfigs.newDeep"}: 1,
 	}
-	if !maps.Equal(first, wantFirst) {
-		t.Errorf("first record %v, want %v", first, wantFirst)
+	if !maps.Equal(records[0], wantFirst) {
+		t.Errorf("first record %v, want %v", records[0], wantFirst)
+	}
+	if want := (Unknown{{Path: "apiProduct.newTop"}: 1}); len(records) != 3 || !maps.Equal(records[1], want) {
+		t.Errorf("records %v, want one for each record, %v for the second", records, want)
 	}
 
 	var b strings.Builder
