@@ -212,3 +212,34 @@ func TestNoFalseMissedAppsWarning(t *testing.T) {
 		t.Fatalf("last progress %+v: want a total of 120", last)
 	}
 }
+
+// TestKeylessAppsListedNowhere: an API that lists apps without keys under
+// neither keyStatus (the reference does not say where it lists them) hides
+// them from every apps listing. Where totalSize counts every app, the
+// export reads every listing again once, finds the same, and warns that
+// the missing apps may be listed under no keyStatus, rather than only
+// asking for another run.
+func TestKeylessAppsListedNowhere(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, emulator.GenerateSpec{Developers: 10, Apps: 150, Seed: 7}, emulator.Options{TotalSizeAll: true, KeylessApps: emulator.KeylessNone})
+	keyless := 0
+	for _, a := range e.data.Orgs[0].Apps {
+		if len(a.GetCredentials()) == 0 {
+			keyless++
+		}
+	}
+	if keyless == 0 {
+		t.Fatal("no app without keys generated: the test tests nothing")
+	}
+	dir := t.TempDir()
+	res, err := e.run(context.Background(), openLocal(t, dir), e.spec(apigee.Apps, formats.NDJSON, "file://"+dir), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Records != int64(150-keyless) {
+		t.Fatalf("%d apps, want the %d with keys", res.Records, 150-keyless)
+	}
+	if !hasWarning(res.Warnings, fmt.Sprintf("%d fewer than the 150", keyless), "apps without keys", "every listing was read again") {
+		t.Fatalf("warnings %q: want one naming the %d missing apps and apps without keys", res.Warnings, keyless)
+	}
+}

@@ -57,7 +57,7 @@ func TestCheckTotal(t *testing.T) {
 		t.Errorf("%v %q", ok, w.Text)
 	}
 	w, ok = CheckTotal(Apps, 1995, 2000, true)
-	if !ok || !strings.Contains(w.Text, "counts every app of the organization") {
+	if !ok || !strings.Contains(w.Text, "counts every app of the organization") || !strings.Contains(w.Text, "apps without keys") {
 		t.Errorf("%v %q", ok, w.Text)
 	}
 }

@@ -197,7 +197,7 @@ func TestAppsKeyStatus(t *testing.T) {
 	if allRevoked == 0 || mixed == 0 || keyless == 0 {
 		t.Fatalf("generated %d apps with only revoked keys, %d with mixed keys, %d without keys; want some of each", allRevoked, mixed, keyless)
 	}
-	for _, mode := range []KeylessMode{KeylessApproved, KeylessEvery, KeylessRevoked} {
+	for _, mode := range []KeylessMode{KeylessApproved, KeylessEvery, KeylessRevoked, KeylessNone} {
 		s := start(t, d, Options{KeylessApps: mode})
 		base := orgURL(s, "acme") + "/apps?pageSize=1000"
 		for _, st := range []string{"approved", "revoked"} {

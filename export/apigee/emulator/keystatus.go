@@ -44,9 +44,12 @@ const (
 	// KeylessRevoked lists a keyless app under keyStatus=revoked only: it
 	// has no approved key.
 	KeylessRevoked
+	// KeylessNone lists a keyless app under no keyStatus: it has no key of
+	// either status. Only developers.apps.list reaches it then.
+	KeylessNone
 )
 
-var keylessModeNames = []string{"approved", "every", "revoked"}
+var keylessModeNames = []string{"approved", "every", "revoked", "none"}
 
 func (m KeylessMode) String() string {
 	if m >= 0 && int(m) < len(keylessModeNames) {
@@ -74,6 +77,8 @@ func (m KeylessMode) matches(c uint8, k string) bool {
 			return true
 		case KeylessRevoked:
 			return k == "revoked"
+		case KeylessNone:
+			return false
 		}
 		return k == "approved"
 	}

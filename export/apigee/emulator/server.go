@@ -129,7 +129,7 @@ func (o Options) validate() error {
 	if o.Throttle < 0 || o.Drip < 0 {
 		return status.Errorf(codes.InvalidArgument, "emulator: throttle %v or drip %v is negative", o.Throttle, o.Drip)
 	}
-	if o.KeylessApps < KeylessApproved || o.KeylessApps > KeylessRevoked {
+	if o.KeylessApps < KeylessApproved || o.KeylessApps > KeylessNone {
 		return status.Errorf(codes.InvalidArgument, "emulator: %v is not a keyless mode", o.KeylessApps)
 	}
 	if o.AppsPaging < AppsIndexTokens || o.AppsPaging > AppsPre110 {
