@@ -79,4 +79,4 @@ func (l *Lister) missedAll() bool {
 }
 
 // missedAllWarning says that every pass was read again for missedAll.
-const missedAllWarning = "apps: every status and keyStatus listing reported the same totalSize, so it counts every app of the organization rather than each listing's, and the listings delivered fewer apps than it counts (apps revoked, approved or whose keys changed during the export move between listings): every listing was read again from its start (apps read twice are exported once)"
+const missedAllWarning = "apps: every status and keyStatus listing reported the same totalSize, so it counts every app of the organization rather than each listing's, and the listings delivered fewer apps than it counts: every listing was read again from its start, for apps that moved between listings while the export ran (revoked, approved, or whose keys changed; apps read twice are exported once)"
