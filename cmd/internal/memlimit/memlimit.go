@@ -48,12 +48,12 @@ import (
 // Parquet export has its own budget, 24 MiB (32 with the process) for a
 // live heap that peaks at 16-17.5 MiB (12-15 MiB between collections). At
 // a million developers (five runs each, interleaved, load 9-14) it took
-// the anonymous RSS from 41.8-42.4 MiB (the general 40 MiB budget, two
-// runs) to
-// 33.9-34.7 MiB, for 5% more CPU (7.4 to 7.7 s on average, 35-40% more
-// collections); 28 MiB (36 in all) gave 37.6-38.0 MiB for no measurable
-// CPU. API products keep the general Parquet budget: their records are
-// the largest and their organizations the smallest.
+// the anonymous RSS from 37.6-38.0 MiB (28 MiB, 36 in all, which cost no
+// measurable CPU) and 41.8-42.4 MiB (the general 40 MiB budget, two runs)
+// to 33.9-34.7 MiB, for 5-7% more CPU (35-40% more collections): three
+// interleaved runs at load 8-10 gave 7.4-7.5 s before, 8.0 s after. API
+// products keep the general Parquet budget: their records are the largest
+// and their organizations the smallest.
 const (
 	Process                = 8 << 20
 	RowExport              = 16 << 20
