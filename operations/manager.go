@@ -65,6 +65,9 @@ type Config struct {
 	// ApigeeOptions configure the default Open's Apigee client (a request
 	// timeout, say); they come after the request's base URL.
 	ApigeeOptions []apigee.Option
+	// SinkOptions configure the default Open's destinations (the Cloud
+	// Storage client's endpoint, say).
+	SinkOptions []sink.Option
 	// LeaseDuration is DefaultLeaseDuration when zero.
 	LeaseDuration time.Duration
 	// Holder names this process in leases; hostname-pid-random when empty.
@@ -155,7 +158,7 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 		notify:     cfg.Notify,
 	}
 	if m.open == nil {
-		m.open = openDefault(cfg.ApigeeOptions)
+		m.open = openDefault(cfg.ApigeeOptions, cfg.SinkOptions)
 	}
 	m.open = m.urls.opener(m.open)
 	if m.lease <= 0 {
@@ -193,14 +196,14 @@ func defaultHolder() string {
 }
 
 // openDefault opens the real Apigee API, configured by extra, and the
-// request's destination.
-func openDefault(extra []apigee.Option) OpenFunc {
+// request's destination, configured by sinkOpts.
+func openDefault(extra []apigee.Option, sinkOpts []sink.Option) OpenFunc {
 	return func(ctx context.Context, req *operationspb.ExportRequest) (export.Source, sink.Bucket, error) {
-		return openWith(ctx, req, extra)
+		return openWith(ctx, req, extra, sinkOpts)
 	}
 }
 
-func openWith(ctx context.Context, req *operationspb.ExportRequest, extra []apigee.Option) (export.Source, sink.Bucket, error) {
+func openWith(ctx context.Context, req *operationspb.ExportRequest, extra []apigee.Option, sinkOpts []sink.Option) (export.Source, sink.Bucket, error) {
 	var opts []apigee.Option
 	if u := req.GetApigeeUrl(); u != "" {
 		opts = append(opts, apigee.WithBaseURL(u))
@@ -210,7 +213,7 @@ func openWith(ctx context.Context, req *operationspb.ExportRequest, extra []apig
 	if err != nil {
 		return nil, nil, fmt.Errorf("connecting to Apigee: %w", err)
 	}
-	b, err := sink.Open(ctx, req.GetDestination())
+	b, err := sink.Open(ctx, req.GetDestination(), sinkOpts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening the destination: %w", err)
 	}

@@ -100,22 +100,23 @@ func (l *local) Close() error {
 
 // openStore opens the operation store at uri: file:///DIR, a plain folder
 // path, or gs://BUCKET/PREFIX (Application Default Credentials; the
-// STORAGE_EMULATOR_HOST variable is honoured for tests). With a legacy URI
-// (see storeFor), records an earlier release kept there are still found.
-func openStore(ctx context.Context, flag, uri string, legacy ...string) (store.Store, func() error, error) {
+// STORAGE_EMULATOR_HOST variable is honoured for tests, see
+// storageOptions). With a legacy URI (see storeFor), records an earlier
+// release kept there are still found.
+func openStore(ctx context.Context, a *app, flag, uri string, legacy ...string) (store.Store, func() error, error) {
 	if len(legacy) > 0 && legacy[0] != "" {
-		st, closeSt, err := openStore(ctx, flag, uri)
+		st, closeSt, err := openStore(ctx, a, flag, uri)
 		if err != nil {
 			return nil, nil, err
 		}
-		old, closeOld, err := openStore(ctx, flag, legacy[0])
+		old, closeOld, err := openStore(ctx, a, flag, legacy[0])
 		if err != nil {
 			closeSt()
 			return nil, nil, err
 		}
 		return store.WithLegacy(st, old), func() error { return errors.Join(closeSt(), closeOld()) }, nil
 	}
-	st, closeSt, err := store.Open(ctx, uri)
+	st, closeSt, err := store.Open(ctx, uri, storageOptions(a)...)
 	var fe *field.Error
 	if errors.As(err, &fe) && status.Code(err) == codes.InvalidArgument {
 		// flag is how the user gave the store (a flag, or the variable
@@ -160,7 +161,7 @@ func newLocal(ctx context.Context, a *app, flag, storeURI string, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	st, closeStore, err := openStore(ctx, flag, storeURI, legacy...)
+	st, closeStore, err := openStore(ctx, a, flag, storeURI, legacy...)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +195,7 @@ func newManager(ctx context.Context, a *app, st store.Store, log *slog.Logger, h
 		return nil, nil, err
 	}
 	m, err = operations.New(ctx, operations.Config{Store: st, Logger: log, Holder: holder, LeaseDuration: lease, Now: a.now, Notify: n,
-		ApigeeOptions: []apigee.Option{apigee.WithTimeout(timeout)}, MaxParallelRequests: parallel})
+		ApigeeOptions: []apigee.Option{apigee.WithTimeout(timeout)}, SinkOptions: sinkOptions(a), MaxParallelRequests: parallel})
 	if err != nil {
 		closeNotifier()
 		return nil, nil, err

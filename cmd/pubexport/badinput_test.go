@@ -243,9 +243,10 @@ func badCases() []badCase {
 }
 
 // TestBadInput runs the bad-input table (see badCases). STORAGE_EMULATOR_HOST
-// points the Cloud Storage cases at an in-process fake-gcs-server, so this
-// test is not parallel itself (t.Setenv); its cases are.
+// in every command's environment (gcsEnv) points the Cloud Storage cases
+// at an in-process fake-gcs-server.
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	gcs := startGCS(t, "acme-exports", "acme-denied")
 	// No permission to write in acme-denied: every upload there is 403.
 	gcs.Use(gcstest.Deny(http.StatusForbidden, func(r *http.Request) bool {
@@ -261,8 +262,8 @@ func TestBadInput(t *testing.T) {
 	// open lets triggers name the emulator and any folder, so that the
 	// request's own errors are what it answers; policy allows one folder.
 	openStore, policyStore := t.TempDir(), t.TempDir()
-	openURL, _ := startServe(t, "--store", "file://"+openStore, "--allow-apigee-url", emu.URL, "--allow-destination", "file://")
-	policyURL, _ := startServe(t, "--store", "file://"+policyStore, "--allow-apigee-url", emu.URL, "--allow-destination", "file://"+allowed)
+	openURL, _ := startServeEnv(t, gcsEnv(gcs, nil), "--store", "file://"+openStore, "--allow-apigee-url", emu.URL, "--allow-destination", "file://")
+	policyURL, _ := startServeEnv(t, gcsEnv(gcs, nil), "--store", "file://"+policyStore, "--allow-apigee-url", emu.URL, "--allow-destination", "file://"+allowed)
 	// A refused trigger records no operation. Registered after
 	// startServe, so it runs (after every case) while the servers are up.
 	t.Cleanup(func() {
@@ -301,7 +302,7 @@ func TestBadInput(t *testing.T) {
 				for _, a := range c.args {
 					args = append(args, expand(a))
 				}
-				ta := newTestApp(nil)
+				ta := newTestApp(gcsEnv(gcs, nil))
 				code := ta.run(t.Context(), args...)
 				checkCommand(t, c, code, ta.stdout.String(), ta.stderr.String())
 			case surfaceJob:
@@ -309,7 +310,7 @@ func TestBadInput(t *testing.T) {
 				for k, v := range c.env {
 					env[k] = expand(v)
 				}
-				ta := newTestApp(env)
+				ta := newTestApp(gcsEnv(gcs, env))
 				code := ta.run(t.Context(), "job")
 				checkCommand(t, c, code, ta.stdout.String(), ta.stderr.String())
 			case surfaceTrigger:

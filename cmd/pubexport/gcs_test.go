@@ -13,11 +13,12 @@ import (
 // operations kept in the same bucket, and reads them back with
 // `operations list --store gs://...`. The default store is at the bucket's
 // root, out of the data's prefix (where a lifecycle rule on the prefix
-// would delete it). t.Setenv: not parallel.
+// would delete it).
 func TestRunToCloudStorage(t *testing.T) {
+	t.Parallel()
 	srv := startGCS(t, "acme-exports")
 
-	ta := newTestApp(nil)
+	ta := newTestApp(gcsEnv(srv, nil))
 	if code := ta.run(t.Context(), "run", "--to", "gs://acme-exports/apigee/daily", "--resource", "developers,apiproducts", "--format", "ndjson", "--compression", "gzip"); code != 0 {
 		t.Fatalf("exit %d\n%s", code, ta.stderr)
 	}
@@ -51,7 +52,7 @@ func TestRunToCloudStorage(t *testing.T) {
 		}
 	}
 
-	ops := newTestApp(nil)
+	ops := newTestApp(gcsEnv(srv, nil))
 	if code := ops.run(t.Context(), "operations", "list", "--org", "acme", "--store", "gs://acme-exports/.pubexport/operations"); code != 0 {
 		t.Fatalf("operations list: exit %d\n%s", code, ops.stderr)
 	}

@@ -192,7 +192,7 @@ func openJobTask(ctx context.Context, a *app, cfg *jobenv.Config, plan *jobPlan,
 	if err != nil {
 		return nil, nil, err
 	}
-	st, closeStore, err := openStore(ctx, plan.storeVar, plan.storeURI, plan.legacy)
+	st, closeStore, err := openStore(ctx, a, plan.storeVar, plan.storeURI, plan.legacy)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -60,7 +60,7 @@ func printLatest(ctx context.Context, a *app, org, resource, to, output string) 
 	if err != nil {
 		return err
 	}
-	root, err := sink.Open(ctx, layout.Root(dest))
+	root, err := sink.Open(ctx, layout.Root(dest), sinkOptions(a)...)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -143,15 +144,24 @@ func startEmulator(t *testing.T, o emulator.Options) *emulator.Server {
 	return emu
 }
 
-// startGCS runs a Cloud Storage emulator holding buckets and points the
-// command's storage clients at it through STORAGE_EMULATOR_HOST, the way
-// the storage client is configured outside tests. t.Setenv: the test must
-// not be parallel.
+// startGCS runs a Cloud Storage emulator holding buckets; gcsEnv points a
+// command at it.
 func startGCS(t *testing.T, buckets ...string) *gcstest.Server {
 	t.Helper()
-	srv := gcstest.Start(t, buckets...)
-	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host)
-	return srv
+	return gcstest.Start(t, buckets...)
+}
+
+// gcsEnv is a copy of env (nil: none) with STORAGE_EMULATOR_HOST naming
+// srv, the way a command is pointed at an emulator outside tests. Commands
+// read it from their own environment (storageOptions), not the process's,
+// so tests that use it run in parallel.
+func gcsEnv(srv *gcstest.Server, env map[string]string) map[string]string {
+	out := maps.Clone(env)
+	if out == nil {
+		out = map[string]string{}
+	}
+	out[storageEmulatorVar] = srv.Host
+	return out
 }
 
 // blockAppsList is an emulator hook whose app listing never answers (until

@@ -4,9 +4,17 @@ import (
 	"context"
 	"strings"
 
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
 	"pubexport/operations"
 	"pubexport/operations/notify"
 )
+
+// pubsubEmulatorVar names a Pub/Sub emulator (HOST:PORT) to publish to
+// instead of Pub/Sub, the variable the Pub/Sub client reads itself.
+const pubsubEmulatorVar = "PUBSUB_EMULATOR_HOST"
 
 // notifyURL is the topic ended operations are published to: the --notify
 // flag where a command has one (set into the app), else PUBEXPORT_NOTIFY,
@@ -31,7 +39,8 @@ func checkNotify(what, u string) error {
 }
 
 // openNotifier connects to the topic, if any. PUBSUB_EMULATOR_HOST is
-// honoured (tests).
+// honoured (tests), read through the app's environment like
+// STORAGE_EMULATOR_HOST (see storageOptions).
 func openNotifier(ctx context.Context, a *app) (operations.Notifier, func() error, error) {
 	u := notifyURL(a)
 	if u == "" {
@@ -40,7 +49,12 @@ func openNotifier(ctx context.Context, a *app) (operations.Notifier, func() erro
 	if err := checkNotify(notifyVar, u); err != nil {
 		return nil, nil, err
 	}
-	n, err := notify.NewPubSub(ctx, u)
+	var opts []option.ClientOption
+	if host := strings.TrimSpace(a.getenv(pubsubEmulatorVar)); host != "" {
+		opts = append(opts, option.WithEndpoint(host), option.WithoutAuthentication(),
+			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	}
+	n, err := notify.NewPubSub(ctx, u, opts...)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -56,13 +56,13 @@ func readGCS(t *testing.T, srv *gcstest.Server, bucket, name string) []byte {
 // per resource and day, one LATEST pointer per resource naming the newer
 // export, objects stamped with the custom time of the run that last
 // referenced them, and the operations out of the data's prefix.
-// t.Setenv: not parallel.
 func TestJobRecurring(t *testing.T) {
+	t.Parallel()
 	srv := startGCS(t, "acme-exports")
 	ps, _ := pubsubtest.Start(t)
-	t.Setenv("PUBSUB_EMULATOR_HOST", ps.Addr)
 	emu := startEmulator(t, emulator.Options{})
 	env := map[string]string{
+		pubsubEmulatorVar:       ps.Addr,
 		"PUBEXPORT_ORG":         "acme",
 		"PUBEXPORT_APIGEE_URL":  emu.URL,
 		"PUBEXPORT_DESTINATION": "gs://acme-exports/apigee/{resource}/{date}",
@@ -72,7 +72,7 @@ func TestJobRecurring(t *testing.T) {
 	yesterday := time.Now().UTC().Add(-24 * time.Hour)
 	days := []string{yesterday.Format(time.DateOnly), time.Now().UTC().Format(time.DateOnly)}
 	for i, shift := range []time.Duration{-24 * time.Hour, 0} {
-		ta := newTestApp(env)
+		ta := newTestApp(gcsEnv(srv, env))
 		ta.now = func() time.Time { return time.Now().Add(shift) }
 		if code := ta.run(t.Context(), "job"); code != 0 {
 			t.Fatalf("day %d: exit %d\n%s\n%s", i, code, ta.stdout, ta.stderr)
@@ -156,14 +156,14 @@ func TestJobRecurring(t *testing.T) {
 	env3["PUBEXPORT_APIGEE_URL"] = bad.URL
 	env3["PUBEXPORT_RESOURCES"] = "apiproducts,apps"
 	env3["PUBEXPORT_LEASE"] = "6s" // the cancel is seen within a third of it; long enough for a loaded machine
-	ta3 := newTestApp(env3)
+	ta3 := newTestApp(gcsEnv(srv, env3))
 	done3 := make(chan int, 1)
 	go func() { done3 <- ta3.run(t.Context(), "job") }()
 	var appsOp string
 	waitFor(t, "the apps export to run", func() bool {
 		// By its target: the job records the apiproducts export first, so
 		// for a moment that one alone is not done.
-		ops := newTestApp(nil)
+		ops := newTestApp(gcsEnv(srv, nil))
 		ops.run(t.Context(), "operations", "list", "--org", "acme", "--store", "gs://acme-exports/.pubexport/operations", "--filter", "done=false", "--output", "json")
 		var resp struct {
 			Operations []struct {
@@ -182,7 +182,7 @@ func TestJobRecurring(t *testing.T) {
 		}
 		return false
 	})
-	cancel := newTestApp(nil)
+	cancel := newTestApp(gcsEnv(srv, nil))
 	if code := cancel.run(t.Context(), "operations", "cancel", appsOp, "--store", "gs://acme-exports/.pubexport/operations"); code != 0 {
 		t.Fatalf("cancel: exit %d\n%s", code, cancel.stderr)
 	}
@@ -219,7 +219,7 @@ func TestJobRecurring(t *testing.T) {
 	}
 
 	// `pubexport latest` finds the newest apps export from the template.
-	ta := newTestApp(nil)
+	ta := newTestApp(gcsEnv(srv, nil))
 	if code := ta.run(t.Context(), "latest", "--org", "acme", "--resource", "apps", "--to", env["PUBEXPORT_DESTINATION"], "--output", "json"); code != 0 {
 		t.Fatalf("latest: exit %d\n%s", code, ta.stderr)
 	}
@@ -227,7 +227,7 @@ func TestJobRecurring(t *testing.T) {
 	if err := json.Unmarshal([]byte(ta.stdout.String()), &l); err != nil || !strings.Contains(l.Manifest, "/apps/"+days[1]+"/") {
 		t.Errorf("latest --output json: %v\n%s", err, ta.stdout)
 	}
-	ta = newTestApp(nil)
+	ta = newTestApp(gcsEnv(srv, nil))
 	if code := ta.run(t.Context(), "latest", "--org", "acme", "--resource", "apps", "--to", "gs://acme-exports/apigee"); code != 0 || !strings.Contains(ta.stdout.String(), "manifest: gs://acme-exports/apigee/apps/"+days[1]+"/ExportManifest_") {
 		t.Errorf("latest: exit %d\n%s%s", code, ta.stdout, ta.stderr)
 	}
@@ -237,11 +237,12 @@ func TestJobRecurring(t *testing.T) {
 // so its object keeps its creation time; the second day's run moves its
 // custom time forward, which is what the lifecycle rule counts from.
 func TestRecurringSameObjectRestamped(t *testing.T) {
+	t.Parallel()
 	srv := startGCS(t, "acme-exports")
 	emu := startEmulator(t, emulator.Options{})
 	var stamps []time.Time
 	for _, shift := range []time.Duration{-48 * time.Hour, 0} {
-		ta := newTestApp(nil)
+		ta := newTestApp(gcsEnv(srv, nil))
 		ta.now = func() time.Time { return time.Now().Add(shift) }
 		if code := ta.run(t.Context(), "run", "--org", "acme", "--apigee-url", emu.URL, "--resource", "apiproducts", "--to", "gs://acme-exports/flat"); code != 0 {
 			t.Fatalf("exit %d\n%s", code, ta.stderr)

@@ -209,6 +209,7 @@ func checkServe(a *app, f *serveFlags, addrSet, authSet bool) (*serveConfig, err
 	if c.cc, err = checkConsole(f.console, triggerPolicy{destinations: f.allowDestinations}); err != nil {
 		return nil, err
 	}
+	c.cc.sinkOptions = sinkOptions(a)
 	if err := checkConnections(f); err != nil {
 		return nil, err
 	}

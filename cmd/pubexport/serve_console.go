@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/pflag"
 
 	"pubexport/export/apigee/emulator"
+	"pubexport/export/sink"
 	"pubexport/operations/console"
 	"pubexport/operations/server"
 	"pubexport/operations/store"
@@ -47,6 +49,7 @@ type consoleConfig struct {
 	organizations      []string
 	defaultDestination string
 	allowed            []string // the policy's destinations, folders as file:// URLs
+	sinkOptions        []sink.Option
 }
 
 // checkConsole checks the console flags against the destination policy,
@@ -110,7 +113,10 @@ func mountConsole(opts *server.Options, cc consoleConfig, ops server.Operations,
 		AllowedDestinations: cc.allowed,
 		ApigeeURL:           sampleURL,
 		CheckDestination:    policy.checkDestination,
-		Logger:              opts.Logger,
+		Open: func(ctx context.Context, dest string) (sink.Bucket, error) {
+			return sink.Open(ctx, dest, cc.sinkOptions...)
+		},
+		Logger: opts.Logger,
 	})
 	if err != nil {
 		return err

@@ -30,12 +30,12 @@ func finalNames(t *testing.T, srv *gcstest.Server, bucket, prefix string) []stri
 	return out
 }
 
-// cleanRun runs pubexport with args and nothing in the way: the objects a
+// cleanRun runs pubexport with env and args and nothing in the way: the objects a
 // run that met faults must end up with too. It fails the test unless the
 // run succeeds.
-func cleanRun(t *testing.T, args ...string) {
+func cleanRun(t *testing.T, env map[string]string, args ...string) {
 	t.Helper()
-	clean := newTestApp(nil)
+	clean := newTestApp(env)
 	if code := clean.run(t.Context(), args...); code != 0 {
 		t.Fatalf("clean run: exit %d\n%s", code, clean.stderr)
 	}
@@ -51,11 +51,12 @@ func recordWrite(r *http.Request) bool {
 // emulator sees it), `run` ends with exit 0 and the clean run's objects,
 // every time: record writes are retried like data writes.
 func TestRunStoreOnFlakyCloudStorage(t *testing.T) {
+	t.Parallel()
 	srv := startGCS(t, "acme-exports")
 	args := func(to string) []string {
 		return []string{"run", "--to", "gs://acme-exports/" + to, "--resource", "apps,developers", "--format", "ndjson"}
 	}
-	cleanRun(t, args("clean")...)
+	cleanRun(t, gcsEnv(srv, nil), args("clean")...)
 	want := finalNames(t, srv, "acme-exports", "clean/")
 	if len(want) != 2 {
 		t.Fatalf("clean run objects: %v", want)
@@ -66,7 +67,7 @@ func TestRunStoreOnFlakyCloudStorage(t *testing.T) {
 	srv.Use(faults.Middleware, srv.AnswerTestPermissions("storage.objects.create", "storage.objects.delete", "storage.objects.get", "storage.objects.list"))
 	for i := range 3 {
 		to := "flaky" + string(rune('a'+i))
-		ta := newTestApp(nil)
+		ta := newTestApp(gcsEnv(srv, nil))
 		if code := ta.run(t.Context(), args(to)...); code != 0 {
 			t.Fatalf("run %d with 503 on every third request: exit %d\n%s", i, code, ta.stderr)
 		}
@@ -85,12 +86,13 @@ func TestRunStoreOnFlakyCloudStorage(t *testing.T) {
 // resume command, and `operations resume` later finishes the operation
 // with the clean run's objects.
 func TestRunEndNotRecorded(t *testing.T) {
+	t.Parallel()
 	srv := startGCS(t, "acme-exports")
 	emu := startEmulator(t, emulator.Options{})
 	args := func(to string) []string {
 		return []string{"run", "--org", "acme", "--apigee-url", emu.URL, "--to", "gs://acme-exports/" + to, "--resource", "apps", "--format", "ndjson"}
 	}
-	cleanRun(t, args("clean")...)
+	cleanRun(t, gcsEnv(srv, nil), args("clean")...)
 	want := finalNames(t, srv, "acme-exports", "clean/")
 
 	// Record writes succeed for the create and the lease, then fail.
@@ -104,7 +106,7 @@ func TestRunEndNotRecorded(t *testing.T) {
 			next.ServeHTTP(w, r)
 		})
 	})
-	ta := newTestApp(shortLease())
+	ta := newTestApp(gcsEnv(srv, shortLease()))
 	start := time.Now()
 	code := ta.run(t.Context(), args("down")...)
 	took := time.Since(start)
@@ -118,7 +120,7 @@ func TestRunEndNotRecorded(t *testing.T) {
 	t.Logf("run exited %d after %v:\n%s", code, took, ta.stderr)
 
 	srv.Use()
-	res := newTestApp(shortLease())
+	res := newTestApp(gcsEnv(srv, shortLease()))
 	if code := res.run(t.Context(), "operations", "resume", m[1], "--store", m[2]); code != 0 {
 		t.Fatalf("resume: exit %d\n%s", code, res.stderr)
 	}
@@ -138,14 +140,16 @@ func TestRunEndNotRecorded(t *testing.T) {
 // the watch: `run` exits non-zero and says how to resume all the same,
 // since the export stays as last recorded.
 func TestRunSignalWhileStorageFails(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{"404", "hang", "unsignalled"} {
 		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
 			srv := startGCS(t, "acme-exports")
 			emu, blocking, started := stallableEmulator(t)
 			args := func(to string) []string {
 				return []string{"run", "--org", "acme", "--apigee-url", emu.URL, "--to", "gs://acme-exports/" + to, "--resource", "apps", "--format", "ndjson"}
 			}
-			cleanRun(t, args("clean")...)
+			cleanRun(t, gcsEnv(srv, nil), args("clean")...)
 			want := finalNames(t, srv, "acme-exports", "clean/")
 
 			var failing atomic.Bool
@@ -170,7 +174,7 @@ func TestRunSignalWhileStorageFails(t *testing.T) {
 			defer close(release)
 
 			blocking.Store(true)
-			ta := newTestApp(shortLease())
+			ta := newTestApp(gcsEnv(srv, shortLease()))
 			done := make(chan int, 1)
 			go func() { done <- ta.run(t.Context(), args("x")...) }()
 			<-started
@@ -197,7 +201,7 @@ func TestRunSignalWhileStorageFails(t *testing.T) {
 
 			failing.Store(false)
 			blocking.Store(false)
-			res := newTestApp(shortLease())
+			res := newTestApp(gcsEnv(srv, shortLease()))
 			if code := res.run(t.Context(), "operations", "resume", name, "--store", "gs://acme-exports/.pubexport/operations"); code != 0 {
 				t.Fatalf("resume: exit %d\n%s", code, res.stderr)
 			}
@@ -213,16 +217,17 @@ func TestRunSignalWhileStorageFails(t *testing.T) {
 // answers, with an export running; the export stays resumable and
 // `operations resume` finishes it with the clean run's objects.
 func TestServeSignalWhileStorageHangs(t *testing.T) {
+	t.Parallel()
 	srv := startGCS(t, "acme-exports")
 	emu, blocking, started := stallableEmulator(t)
 	cleanDir, dir := t.TempDir(), t.TempDir()
-	cleanRun(t, "run", "--org", "acme", "--apigee-url", emu.URL, "--to", cleanDir, "--resource", "apps", "--format", "ndjson")
+	cleanRun(t, gcsEnv(srv, nil), "run", "--org", "acme", "--apigee-url", emu.URL, "--to", cleanDir, "--resource", "apps", "--format", "ndjson")
 	want, _ := exportFiles(t, cleanDir)
 
 	hanging := hangStorage(t, srv)
 
 	storeURI := "gs://acme-exports/ops"
-	url, ta, done := launchServe(t, shortLease(), "--store", storeURI, "--allow-apigee-url", emu.URL, "--allow-destination", "file://")
+	url, ta, done := launchServe(t, gcsEnv(srv, shortLease()), "--store", storeURI, "--allow-apigee-url", emu.URL, "--allow-destination", "file://")
 	blocking.Store(true)
 	c := dial(t, url)
 	req := exportReq(emu, dir, "apps", "ndjson")
@@ -243,7 +248,7 @@ func TestServeSignalWhileStorageHangs(t *testing.T) {
 
 	hanging.Store(false)
 	blocking.Store(false)
-	res := newTestApp(shortLease())
+	res := newTestApp(gcsEnv(srv, shortLease()))
 	if code := res.run(t.Context(), "operations", "resume", op.GetName(), "--store", storeURI); code != 0 {
 		t.Fatalf("resume: exit %d\n%s", code, res.stderr)
 	}
@@ -258,17 +263,18 @@ func TestServeSignalWhileStorageHangs(t *testing.T) {
 // retried task resumes the operation and finishes it with the clean run's
 // objects.
 func TestJobSignalWhileStorageHangs(t *testing.T) {
+	t.Parallel()
 	srv := startGCS(t, "acme-exports")
 	emu, blocking, started := stallableEmulator(t)
 	cleanDir, dir := t.TempDir(), t.TempDir()
-	cleanRun(t, "run", "--org", "acme", "--apigee-url", emu.URL, "--to", cleanDir, "--resource", "apps")
+	cleanRun(t, gcsEnv(srv, nil), "run", "--org", "acme", "--apigee-url", emu.URL, "--to", cleanDir, "--resource", "apps")
 	want, _ := exportFiles(t, cleanDir)
 
 	hanging := hangStorage(t, srv)
 	env := jobEnv(emu, dir, map[string]string{"PUBEXPORT_RESOURCES": "apps", "CLOUD_RUN_EXECUTION": "pubexport-h4ng",
 		"PUBEXPORT_STORE": "gs://acme-exports/ops", leaseVar: "6s"})
 	blocking.Store(true)
-	ta := newTestApp(env)
+	ta := newTestApp(gcsEnv(srv, env))
 	done := make(chan int, 1)
 	go func() { done <- ta.run(t.Context(), "job") }()
 	<-started
@@ -288,7 +294,7 @@ func TestJobSignalWhileStorageHangs(t *testing.T) {
 	hanging.Store(false)
 	blocking.Store(false)
 	env["CLOUD_RUN_TASK_ATTEMPT"] = "1"
-	retry := newTestApp(env)
+	retry := newTestApp(gcsEnv(srv, env))
 	if code := retry.run(t.Context(), "job"); code != 0 {
 		t.Fatalf("retry: exit %d\n%s", code, retry.stdout)
 	}

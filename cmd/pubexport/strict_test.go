@@ -9,9 +9,10 @@ import (
 
 // TestMissingBucket: a mistyped bucket is reported as such, whether the
 // operation store (recording the operation) or the destination meets it
-// first. t.Setenv: not parallel.
+// first.
 func TestMissingBucket(t *testing.T) {
-	startGCS(t, "acme-exports")
+	t.Parallel()
+	srv := startGCS(t, "acme-exports")
 	emu := startEmulator(t, emulator.Options{})
 	for _, c := range []struct {
 		name string
@@ -22,7 +23,7 @@ func TestMissingBucket(t *testing.T) {
 		{"store", []string{"--to", "gs://acme-exports/apigee", "--store", "gs://acme-exprots/ops"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			ta := newTestApp(nil)
+			ta := newTestApp(gcsEnv(srv, nil))
 			code := ta.run(t.Context(), append([]string{"run", "--org", "acme", "--apigee-url", emu.URL, "--resource", "apps"}, c.args...)...)
 			out := ta.stderr.String()
 			if code != exitFailed || !strings.Contains(out, "(NOT_FOUND)") || !strings.Contains(out, "gs://acme-exprots does not exist") {
@@ -30,7 +31,7 @@ func TestMissingBucket(t *testing.T) {
 			}
 		})
 	}
-	ta := newTestApp(jobEnv(emu, "", map[string]string{"PUBEXPORT_DESTINATION": "gs://acme-exprots/apigee/{resource}/{date}"}))
+	ta := newTestApp(gcsEnv(srv, jobEnv(emu, "", map[string]string{"PUBEXPORT_DESTINATION": "gs://acme-exprots/apigee/{resource}/{date}"})))
 	if code := ta.run(t.Context(), "job"); code != exitFailed || !strings.Contains(ta.stdout.String()+ta.stderr.String(), "gs://acme-exprots does not exist") {
 		t.Errorf("job: exit %d\n%s\n%s", code, ta.stdout, ta.stderr)
 	}
