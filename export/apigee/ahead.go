@@ -18,9 +18,9 @@ import (
 // from the raw page: a page that ends the listing, fails it or leaves its
 // cursor where it was is never followed by a request ahead, so the requests
 // are exactly those of a listing that waits, in the same order. (A page of
-// API products is read from its end only, so one that fails among its
-// earlier records is followed by a request ahead, which goes unused; see
-// keyAhead.)
+// API products, and an apps page that ends with its nextPageToken, are read
+// from their end only, so one that fails before that is followed by a
+// request ahead, which goes unused; see keyAhead and appsAhead.)
 //
 // At most one request is ahead: with the page being decoded, a Lister holds
 // at most two raw pages. The request runs under the context of the Next
@@ -181,6 +181,17 @@ func (l *Lister) keyAhead(s, startKey string, n int) (Cursor, bool) {
 func (l *Lister) appsAhead(s string, cur Cursor, n int) (Cursor, bool) {
 	pass := cur.pass()
 	byKey := cur.StartKey != ""
+	if !byKey {
+		// The token at the page's end is all a pass paged by token needs:
+		// read there (tailToken), it costs no pass over the page (1.5 ms
+		// for 1000 apps between the page's last byte and the next request).
+		if next, ok := tailToken(s); ok {
+			if next == cur.PageToken || l.tokens[next] {
+				return Cursor{}, false
+			}
+			return passCursor(pass, next), true
+		}
+	}
 	pk, ok := peekPage(Apps, s, byKey)
 	if !ok {
 		return Cursor{}, false

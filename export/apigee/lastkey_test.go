@@ -222,3 +222,46 @@ func TestProductsFaultyPageDropsItsRequestAhead(t *testing.T) {
 		t.Errorf("errors differ:\n  waiting: %s\n  ahead:   %s", errs[0], errs[1])
 	}
 }
+
+// TestTailTokenEdges: apps pages chosen for their edges. ok false makes
+// the listing peek the whole page; it must be false wherever the token is
+// not plainly a string among the page's last members.
+func TestTailTokenEdges(t *testing.T) {
+	cases := []struct {
+		in  string
+		ok  bool
+		tok string
+	}{
+		{`{"app":[{"appId":"a"}],"nextPageToken":"t1","totalSize":3}`, true, "t1"},
+		{" {\"app\":[],\n\"totalSize\" : -1.5e3 , \"next_page_token\"\t:\"t\\u0032\" } ", true, "t2"},
+		{`{"app":[{"appId":"a","nextPageToken":"inner"}],"totalSize":3,"nextPageToken":"t\"}],\\"}`, true, `t"}],\`},
+		{`{"nextPageToken":"t3","totalSize":1}`, true, "t3"},
+		{`{"app":[],"nextPageToken":"t","x":true,"y":null,"z":"s"}`, true, "t"},
+		// Not there, not a string, or not plain: peek the page.
+		{`{"nextPageToken":"t","app":[{"appId":"a"}]}`, false, ""},
+		{`{"app":[],"nextPageToken":null}`, false, ""},
+		{`{"app":[],"nextPageToken":""}`, false, ""},
+		{`{"app":[],"nextPageToken":5}`, false, ""},
+		{`{"app":[],"nextPageToken":"a","next_page_token":"b"}`, false, ""},
+		{`{"app":[],"nextPageToken":"t\q"}`, false, ""},
+		{`{"app":[],"nextPageToken":"t",}`, false, ""},
+		{`{"app":[],"nextPageToken":"t"`, false, ""},
+		{`{"app":[],"nextPageToken" "t"}`, false, ""},
+		{`{"app":[],nextPageToken:"t"}`, false, ""},
+		{`{"app":[],"totalSize":,"nextPageToken":"t"}`, false, ""},
+		{`{"app":[],"nextPageToken":"t"} x`, false, ""},
+		{`"nextPageToken":"t"}`, false, ""},
+		{``, false, ""},
+		{`}`, false, ""},
+		{`"}`, false, ""},
+	}
+	for _, c := range cases {
+		got, ok := tailToken(c.in)
+		if ok != c.ok || got != c.tok {
+			t.Errorf("%s: tailToken = %q, %v; want %q, %v", c.in, got, ok, c.tok, c.ok)
+		}
+		if want, err := decodedPeek(Apps, c.in); err == nil && ok && want.nextToken != got {
+			t.Errorf("%s: tailToken %q, the decoder's token %q", c.in, got, want.nextToken)
+		}
+	}
+}

@@ -139,3 +139,15 @@ func lastKey(r Resource, s string) (string, bool) {
 	}
 	return plan.LastKey(s, r.keyProtoName())
 }
+
+// tailToken reads the nextPageToken of an apps page from the members that
+// end it (see pagejson.Plan.TailToken): ok is false when it is not there,
+// is null or empty, or cannot be read plainly. The token is a copy, as
+// peekPage's is.
+func tailToken(s string) (string, bool) {
+	tok, ok := pagePlans[Apps].TailToken(s, "next_page_token")
+	if !ok || tok == "" {
+		return "", false
+	}
+	return strings.Clone(tok), true
+}

@@ -40,8 +40,10 @@ func peekFor(r Resource, s string) (pagePeek, bool) {
 // TestPeekPageAgreesWithDecoder: on realistic pages written in every JSON
 // form the decoder accepts (escapes in keys and tokens, proto names, nulls,
 // shuffled and unknown fields; see variantWriter), some records without
-// keys, peekPage reads the same keys and nextPageToken as the decoder.
+// keys, peekPage reads the same keys and nextPageToken as the decoder, and
+// so does tailToken where the token is among the page's last members.
 func TestPeekPageAgreesWithDecoder(t *testing.T) {
+	tails := 0
 	for _, r := range Resources() {
 		for seed := range uint64(200) {
 			rnd := rand.New(rand.NewPCG(seed, 3))
@@ -82,7 +84,21 @@ func TestPeekPageAgreesWithDecoder(t *testing.T) {
 			if !slices.Equal(got.keys, want.keys) || got.nextToken != want.nextToken {
 				t.Fatalf("%s seed %d: peekPage read %q %q, the decoder %q %q\n%s", r, seed, got.keys, got.nextToken, want.keys, want.nextToken, s)
 			}
+			if r != Apps {
+				continue
+			}
+			// The token read at the page's end, when it is there, is the
+			// decoder's too.
+			if tok, ok := tailToken(s); ok {
+				tails++
+				if tok != want.nextToken {
+					t.Fatalf("seed %d: tailToken read %q, the decoder %q\n%s", seed, tok, want.nextToken, s)
+				}
+			}
 		}
+	}
+	if tails < 20 {
+		t.Errorf("tailToken read only %d of the apps pages; the test wants more of them", tails)
 	}
 }
 
@@ -156,10 +172,14 @@ func FuzzPeekPage(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		for _, r := range Resources() {
 			lastKey(r, string(in)) // never panics either
+			tok, tokOK := tailToken(string(in))
 			got, ok := peekFor(r, string(in))
 			want, err := decodedPeek(r, string(in))
 			if err != nil {
 				continue // the listing fails on this page either way
+			}
+			if r == Apps && tokOK && tok != want.nextToken {
+				t.Fatalf("%q: tailToken %q, decoder %q", in, tok, want.nextToken)
 			}
 			if !ok {
 				t.Fatalf("%s: the decoder reads %q, peekPage cannot", r, in)
@@ -173,11 +193,16 @@ func FuzzPeekPage(f *testing.F) {
 
 // BenchmarkPeekPage: reading where a page leads costs a fraction of
 // decoding it (compare BenchmarkDecodePage/fast, the same apps page); it is
-// what a listing does before it asks for the next page. lastKey, which
-// reads only the page's end, is what a listing of API products does.
+// what a listing does before it asks for the next page. lastKey and
+// tailToken, which read only the page's end, are what a listing of API
+// products and an apps pass paged by token do.
 func BenchmarkPeekPage(b *testing.B) {
 	for _, r := range Resources() {
-		page, err := protojson.Marshal(wrap(r, genRecords(r, 1000, 42)))
+		m := wrap(r, genRecords(r, 1000, 42))
+		if a, ok := m.(*apigeepb.ListAppsResponse); ok {
+			a.NextPageToken = proto.String("YXBwczphcHByb3ZlZDphcHByb3ZlZDoz")
+		}
+		page, err := protojson.Marshal(m)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -190,7 +215,16 @@ func BenchmarkPeekPage(b *testing.B) {
 				}
 			}
 		})
-		if r != Apps {
+		if r == Apps {
+			b.Run(string(r)+"/tailtoken", func(b *testing.B) {
+				b.SetBytes(int64(len(s)))
+				for b.Loop() {
+					if _, ok := tailToken(s); !ok {
+						b.Fatal("tailToken cannot read the page")
+					}
+				}
+			})
+		} else {
 			b.Run(string(r)+"/lastkey", func(b *testing.B) {
 				b.SetBytes(int64(len(s)))
 				for b.Loop() {

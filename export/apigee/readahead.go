@@ -267,8 +267,12 @@ func (r *passReader) run(ctx context.Context, l *Lister) {
 		}
 		wrote += n
 		pages++
-		pk, ok := peekPage(Apps, unsafe.String(unsafe.SliceData(body), len(body)), false)
-		next := pk.nextToken
+		text := unsafe.String(unsafe.SliceData(body), len(body))
+		next, ok := tailToken(text)
+		if !ok {
+			pk, peeked := peekPage(Apps, text, false)
+			next, ok = pk.nextToken, peeked
+		}
 		if !ok || next == "" || next == cur.PageToken || tokens[next] {
 			// The end of the pass, or a page the Lister must judge.
 			r.stop(seal(""))

@@ -128,3 +128,94 @@ func escaped(s string, j int) bool {
 	}
 	return n%2 == 1
 }
+
+// TailToken returns the token field (the proto name of a string field of
+// the page) when it is among the members that end the page after its last
+// list or object ({"records":[...],"token":"t","total":3}, as list
+// responses are written), reading those members backwards from the page's
+// end and nothing before them. ok is false when the token is not among
+// them, is null, or they are not plainly what Decode would accept: the
+// caller then peeks the whole page.
+//
+// As with LastKey, the page before those members is not read: a page whose
+// only fault is there, or that has the token twice with one copy there,
+// gives the token here and is refused by Decode.
+//
+// A plain token is a substring of s.
+func (plan *Plan) TailToken(s, token string) (tok string, ok bool) {
+	f := plan.byName[token]
+	if f == nil {
+		return "", false
+	}
+	end := lastByte(s, len(s))
+	if end < 0 || s[end] != '}' {
+		return "", false
+	}
+	found := false
+	for {
+		// One member, from its value's last byte back to its name.
+		j := lastByte(s, end)
+		if j < 0 {
+			return "", false
+		}
+		var val int // where the value starts
+		switch c := s[j]; {
+		case c == ']' || c == '}':
+			return tok, found // the members before are not scalars
+		case c == '"':
+			if val = stringStart(s, j); val < 0 {
+				return "", false
+			}
+		case isNotDelim(c): // a number or literal
+			for val = j; val > 0 && isNotDelim(s[val-1]); val-- {
+			}
+		default:
+			return "", false
+		}
+		colon := lastByte(s, val)
+		if colon < 0 || s[colon] != ':' {
+			return "", false
+		}
+		nameEnd := lastByte(s, colon)
+		if nameEnd < 0 || s[nameEnd] != '"' {
+			return "", false
+		}
+		nameStart := stringStart(s, nameEnd)
+		if nameStart < 0 {
+			return "", false
+		}
+		d := decoder{s: s, i: nameStart}
+		name, err := d.str()
+		if err != nil || d.i != nameEnd+1 {
+			return "", false
+		}
+		if plan.byName[name] == f {
+			if found {
+				return "", false // the decoder refuses duplicate fields
+			}
+			d.i = val
+			if s[val] != '"' {
+				return "", false // null, or not a string: the caller peeks
+			}
+			if tok, err = d.str(); err != nil || d.i != j+1 {
+				return "", false
+			}
+			found = true
+		}
+		end = lastByte(s, nameStart)
+		if end < 0 || s[end] != ',' {
+			return tok, found && end >= 0 && s[end] == '{' && lastByte(s, end) < 0
+		}
+	}
+}
+
+// stringStart returns the index of the quote that opens the string whose
+// closing quote is at end, -1 if there is none (see recordStart).
+func stringStart(s string, end int) int {
+	for j := end - 1; j >= 0; j-- {
+		if s[j] == '"' && !escaped(s, j) {
+			return j
+		}
+	}
+	return -1
+}
