@@ -104,7 +104,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	expand := fs.String("developer-expand", "honoured", "what developers.list does with expand=true next to count or startKey: honoured, ignored-with-count, ignored-with-startkey or rejected")
 	fs.BoolVar(&cfg.opts.StartKeyNeedsCount, "startkey-needs-count", false, "ignore a developers.list startKey sent without count (the list starts at its beginning)")
 	keyless := fs.String("keyless-apps", "approved", "where apps.list shows an app without credentials: approved (under keyStatus=approved), every (under both), revoked or none (under neither)")
-	appsPaging := fs.String("apps-paging", "index", "what an apps.list nextPageToken is: index (an index into the list as it is now, as documented), stable (a position deletions do not shift) or pre-1.10 (pageSize and pageToken ignored; rows and startKey only)")
+	appsPaging := fs.String("apps-paging", "index", "what an apps.list nextPageToken is: index (the plain decimal index into the list as it is now, as documented), encoded-index (that index in an opaque base64 token bound to status and keyStatus), stable (an opaque position deletions do not shift) or pre-1.10 (pageSize and pageToken ignored; rows and startKey only)")
 	fs.BoolVar(&cfg.opts.TotalSizeAll, "totalsize-all", false, "make apps.list's totalSize count every app of the organization rather than the apps its status and keyStatus filters list")
 	var deny, deniedSpaces string
 	var spaces bool

@@ -34,7 +34,8 @@ func TestAppsResumeExpiredToken(t *testing.T) {
 		{"no anchor/passes at once", true, false, "again from its start"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			emu := exporttest.Emulator(t, data, emulator.Options{})
+			// Encoded tokens: a plain index token has no lifetime to end.
+			emu := exporttest.Emulator(t, data, emulator.Options{AppsPaging: emulator.AppsEncodedIndexTokens})
 			c := exporttest.ApigeeClient(t, emu, apigee.WithPageSize(shiftPageSize))
 			spill := dirSpill{t.TempDir()}
 			seed := apigee.NewKeySeed()

@@ -23,8 +23,9 @@ func (h *handler) apps(w http.ResponseWriter, r *http.Request, o *orgState) erro
 // them a page is cut at rows (default and cap 1000) and continues with an
 // inclusive startKey (appId), the legacy style that silently truncates
 // clients that do not page. Options.AppsPaging says what a token means
-// (an index into the list as it is now, by default) or whether the
-// organization predates token paging. status filters by app status and
+// (by default the plain decimal index, in the list as it is now, of the
+// next page's first app) or whether the organization predates token
+// paging. status filters by app status and
 // keyStatus by the status of the app's credentials (see keyClass and
 // KeylessMode); both default to approved, so revoked apps appear only with
 // status=revoked and apps whose keys are all revoked only with
@@ -81,7 +82,12 @@ func (h *handler) listApps(w http.ResponseWriter, r *http.Request, o *orgState) 
 	}
 	var tok pageToken
 	token := tokens && q.Get("pageToken") != ""
-	if token {
+	switch {
+	case token && mode == AppsIndexTokens:
+		if tok.pos, err = parseIndexToken(q.Get("pageToken")); err != nil {
+			return err
+		}
+	case token:
 		if tok, err = parsePageToken(q.Get("pageToken")); err != nil {
 			return err
 		}
@@ -98,7 +104,7 @@ func (h *handler) listApps(w http.ResponseWriter, r *http.Request, o *orgState) 
 	keep := func(rec *record) bool { return rec.status == status && keyless.matches(rec.keys, keyStatus) }
 	o.mu.RLock()
 	from, index := tok.pos, tok.pos
-	if token && mode == AppsIndexTokens {
+	if token && mode.indexed() {
 		from = o.appPos(status, keyStatus, index, keep)
 	}
 	if k := q.Get("startKey"); k != "" && !token {
@@ -106,12 +112,12 @@ func (h *handler) listApps(w http.ResponseWriter, r *http.Request, o *orgState) 
 			o.mu.RUnlock()
 			return notFound("App with appId %s does not exist in organization %s (keymanagement.service.app_doesnot_exist)", k, o.name)
 		}
-		if tokens && mode == AppsIndexTokens {
+		if tokens && mode.indexed() {
 			index = o.appIndex(from, keep)
 		}
 	}
 	rows, next, more := o.apps.scan(from, size, keep)
-	if tokens && more && mode == AppsIndexTokens {
+	if tokens && more && mode.indexed() {
 		// The next page starts at the app that follows, whose index is
 		// this page's plus its length; noted for that page's request.
 		o.idx.put(o.version, filterKey{status, keyStatus}, index+len(rows), next)
@@ -134,7 +140,10 @@ func (h *handler) listApps(w http.ResponseWriter, r *http.Request, o *orgState) 
 	}
 	o.mu.RUnlock()
 	var extra []string
-	if tokens && more {
+	switch {
+	case tokens && more && mode == AppsIndexTokens:
+		extra = append(extra, "nextPageToken", strconv.Quote(strconv.Itoa(next)))
+	case tokens && more:
 		extra = append(extra, "nextPageToken", strconv.Quote(pageToken{status: status, keyStatus: keyStatus, pos: next, epoch: h.epoch.Load()}.String()))
 	}
 	if total > 0 {

@@ -88,12 +88,27 @@ func TestAppsTokenPaging(t *testing.T) {
 	if n := len(items(t, get(t, orgURL(s, "acme")+"/apps?pageSize=5000").ok(t), "app")); n != 1000 {
 		t.Fatalf("pageSize=5000: %d apps, want 1000", n)
 	}
-	// A token made for one status is refused for another; junk is refused.
+	// By default a token is the plain decimal index of the next page's
+	// first app; anything but a number is refused.
 	m := get(t, orgURL(s, "acme")+"/apps?pageSize=10").ok(t)
+	if tok := str(t, m["nextPageToken"]); tok != "10" {
+		t.Fatalf("nextPageToken %q after 10 apps, want \"10\"", tok)
+	}
+	if ids := keysOf(t, items(t, get(t, orgURL(s, "acme")+"/apps?pageSize=3&pageToken=7").ok(t), "app"), "appId"); !slices.Equal(ids, want[7:10]) {
+		t.Fatalf("pageToken=7: %v, want apps 7 to 9", ids)
+	}
+	for _, bad := range []string{"bm9wZQ", "-1", "1e3", "99999999999"} {
+		get(t, orgURL(s, "acme")+"/apps?pageToken="+bad).googleError(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+	}
+	get(t, orgURL(s, "acme")+"/apps?pageSize=-1").googleError(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+	// An encoded token made for one status is refused for another; junk
+	// is refused.
+	s = start(t, d, Options{AppsPaging: AppsEncodedIndexTokens})
+	m = get(t, orgURL(s, "acme")+"/apps?pageSize=10").ok(t)
 	tok := url.QueryEscape(str(t, m["nextPageToken"]))
 	get(t, orgURL(s, "acme")+"/apps?status=revoked&pageToken="+tok).googleError(t, http.StatusBadRequest, "INVALID_ARGUMENT")
 	get(t, orgURL(s, "acme")+"/apps?pageToken=bm9wZQ").googleError(t, http.StatusBadRequest, "INVALID_ARGUMENT")
-	get(t, orgURL(s, "acme")+"/apps?pageSize=-1").googleError(t, http.StatusBadRequest, "INVALID_ARGUMENT")
+	get(t, orgURL(s, "acme")+"/apps?pageToken=10").googleError(t, http.StatusBadRequest, "INVALID_ARGUMENT")
 }
 
 // TestAppsLegacyPaging is the rows + startKey style: no nextPageToken at
@@ -215,7 +230,7 @@ func TestAppsKeyStatus(t *testing.T) {
 			}
 		}
 	}
-	s := start(t, d, Options{})
+	s := start(t, d, Options{AppsPaging: AppsEncodedIndexTokens})
 	base := orgURL(s, "acme") + "/apps"
 	r := get(t, base+"?keyStatus=all")
 	r.googleError(t, http.StatusBadRequest, "INVALID_ARGUMENT")

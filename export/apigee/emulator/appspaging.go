@@ -17,12 +17,23 @@ type AppsPaging int
 
 const (
 	// AppsIndexTokens: nextPageToken is the index, in the list filtered
-	// by status and keyStatus as it is now, of the page's first app, as
-	// the reference describes it. The default.
+	// by status and keyStatus as it is now, of the next page's first app,
+	// written as a plain decimal number ("1000"), and a request's
+	// pageToken is read as that index: the most literal reading of "The
+	// starting index record". A pageToken that is not a decimal number is
+	// refused with 400. Such a token has no expiry (ExpirePageTokens does
+	// not touch it) and is not bound to a status or keyStatus: it is an
+	// index into whichever list the request filters. The default.
 	AppsIndexTokens AppsPaging = iota
+	// AppsEncodedIndexTokens: the same index, but wrapped in an opaque
+	// base64 token that also names the status and keyStatus it was made
+	// for (a token used with other filters is refused with 400) and the
+	// token epoch it was minted in (see Server.ExpirePageTokens), as a
+	// server whose tokens a client cannot read would answer.
+	AppsEncodedIndexTokens
 	// AppsStableTokens: nextPageToken is a position that deletions and
 	// status changes do not shift (a deleted app leaves a hole), as a
-	// server-side cursor would be.
+	// server-side cursor would be; opaque like AppsEncodedIndexTokens.
 	AppsStableTokens
 	// AppsPre110: an organization older than 1.10, where pageSize and
 	// pageToken are ignored: no nextPageToken is ever sent, and pages are
@@ -30,7 +41,11 @@ const (
 	AppsPre110
 )
 
-var appsPagingNames = []string{"index", "stable", "pre-1.10"}
+var appsPagingNames = []string{"index", "encoded-index", "stable", "pre-1.10"}
+
+// indexed says whether the mode's tokens are an index into the list as it
+// is now, which deletions and status changes before it shift.
+func (m AppsPaging) indexed() bool { return m == AppsIndexTokens || m == AppsEncodedIndexTokens }
 
 func (m AppsPaging) String() string {
 	if m >= 0 && int(m) < len(appsPagingNames) {
@@ -52,9 +67,11 @@ func ParseAppsPaging(s string) (AppsPaging, error) {
 // indexCache remembers where in the apps table the app at an index of a
 // filtered list is, so that a client paging in order costs a page per page
 // rather than a scan of the table from the start: each page notes where
-// the next one starts. It keeps the last few per filter (a page asked for
-// again after a fault, or ahead, still finds its entry), and any change to
-// the apps (version) empties it.
+// it and the next one start. It keeps the last few per filter, and an
+// index that is not among them is found by scanning from the nearest one
+// before it: a client that asks for several pages ahead by index, in any
+// order, pays a few pages per page, not a scan from the start. Any change
+// to the apps (version) empties it.
 type indexCache struct {
 	mu      sync.Mutex
 	version uint64
@@ -69,20 +86,27 @@ type indexEntry struct {
 	index, pos int
 }
 
-const indexCacheSize = 8
+const indexCacheSize = 32
 
 func (c *indexCache) get(version uint64, f filterKey, index int) (int, bool) {
+	e, ok := c.nearest(version, f, index)
+	return e.pos, ok && e.index == index
+}
+
+// nearest is the entry with the largest index at or below index, if any.
+func (c *indexCache) nearest(version uint64, f filterKey, index int) (indexEntry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	var best indexEntry
 	if c.version != version || c.at[f] == nil {
-		return 0, false
+		return best, false
 	}
 	for _, e := range c.at[f] {
-		if e.set && e.index == index {
-			return e.pos, true
+		if e.set && e.index <= index && (!best.set || e.index > best.index) {
+			best = e
 		}
 	}
-	return 0, false
+	return best, best.set
 }
 
 func (c *indexCache) put(version uint64, f filterKey, index, pos int) {
@@ -106,15 +130,21 @@ func (c *indexCache) put(version uint64, f filterKey, index, pos int) {
 // list that keep filters, or the table's length past its end. The caller
 // holds o.mu (read).
 func (o *orgState) appPos(status, keyStatus string, i int, keep func(*record) bool) int {
-	if pos, ok := o.idx.get(o.version, filterKey{status, keyStatus}, i); ok {
-		return pos
+	f := filterKey{status, keyStatus}
+	from, n := 0, 0
+	if e, ok := o.idx.nearest(o.version, f, i); ok {
+		if e.index == i {
+			return e.pos
+		}
+		from, n = e.pos, e.index
 	}
-	n := 0
-	for pos, r := range o.apps.rows {
+	for pos := from; pos < len(o.apps.rows); pos++ {
+		r := o.apps.rows[pos]
 		if r == nil || !keep(r) {
 			continue
 		}
 		if n == i {
+			o.idx.put(o.version, f, i, pos)
 			return pos
 		}
 		n++

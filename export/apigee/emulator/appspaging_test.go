@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -31,6 +32,8 @@ func TestAppsIndexTokensShift(t *testing.T) {
 	}{
 		{AppsIndexTokens, func(s *Server, id string) error { return s.DeleteApp("acme", id) }, true},
 		{AppsIndexTokens, func(s *Server, id string) error { return s.SetAppStatus("acme", id, "revoked") }, true},
+		{AppsEncodedIndexTokens, func(s *Server, id string) error { return s.DeleteApp("acme", id) }, true},
+		{AppsEncodedIndexTokens, func(s *Server, id string) error { return s.SetAppStatus("acme", id, "revoked") }, true},
 		{AppsStableTokens, func(s *Server, id string) error { return s.DeleteApp("acme", id) }, false},
 		{AppsStableTokens, func(s *Server, id string) error { return s.SetAppStatus("acme", id, "revoked") }, false},
 	} {
@@ -57,26 +60,31 @@ func TestAppsIndexTokensShift(t *testing.T) {
 		}
 	}
 	// An index token follows the list as it is: paged to its end with
-	// nothing changed, every app once, in order.
-	s := start(t, d, Options{})
-	var got []string
-	for tok, pages := "", 0; pages == 0 || tok != ""; pages++ {
-		q := "pageSize=7"
-		if tok != "" {
-			q += "&pageToken=" + url.QueryEscape(tok)
+	// nothing changed, every app once, in order, in either form.
+	for _, mode := range []AppsPaging{AppsIndexTokens, AppsEncodedIndexTokens} {
+		s := start(t, d, Options{AppsPaging: mode})
+		var got []string
+		for tok, pages := "", 0; pages == 0 || tok != ""; pages++ {
+			q := "pageSize=7"
+			if tok != "" {
+				q += "&pageToken=" + url.QueryEscape(tok)
+			}
+			var ids []string
+			ids, tok = appsPage(t, s, q)
+			got = append(got, ids...)
 		}
-		var ids []string
-		ids, tok = appsPage(t, s, q)
-		got = append(got, ids...)
-	}
-	if !slices.Equal(got, want) {
-		t.Fatalf("%d apps by index tokens, want the %d approved in order", len(got), len(want))
-	}
-	// startKey with pageSize gives a token from the startKey's index on.
-	ids, tok := appsPage(t, s, "pageSize=5&startKey="+want[20])
-	next, _ := appsPage(t, s, "pageSize=5&pageToken="+url.QueryEscape(tok))
-	if !slices.Equal(ids, want[20:25]) || !slices.Equal(next, want[25:30]) {
-		t.Fatalf("startKey %s with pageSize: %v then %v", want[20], ids, next)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%v: %d apps by index tokens, want the %d approved in order", mode, len(got), len(want))
+		}
+		// startKey with pageSize gives a token from the startKey's index on.
+		ids, tok := appsPage(t, s, "pageSize=5&startKey="+want[20])
+		next, _ := appsPage(t, s, "pageSize=5&pageToken="+url.QueryEscape(tok))
+		if !slices.Equal(ids, want[20:25]) || !slices.Equal(next, want[25:30]) {
+			t.Fatalf("%v: startKey %s with pageSize: %v then %v", mode, want[20], ids, next)
+		}
+		if mode == AppsIndexTokens && tok != "25" {
+			t.Fatalf("startKey %s (app 20) with pageSize=5: token %q, want \"25\"", want[20], tok)
+		}
 	}
 }
 
@@ -103,8 +111,10 @@ func TestAppsPre110(t *testing.T) {
 		t.Fatalf("rows=5000 from app 999: %d apps, want the %d left", len(ids), len(want)-999)
 	}
 	get(t, orgURL(s, "acme")+"/apps?rows=5&startKey=00000000-0000-4000-8000-000000000000").googleError(t, http.StatusNotFound, "NOT_FOUND")
-	if _, err := ParseAppsPaging("pre-1.10"); err != nil {
-		t.Error(err)
+	for _, name := range []string{"index", "encoded-index", "stable", "pre-1.10"} {
+		if m, err := ParseAppsPaging(name); err != nil || m.String() != name {
+			t.Errorf("%s: %v, %v", name, m, err)
+		}
 	}
 	if _, err := ParseAppsPaging("cursor"); err == nil {
 		t.Error("an unknown apps paging mode parsed")
@@ -146,5 +156,32 @@ func TestAppsIndexTokensCached(t *testing.T) {
 	o.mu.RUnlock()
 	if cached {
 		t.Fatal("a position cached before a delete is still used after it")
+	}
+}
+
+// TestAppsIndexTokensAnyOrder: pages asked for by plain index in any
+// order, as a client reading ahead asks for them, are the slices of the
+// list at those indices; one asked for after a page nearer the start
+// was cached is found from that page on, not by a scan from the start.
+func TestAppsIndexTokensAnyOrder(t *testing.T) {
+	d := Generate(GenerateSpec{Developers: 20, Apps: 300, Seed: 34})
+	want := appIDs(d.Orgs[0], "approved")
+	s := start(t, d, Options{})
+	for _, at := range []int{120, 40, 160, 0, 80, 200} {
+		ids, tok := appsPage(t, s, "pageSize=20&pageToken="+strconv.Itoa(at))
+		end := min(at+20, len(want))
+		if !slices.Equal(ids, want[at:end]) {
+			t.Fatalf("pageToken=%d: %v, want apps %d to %d", at, ids, at, end-1)
+		}
+		if wantTok := strconv.Itoa(end); end < len(want) && tok != wantTok {
+			t.Fatalf("pageToken=%d: next %q, want %q", at, tok, wantTok)
+		}
+	}
+	o := s.h.orgs["acme"]
+	o.mu.RLock()
+	e, ok := o.idx.nearest(o.version, filterKey{"approved", "approved"}, 219)
+	o.mu.RUnlock()
+	if !ok || e.index != 200 {
+		t.Fatalf("nearest cached index at or below 219: %+v (%v), want 200", e, ok)
 	}
 }

@@ -54,11 +54,14 @@ func (s *Server) SetAppStatus(org, appID, status string) error {
 	return nil
 }
 
-// ExpirePageTokens makes every apps page token minted so far invalid: a
-// request that carries one is refused with 400 INVALID_ARGUMENT, as a
-// server whose tokens live a limited time (the reference says nothing of
-// how long) refuses a token kept in a checkpoint for hours. Tokens minted
-// afterwards are good until the next call.
+// ExpirePageTokens makes every encoded apps page token minted so far
+// invalid (AppsEncodedIndexTokens, AppsStableTokens): a request that
+// carries one is refused with 400 INVALID_ARGUMENT, as a server whose
+// tokens live a limited time (the reference says nothing of how long)
+// refuses a token kept in a checkpoint for hours. Tokens minted afterwards
+// are good until the next call. A plain index token (AppsIndexTokens, the
+// default) is only a number and has no lifetime to end: tests of expiry
+// use an encoded mode.
 func (s *Server) ExpirePageTokens() { s.h.epoch.Add(1) }
 
 func (h *handler) orgState(org string) (*orgState, error) {

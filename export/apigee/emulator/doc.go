@@ -10,9 +10,10 @@
 // capped at 1000 (400 above the cap for count, silently coerced for pageSize
 // and rows), apps are filtered to status=approved unless asked otherwise,
 // nextPageToken appears only when the caller asked for token paging and is,
-// as documented, an index into the list as it is now (so apps deleted or
-// revoked before it shift it; Options.AppsPaging plays a stable cursor and an
-// organization older than 1.10 without token paging), expand=false
+// as documented, an index into the list as it is now, written as a plain
+// decimal number (so apps deleted or revoked before it shift it;
+// Options.AppsPaging plays the same index in an opaque token, a stable
+// cursor and an organization older than 1.10 without token paging), expand=false
 // answers with Apigee X's one-field wrapper objects, and errors come in
 // Google's JSON error shape. Options add latency, deterministic 429/503 faults
 // and a per-minute rate limit so that clients' retry and throttling code runs.

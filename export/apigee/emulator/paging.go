@@ -138,7 +138,8 @@ func (h *handler) listByKey(w http.ResponseWriter, r *http.Request, q url.Values
 	return nil
 }
 
-// pageToken is what an apps nextPageToken encodes: the filter it was made
+// pageToken is what an encoded apps nextPageToken (AppsEncodedIndexTokens,
+// AppsStableTokens) holds: the filter it was made
 // for, the position to continue from and the token epoch it was minted in
 // (see Server.ExpirePageTokens; epoch 0 is left out, so tokens look as they
 // always did until tokens are first expired). It is base64 so clients treat
@@ -174,6 +175,16 @@ func parsePageToken(s string) (pageToken, error) {
 		}
 	}
 	return t, nil
+}
+
+// parseIndexToken reads a plain index token (AppsIndexTokens): the
+// decimal index of the page's first app, as nextPageToken wrote it.
+func parseIndexToken(s string) (int, error) {
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil || n < 0 {
+		return 0, invalidArgument("invalid page token %q", s)
+	}
+	return int(n), nil
 }
 
 // bufPool recycles page buffers: a page of 1000 apps is about a megabyte.

@@ -95,7 +95,8 @@ type Options struct {
 	Deny []string
 	// AppsPaging is what an apps nextPageToken means, or whether the
 	// organization predates token paging (see AppsPaging); the zero value
-	// answers index tokens, as the reference describes them.
+	// answers plain decimal index tokens, the most literal reading of the
+	// reference.
 	AppsPaging AppsPaging
 	// TotalSizeAll makes every apps.list page's totalSize count every app
 	// of the organization, whatever status and keyStatus filter the page:
