@@ -22,20 +22,27 @@ import (
 // from their end only, so one that fails before that is followed by a
 // request ahead, which goes unused; see keyAhead and appsAhead.)
 //
-// At most one request is ahead: with the page being decoded, a Lister holds
-// at most two raw pages. The request runs under the context of the Next
-// call that made it, so cancelling that context ends it.
+// An apps pass whose page tokens are plainly indices may also have the
+// pages after that one asked for by index (see indexahead.go): the
+// requests ahead form an ordered queue, the page the listing asks for next
+// first, at most the listing's cap on requests in flight long. Each runs
+// under the context of the Next call that made it, so cancelling that
+// context ends it. A request at the head of the queue that is not for the
+// page the listing asks for next is dropped with all those behind it.
 
 // ahead is a request made before Next asked for its page.
 type ahead struct {
 	cur    Cursor // the page it asks for
 	url    string
 	number int // the request's number in the listing, for messages
-	cancel context.CancelFunc
-	done   chan struct{} // closed when the request has ended; then:
-	body   []byte
-	err    error
-	ended  bool // the request's context had ended when it returned
+	// guessed says that it was asked for by index before any page named
+	// its token (see indexahead.go): its answer is checked before use.
+	guessed bool
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when the request has ended; then:
+	body    []byte
+	err     error
+	ended   bool // the request's context had ended when it returned
 }
 
 // stop cancels the request and waits for it to end.
@@ -44,13 +51,23 @@ func (a *ahead) stop() {
 	<-a.done
 }
 
-// requestAhead asks for the page at cur in the background.
-func (l *Lister) requestAhead(ctx context.Context, cur Cursor) {
+// matches says whether the request is the one the listing makes for the
+// page at cur now.
+func (l *Lister) matches(a *ahead, cur Cursor) bool {
+	return a.cur == cur.request() && a.url == l.pageURL(cur)
+}
+
+// requestAhead asks for the page at cur in the background, behind the
+// requests already ahead.
+func (l *Lister) requestAhead(ctx context.Context, cur Cursor, guessed bool) {
 	l.fetched++
 	l.started++
+	if guessed {
+		l.guesses++
+	}
 	actx, cancel := context.WithCancel(ctx)
-	a := &ahead{cur: cur, url: l.pageURL(cur), number: l.fetched, cancel: cancel, done: make(chan struct{})}
-	l.ahead = a
+	a := &ahead{cur: cur, url: l.pageURL(cur), number: l.fetched, guessed: guessed, cancel: cancel, done: make(chan struct{})}
+	l.ahead = append(l.ahead, a)
 	hint := l.bodySize
 	go func() {
 		defer close(a.done)
@@ -66,18 +83,17 @@ func (l *Lister) requestAhead(ctx context.Context, cur Cursor) {
 }
 
 // request returns the body of the page at cur, from the request made ahead
-// for it if there is one, and the request's URL and number.
-func (l *Lister) request(ctx context.Context, cur Cursor) (body []byte, u string, number int, err error) {
-	a := l.ahead
-	if a == nil || a.cur != cur.request() || a.url != l.pageURL(cur) {
+// for it if there is one (then guessed says whether it was asked for by
+// index, see indexahead.go), and the request's URL and number.
+func (l *Lister) request(ctx context.Context, cur Cursor) (body []byte, u string, number int, guessed bool, err error) {
+	if len(l.ahead) == 0 || !l.matches(l.ahead[0], cur) {
 		l.dropAhead()
-		u = l.pageURL(cur)
-		l.fetched++
-		l.started++
-		body, err = l.getSized(ctx, u, l.bodySize)
-		return body, u, l.fetched, err
+		body, u, number, err = l.requestNow(ctx, cur)
+		return body, u, number, false, err
 	}
-	l.ahead = nil
+	a := l.ahead[0]
+	l.ahead[0] = nil
+	l.ahead = l.ahead[1:]
 	if ctx.Err() == nil {
 		select {
 		case <-a.done:
@@ -86,27 +102,58 @@ func (l *Lister) request(ctx context.Context, cur Cursor) (body []byte, u string
 	}
 	if err := ctx.Err(); err != nil {
 		a.stop()
-		return nil, a.url, a.number, contextError(err, "GET "+a.url)
+		return nil, a.url, a.number, false, contextError(err, "GET "+a.url)
 	}
 	a.cancel()
-	if a.err != nil && a.ended {
+	switch {
+	case a.err != nil && a.ended:
 		// The context of the Next call that made the request ended, and
 		// this call's has not: ask again, under this one.
 		l.started++
 		body, err = l.getSized(ctx, a.url, l.bodySize)
-		return body, a.url, a.number, err
+		return body, a.url, a.number, false, err
+	case a.err != nil && a.guessed:
+		// An index the server did not take before it had named it: the
+		// guess, not the listing, failed. The pass stops guessing, and the
+		// page is asked for as the listing would have asked for it.
+		l.stopGuessing(cur.pass())
+		l.dropAhead()
+		l.started++
+		body, err = l.getSized(ctx, a.url, l.bodySize)
+		return body, a.url, a.number, false, err
 	}
-	return a.body, a.url, a.number, a.err
+	return a.body, a.url, a.number, a.guessed, a.err
 }
 
-// dropAhead stops the request made ahead, if any, and waits for it to end.
-// Its number goes to the next request, as if it had not been made.
-func (l *Lister) dropAhead() {
-	if a := l.ahead; a != nil {
-		l.ahead = nil
-		a.stop()
-		l.fetched--
+// requestNow asks for the page at cur and waits for it.
+func (l *Lister) requestNow(ctx context.Context, cur Cursor) (body []byte, u string, number int, err error) {
+	u = l.pageURL(cur)
+	l.fetched++
+	l.started++
+	body, err = l.getSized(ctx, u, l.bodySize)
+	return body, u, l.fetched, err
+}
+
+// dropAhead stops every request made ahead, if any, and waits for them to
+// end. Their numbers go to the next requests, as if they had not been
+// made.
+func (l *Lister) dropAhead() { l.dropAheadFrom(0) }
+
+// dropAheadFrom stops the requests ahead from the i-th in the queue on.
+func (l *Lister) dropAheadFrom(i int) {
+	if i >= len(l.ahead) {
+		return
 	}
+	drop := l.ahead[i:]
+	for _, a := range drop {
+		a.cancel()
+	}
+	for j, a := range drop {
+		<-a.done
+		drop[j] = nil
+	}
+	l.fetched -= len(drop)
+	l.ahead = l.ahead[:i]
 }
 
 // Close stops the request for the next page that Next made ahead, if any,

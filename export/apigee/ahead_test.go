@@ -62,7 +62,7 @@ func observe(t *testing.T, f *fakeAPI, l *Lister) listing {
 		out.requests = append(out.requests, r.URL.RequestURI())
 	}
 	out.started = l.started
-	if l.ahead != nil {
+	if len(l.ahead) != 0 {
 		t.Errorf("a request ahead is left after the listing ended")
 	}
 	if l.mispredicted != 0 {
@@ -394,7 +394,7 @@ func TestListAsksAhead(t *testing.T) {
 				}
 				// Next has returned; the request for p.Next is held by the
 				// server (or on its way there).
-				if l.ahead == nil {
+				if len(l.ahead) == 0 {
 					t.Fatalf("page %d returned without a request for the next page", p.Number)
 				}
 				if got, want := <-g.arrived, strings.TrimPrefix(l.pageURL(p.Next), g.srv.URL); got != want {
@@ -407,7 +407,7 @@ func TestListAsksAhead(t *testing.T) {
 			if r == Apps && len(passes) != len(appsPasses) {
 				t.Errorf("passes asked for ahead: %v, want all %d", passes, len(appsPasses))
 			}
-			if l.ahead != nil {
+			if len(l.ahead) != 0 {
 				t.Error("a request ahead is left after io.EOF")
 			}
 		})
@@ -427,10 +427,10 @@ func TestListAheadCancel(t *testing.T) {
 			if _, err := l.Next(ctx); err != nil {
 				t.Fatal(err)
 			}
-			a := l.ahead
-			if a == nil {
-				t.Fatal("no request ahead")
+			if len(l.ahead) != 1 {
+				t.Fatalf("%d requests ahead, want 1", len(l.ahead))
 			}
+			a := l.ahead[0]
 			<-g.arrived // held by the server
 			cancel()
 			<-a.done // the goroutine ends without a further Next
@@ -459,7 +459,7 @@ func TestListAheadContextPerCall(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			a := l.ahead
+			a := l.ahead[0]
 			<-g.arrived
 			cancel1()
 			<-a.done
@@ -494,7 +494,7 @@ func TestListClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := l.ahead
+	a := l.ahead[0]
 	<-g.arrived
 	l.Close()
 	select {
@@ -502,7 +502,7 @@ func TestListClose(t *testing.T) {
 	default:
 		t.Fatal("Close returned before the request ahead ended")
 	}
-	if l.ahead != nil {
+	if len(l.ahead) != 0 {
 		t.Fatal("Close left the request ahead in place")
 	}
 	l.Close() // twice is fine

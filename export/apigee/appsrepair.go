@@ -212,6 +212,7 @@ func (l *Lister) appsNext(p *Page, cur Cursor, data *pageData, added, n int, u s
 
 // endPass forgets what the listing kept for the pass it ends.
 func (l *Lister) endPass() {
+	l.noGuess = 0
 	l.tokens = map[string]bool{}
 	l.before = l.before[:0]
 	l.restarts = 0

@@ -72,7 +72,7 @@ type Lister struct {
 	tokens   map[string]bool // apps page tokens followed in the current pass
 	returned int             // pages returned
 	fetched  int             // requests made, for messages
-	ahead    *ahead          // the request for the page at cur, made early
+	ahead    []*ahead        // requests for the pages at cur and after, made early (see ahead.go)
 	bodySize int             // bytes of the last page, to size the next one's buffer
 	probed   bool            // apps: the other passes' totals have been asked for
 	totals   [len(appsPasses)]int64
@@ -128,9 +128,16 @@ type Lister struct {
 	// listing started at (NumberPagesFrom), for messages.
 	pagesBefore int64
 
+	// noGuess marks the apps passes (bit i for pass i) whose pages
+	// showed a token that is not plainly an index, or answered a request
+	// by index wrongly: they ask for no page by index until they end (see
+	// indexahead.go).
+	noGuess int
+
 	noAhead      bool // tests: one request after another, none ahead
 	started      int  // tests: requests started, including those dropped
 	mispredicted int  // tests: requests ahead for a page the listing did not go to
+	guesses      int  // tests: requests ahead by index, before a page named their token
 }
 
 // List starts listing r of org at from (the zero Cursor for the start).
@@ -232,7 +239,7 @@ func (l *Lister) Next(ctx context.Context) (*Page, error) {
 			l.seen.TrimFresh(fresh) // of a page never returned
 			return nil, err
 		}
-		if a := l.ahead; a != nil && a.cur != l.cur.request() {
+		if len(l.ahead) > 0 && l.ahead[0].cur != l.cur.request() {
 			// The peek and the decoder disagree: a bug, or a page of API
 			// products with a list after its records (see keyAhead); not
 			// one that loses records, because only l.cur decides what
@@ -710,35 +717,59 @@ func (l *Lister) listURL(q url.Values) string {
 // fetch gets the page at cur and decodes it; num is the page's number,
 // for messages (see pageNumber). Before decoding, it asks next for where
 // the page leads and, when that is known, requests that page ahead.
+//
+// An apps page asked for by index before its token was seen (see
+// indexahead.go) is used only if it is what that index plainly gives;
+// otherwise the pass stops asking by index and the page is asked for
+// again, as a listing without requests by index would ask for it. Once
+// decoded, an apps page may lead to requests by index for the pages after
+// the next.
 func (l *Lister) fetch(ctx context.Context, cur Cursor, next func(string) (Cursor, bool)) (data *pageData, u string, num int, err error) {
-	body, spilled, err := l.spilled(ctx, cur)
-	if err != nil {
-		return nil, l.pageURL(cur), l.pageNumber(), err
-	}
-	if spilled {
-		l.dropAhead()
-		l.fetched++
-		u = l.pageURL(cur)
-	} else {
-		body, u, _, err = l.request(ctx, cur)
-	}
-	num = l.pageNumber()
-	if err != nil {
-		return nil, u, num, l.requestError(err, cur.StartKey != "" || cur.PageToken != "", num)
-	}
-	// The records' strings point into the page's text. The body is this
-	// page's own (Client.get reads every response into a new slice that
-	// nothing writes afterwards), so it becomes the text without a copy: a
-	// page less to allocate and collect per page (~0.9 MB for 1000 apps).
-	text := unsafe.String(unsafe.SliceData(body), len(body))
-	l.bodySize = len(body)
-	if !l.noAhead {
-		if c, ok := next(text); ok && !l.readingAhead(c) {
-			l.requestAhead(ctx, c)
+	for {
+		body, spilled, err := l.spilled(ctx, cur)
+		if err != nil {
+			return nil, l.pageURL(cur), l.pageNumber(), err
 		}
+		guessed := false
+		if spilled {
+			l.dropAhead()
+			l.fetched++
+			u = l.pageURL(cur)
+		} else {
+			body, u, _, guessed, err = l.request(ctx, cur)
+		}
+		num = l.pageNumber()
+		if err != nil {
+			return nil, u, num, l.requestError(err, cur.StartKey != "" || cur.PageToken != "", num)
+		}
+		// The records' strings point into the page's text. The body is
+		// this page's own (Client.get reads every response into a new
+		// slice that nothing writes afterwards), so it becomes the text
+		// without a copy: a page less to allocate and collect per page
+		// (~0.9 MB for 1000 apps).
+		text := unsafe.String(unsafe.SliceData(body), len(body))
+		l.bodySize = len(body)
+		if !l.noAhead {
+			if c, ok := next(text); ok && !l.readingAhead(c) {
+				if len(l.ahead) == 0 || !l.matches(l.ahead[0], c) {
+					l.dropAhead()
+					l.requestAhead(ctx, c, false)
+				}
+			} else {
+				l.dropAhead() // the requests by index went past the end
+			}
+		}
+		data, err = l.decode(text, u, num)
+		if guessed && (err != nil || !indexAnswers(cur, data)) {
+			l.stopGuessing(cur.pass())
+			l.dropAhead()
+			continue // the same page, asked for by the listing itself
+		}
+		if err == nil && l.r == Apps {
+			l.guessAhead(ctx, cur, data)
+		}
+		return data, u, num, err
 	}
-	data, err = l.decode(text, u, num)
-	return data, u, num, err
 }
 
 // readingAhead says whether a reader has or may still get the page at c.
