@@ -149,8 +149,11 @@ func (h *harness) wallAt(ctx context.Context, w wallRun) error {
 // keyStatus was sent, whose two status passes (keyStatus left to its
 // default, approved) are the "today" the parallel passes were measured
 // against. Each pass pages by its own token, so the wall time of the
-// passes at once is bounded by the largest pass; the rows say how large
-// that is.
+// passes at once is bounded by the largest pass, unless its tokens are
+// plain indices (the emulator's default, the literal reading of "The
+// starting index record"): then that pass's pages are asked for ahead by
+// index too, up to the cap on requests in flight (see
+// export/apigee/indexahead.go). The rows say how large that pass is.
 func (h *harness) appsPasses(ctx context.Context, emu *emulatorProc, c wallCase, urls []string, alone exportResult, lat time.Duration) {
 	name := fmt.Sprintf("%s %s, json, %s/page, passes at once vs one at a time", c.r, count(c.n), lat)
 	h.logf("wall: %s", name)

@@ -59,8 +59,10 @@ type Page struct {
 
 // Lister walks one resource of one organization, a page per Next. It holds
 // the page being decoded and the next page, which it asks for before Next
-// returns (see ahead.go), plus 6 bytes per key delivered for deduplication
-// (see TrackKeys for deduplication across a resume).
+// returns (see ahead.go; for an apps pass whose tokens are plain indices,
+// up to its cap on requests in flight of the pages after it, see
+// indexahead.go), plus 6 bytes per key delivered for deduplication (see
+// TrackKeys for deduplication across a resume).
 // A Lister is not safe for concurrent use.
 type Lister struct {
 	c   *Client

@@ -96,8 +96,9 @@ func CheckParallelRequests(n int) error {
 }
 
 // ReadAhead sets how many requests the listing may have in flight at once
-// (counting the request for the next page made early and the readers of
-// later apps passes) and, for apps with parallel above 1 and a spill, reads
+// (counting the requests for the next pages made early, which for an apps
+// pass whose tokens are plain indices are that many, see indexahead.go,
+// and the readers of later apps passes) and, for apps with parallel above 1 and a spill, reads
 // the later apps passes at the same time as the current one (see above).
 // from is what an interrupted listing had spilled by the page a checkpoint
 // was taken at (Page.Spilled), or nil: the resumed listing reuses those
