@@ -28,7 +28,11 @@ import (
 // t = k+m, the listing already asks for the page at t (the request ahead
 // of ahead.go); with a cap of W requests in flight (ReadAhead) it also asks
 // for the pages at t+n, t+2n, ... (n its page size), W requests ahead in
-// all, but none at or past the pass's totalSize as the page gave it. They
+// all, but none at or past the pass's totalSize as the page gave it. It
+// guesses only once every pass's totalSize is known to count that pass's
+// own list (see appstotal.go): a totalSize that counts every app of the
+// organization does not say where a pass ends, and guesses past its end
+// would be requests for nothing. They
 // share the listing's cap on requests in flight and the client's rate
 // limit with everything else, and hold at most W raw pages. With W = 1
 // (--max-parallel-requests 1) nothing is asked by index and the requests
@@ -44,8 +48,8 @@ import (
 // the server named its token, so its answer is checked before use: a
 // failure (a server that takes only tokens it minted answers 400) or a
 // page that is not what its index plainly gives (its next token is not its
-// index plus its apps, or a last page that does not end at its totalSize)
-// stops requests by index for the pass, and the page is asked for again as
+// index plus its apps, or a last page that is empty, or full without
+// ending at its totalSize) stops requests by index for the pass, and the page is asked for again as
 // the listing would have asked for it. So the output, and its hash, are
 // those of a listing one request at a time.
 //
@@ -103,17 +107,19 @@ func indexOf(token string) (int64, bool) {
 }
 
 // indexAnswers says whether data, the page of an apps pass asked for by
-// index at cur, is what that index plainly gives: apps and a next token
-// that is the index plus their number, or a last page (no token) that ends
-// at the pass's totalSize.
-func indexAnswers(cur Cursor, data *pageData) bool {
+// index at cur with a page size of n, is what that index plainly gives:
+// apps and a next token that is the index plus their number, or a last
+// page (no token) that is short but not empty, or ends at the pass's
+// totalSize. An empty page without a token is what a server may answer
+// to an index it does not know; taken as the end, it would cut the pass.
+func indexAnswers(cur Cursor, data *pageData, n int) bool {
 	k, ok := indexOf(cur.PageToken)
 	if !ok {
 		return false
 	}
 	m := int64(len(data.records))
 	if data.nextToken == "" {
-		return data.total >= 0 && k+m == data.total
+		return (m > 0 && m < int64(n)) || (data.total >= 0 && k+m == data.total)
 	}
 	t, ok := indexOf(data.nextToken)
 	return ok && m > 0 && t == k+m
@@ -139,8 +145,8 @@ func (l *Lister) guessAhead(ctx context.Context, cur Cursor, data *pageData) {
 	switch {
 	case len(l.ahead) == 0 || !l.matches(l.ahead[0], next):
 		return // no request for the next page: a reader has it
-	case data.total < 0 || (cur.Total > 0 && data.total < cur.Total):
-		return // no total to stop at, or a page that shifted (see shifted)
+	case l.totalsAll != totalsPerPass || data.total < 0 || (cur.Total > 0 && data.total < cur.Total):
+		return // no pass's total to stop at, or a page that shifted (see shifted)
 	}
 	n := int64(l.size)
 	for i := 1; i < l.window(); i++ {

@@ -192,7 +192,7 @@ func TestAppsIndexAhead(t *testing.T) {
 	for _, mode := range []emulator.AppsPaging{emulator.AppsIndexTokens, emulator.AppsEncodedIndexTokens} {
 		t.Run(mode.String(), func(t *testing.T) {
 			t.Parallel()
-			opts := emulator.Options{AppsPaging: mode, Latency: 10 * time.Millisecond}
+			opts := emulator.Options{AppsPaging: mode, Latency: 20 * time.Millisecond}
 			serial := newIndexAPI(t, data, opts)
 			gotSerial, _, digestSerial := indexListing(t, serial, 1)
 			checkSameRecords(t, apigee.Apps, gotSerial, allApps(data))
@@ -207,7 +207,7 @@ func TestAppsIndexAhead(t *testing.T) {
 				t.Errorf("pages differ from those of a listing one request at a time (warnings %v)", ws)
 			}
 			switch {
-			case mode == emulator.AppsIndexTokens && (len(ahead.madeUp) == 0 || ahead.most < 3):
+			case mode == emulator.AppsIndexTokens && (len(ahead.madeUp) < 2 || ahead.most < 2):
 				t.Errorf("plain index tokens: %d requests by index, %d in flight at most; want pages asked for ahead", len(ahead.madeUp), ahead.most)
 			case mode != emulator.AppsIndexTokens && len(ahead.madeUp) != 0:
 				t.Errorf("opaque tokens: requests by made-up tokens %v", ahead.madeUp)
@@ -230,8 +230,8 @@ func TestAppsIndexAheadShift(t *testing.T) {
 		at     int // after the at-th request by a made-up token is served
 		change func(emu *emulator.Server, id string) error
 	}{
-		{"deleted", 3, func(emu *emulator.Server, id string) error { return emu.DeleteApp("acme", id) }},
-		{"revoked", 5, func(emu *emulator.Server, id string) error { return emu.SetAppStatus("acme", id, "revoked") }},
+		{"deleted", 1, func(emu *emulator.Server, id string) error { return emu.DeleteApp("acme", id) }},
+		{"revoked", 2, func(emu *emulator.Server, id string) error { return emu.SetAppStatus("acme", id, "revoked") }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

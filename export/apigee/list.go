@@ -762,7 +762,7 @@ func (l *Lister) fetch(ctx context.Context, cur Cursor, next func(string) (Curso
 			}
 		}
 		data, err = l.decode(text, u, num)
-		if guessed && (err != nil || !indexAnswers(cur, data)) {
+		if guessed && (err != nil || !indexAnswers(cur, data, l.size)) {
 			l.stopGuessing(cur.pass())
 			l.dropAhead()
 			continue // the same page, asked for by the listing itself
