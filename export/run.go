@@ -147,6 +147,7 @@ type run struct {
 	keys      []uint64
 	waiting   time.Duration // for the next page, see waitNotice
 	shown     steadyTotal   // the total progress reports
+	expected  int64         // the source's estimate, -1 without (see progressTotal)
 
 	// restart (a Parquet run resumed from the start) and rerun (a fresh
 	// run under a known staging id) remove the staging objects of the
@@ -175,6 +176,7 @@ func (r *Runner) newRun(spec Spec) (*run, error) {
 		now:       r.Now,
 		resumable: spec.Format.Resumable(),
 		shown:     newSteadyTotal(),
+		expected:  -1,
 	}
 	if x.log == nil {
 		x.log = slog.New(slog.DiscardHandler)
@@ -415,6 +417,9 @@ func (x *run) page(ctx context.Context, p *apigee.Page) error {
 	if p.TotalSize >= 0 {
 		x.cp.Total, x.cp.TotalAll = p.TotalSize, p.TotalAll
 	}
+	if p.Expected >= 0 {
+		x.expected = p.Expected
+	}
 	x.progress()
 
 	if max := x.spec.MaxObjectSize; max > 0 && x.obj.dg.size >= max {
@@ -463,7 +468,7 @@ func (x *run) progress() {
 		Pages:      x.cp.Pages,
 		Bytes:      x.cp.Bytes + current,
 		Objects:    int64(len(x.cp.Published)),
-		Total:      x.shown.next(x.cp.Records, x.total()),
+		Total:      x.shown.next(x.cp.Records, x.progressTotal()),
 		Duplicates: x.cp.Duplicates,
 		Unknown:    x.cp.Unknown,
 		Warnings:   texts(x.cp.Warnings),
@@ -482,6 +487,18 @@ func (x *run) total() int64 {
 		return x.cp.Total
 	}
 	return x.cp.Total - x.cp.Overlaps
+}
+
+// progressTotal is the total progress works from: the source's own estimate
+// of what it delivers (apps: overlaps foreseen, see apigee.Page.Expected)
+// where it has one below total, else total. A resumed listing foresees
+// nothing of the passes before its cursor, and total has their overlaps.
+func (x *run) progressTotal() int64 {
+	t := x.total()
+	if x.expected >= 0 && (t < 0 || x.expected < t) {
+		return x.expected
+	}
+	return t
 }
 
 func texts(ws []apigee.Warning) []string {

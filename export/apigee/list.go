@@ -47,6 +47,11 @@ type Page struct {
 	// filtered list (see appstotal.go): TotalSize is that count, and the
 	// Overlaps are not to be taken from it.
 	TotalAll bool
+	// Expected is the listing's estimate of the records it delivers in
+	// all, -1 when it has none: for apps TotalSize less the apps listed
+	// twice, those met and those foreseen (see appstotal.go). Progress
+	// only: it is not a count the API reported.
+	Expected int64
 	// Warnings say what the listing worked around or could not keep while
 	// it read this page: each unknown field and enum value with its count,
 	// a way of listing it had to fall back to.
@@ -78,10 +83,12 @@ type Lister struct {
 	bodySize int             // bytes of the last page, to size the next one's buffer
 	probed   bool            // apps: the other passes' totals have been asked for
 	totals   [len(appsPasses)]int64
-	// totalsAll and last: see appstotal.go.
-	totalsAll totalsKind
-	last      int64
-	err       error // sticky: a failed listing stays failed
+	// totalsAll, last, counts and unforeseen: see appstotal.go.
+	totalsAll  totalsKind
+	last       int64
+	counts     [len(appsPasses)]passCounts
+	unforeseen int64
+	err        error // sticky: a failed listing stays failed
 
 	// sem caps the requests in flight, readers' included (ReadAhead);
 	// spill and readers read later apps passes at the same time.
@@ -225,7 +232,7 @@ func (l *Lister) Next(ctx context.Context) (*Page, error) {
 	if l.spill != nil && l.readers == nil {
 		l.startReaders(ctx)
 	}
-	p := &Page{TotalSize: -1}
+	p := &Page{TotalSize: -1, Expected: -1}
 	fresh := l.seen.FreshLen()
 	for {
 		var err error
@@ -542,6 +549,7 @@ func (l *Lister) appsPage(ctx context.Context, p *Page) error {
 		}
 	}
 	p.TotalSize, p.TotalAll = l.pageTotal()
+	p.Expected = l.expected(pass)
 	return nil
 }
 
@@ -655,16 +663,21 @@ func (l *Lister) add(p *Page, items []proto.Message) int {
 // export, e.g. the app was revoked between two passes).
 func (l *Lister) addApps(p *Page, items []proto.Message, pass int) {
 	for _, m := range items {
+		a, _ := m.(*apigeepb.App)
 		if k := l.r.Key(m); k != "" && !l.seen.Add(k) {
 			if l.rechecked {
 				continue // read again on purpose (see recheck)
 			}
-			if a, ok := m.(*apigeepb.App); ok && listedBefore(a, pass) {
+			if a != nil && listedBefore(a, pass) {
 				p.Overlaps++
+				l.foresee(a, pass, false)
 			} else {
 				p.Duplicates++
 			}
 			continue
+		}
+		if a != nil && !l.rechecked {
+			l.foresee(a, pass, true)
 		}
 		p.Records = append(p.Records, m)
 	}
