@@ -417,7 +417,7 @@ func (x *run) page(ctx context.Context, p *apigee.Page) error {
 	if p.TotalSize >= 0 {
 		x.cp.Total, x.cp.TotalAll = p.TotalSize, p.TotalAll
 	}
-	if p.Expected >= 0 {
+	if p.Expected > 0 { // 0 is also a Page's zero value: no estimate
 		x.expected = p.Expected
 	}
 	x.progress()
