@@ -71,7 +71,7 @@ func (a *sorted) has(h uint64) bool {
 	return lo < end && a.low(lo) == x
 }
 
-// hash is the whole hash of entry i, in bucket b.
+// hashOf is the whole hash of an entry of bucket b whose low bits are low.
 func hashOf(b int, low uint64) uint64 { return uint64(b)<<lowBits | low }
 
 // grow makes room for n hashes, keeping the ones in the array.
