@@ -47,7 +47,10 @@ func TestDevelopersExportEveryExpandMode(t *testing.T) {
 			res, err := r.Run(context.Background(), spec)
 			return res, dir, err
 		}
-		for _, f := range []formats.Format{formats.NDJSON, formats.Parquet} {
+		// One format: each object is a function of the records in their
+		// order, which the NDJSON bytes show (Parquet's determinism is
+		// tested on its own).
+		for _, f := range []formats.Format{formats.NDJSON} {
 			clean, cleanDir, err := run(t, emulator.ExpandHonoured, f, nil)
 			if err != nil {
 				t.Fatal(err)
