@@ -25,6 +25,7 @@ import (
 // it must be a valid empty file of its format, published under the hash of
 // its bytes, and the manifest must say 0 records.
 func TestEmptyResourceEveryFormat(t *testing.T) {
+	t.Parallel() // among the slowest: they run together after the rest
 	e := newEnv(t, emulator.GenerateSpec{}, emulator.Options{})
 	srv := gcstest.Start(t, "exports")
 	type variant struct {

@@ -67,6 +67,7 @@ func TestSourceFaultsGiveTheSameObject(t *testing.T) {
 // same bucket and prefix, two of them identical: each must publish exactly
 // what it publishes alone, and no run may remove another's staging.
 func TestConcurrentExportsShareAPrefix(t *testing.T) {
+	t.Parallel() // among the slowest: they run together after the rest
 	e := newEnv(t, emulator.GenerateSpec{Developers: 2500, Apps: 1500, APIProducts: 300, Seed: 22}, emulator.Options{Latency: time.Millisecond})
 	srv := gcstest.Start(t, "exports")
 	const dest = "gs://exports/shared"

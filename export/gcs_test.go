@@ -108,6 +108,7 @@ func TestCloudStorageMatchesLocalFolder(t *testing.T) {
 // before the server sees it: the export must still publish the same object
 // as a clean run, with nothing partial and no staging left.
 func TestCloudStorageFaults(t *testing.T) {
+	t.Parallel() // among the slowest: they run together after the rest
 	e := newEnv(t, emulator.GenerateSpec{Developers: 4321, Seed: 12}, emulator.Options{})
 	srv := gcstest.Start(t, "exports")
 	for _, c := range []struct {

@@ -18,6 +18,7 @@ import (
 // is approved or revoked, has only revoked keys, mixed keys or none, under
 // each reading of where the API lists keyless apps.
 func TestAppsWithOnlyRevokedKeysExported(t *testing.T) {
+	t.Parallel() // among the slowest: they run together after the rest
 	gen := emulator.GenerateSpec{Developers: 30, Apps: 700, APIProducts: 5, Seed: 21}
 	kinds := map[string]int{}
 	for _, a := range emulator.Generate(gen).Orgs[0].Apps {

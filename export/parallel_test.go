@@ -82,6 +82,7 @@ func (pe *parallelEnv) reset() []string {
 // more requests in flight than the cap, and no staging (spills included)
 // left behind.
 func TestParallelPassesSameBytes(t *testing.T) {
+	t.Parallel() // among the slowest: they run together after the rest
 	pe := newParallelEnv(t, emulator.Options{})
 	for _, f := range []formats.Format{formats.JSON, formats.NDJSON, formats.CSV, formats.Parquet} {
 		for _, z := range []string{"", "gzip"} {
@@ -299,6 +300,7 @@ func TestParallelPassesShareTheRateLimit(t *testing.T) {
 // bucket and the export publishes the object of a sequential run to a
 // folder, leaving only the final object and the manifest.
 func TestParallelPassesToCloudStorage(t *testing.T) {
+	t.Parallel() // among the slowest: they run together after the rest
 	pe := newParallelEnv(t, emulator.Options{})
 	srv := gcstest.Start(t, "exports")
 	for _, z := range []string{"", "gzip"} {

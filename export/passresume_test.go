@@ -555,6 +555,7 @@ func TestParallelPassesResumeTwice(t *testing.T) {
 // from the start under the same staging id: the spills of the interrupted
 // run are removed, not read, and the object is the clean run's.
 func TestParallelPassesParquetRestarts(t *testing.T) {
+	t.Parallel() // among the slowest: they run together after the rest
 	e := newPassEnv(t)
 	cleanDir := t.TempDir()
 	cleanB := openLocal(t, cleanDir)

@@ -33,6 +33,7 @@ import (
 // must be protojson's text for that field) and arrow-go for Parquet (every
 // top-level scalar column, nulls included, in proto field order).
 func TestRoundTripEveryFormat(t *testing.T) {
+	t.Parallel() // among the slowest: they run together after the rest
 	e := newEnv(t, emulator.GenerateSpec{Developers: 1500, Apps: 1200, APIProducts: 300, Seed: 41}, emulator.Options{})
 	org := e.data.Orgs[0]
 	for _, r := range apigee.Resources() {

@@ -99,6 +99,7 @@ func sha(b []byte) string {
 var sizes = emulator.GenerateSpec{Developers: 1203, Apps: 1501, APIProducts: 77, Seed: 7}
 
 func TestEveryResourceAndFormatToLocalFolder(t *testing.T) {
+	t.Parallel() // among the slowest: they run together after the rest
 	e := newEnv(t, sizes, emulator.Options{})
 	org := e.data.Orgs[0]
 	want := map[apigee.Resource]int{apigee.Developers: len(org.Developers), apigee.Apps: len(org.Apps), apigee.APIProducts: len(org.APIProducts)}
@@ -173,6 +174,7 @@ func checkJSONRecords(t *testing.T, r apigee.Resource, body []byte, org *emulato
 }
 
 func TestRerunGivesTheSameObject(t *testing.T) {
+	t.Parallel() // among the slowest: they run together after the rest
 	e := newEnv(t, sizes, emulator.Options{})
 	dir := t.TempDir()
 	b := openLocal(t, dir)
@@ -281,6 +283,7 @@ func holds(t *testing.T, f formats.Format, body []byte, s string) bool {
 }
 
 func TestMaxObjectSizeSplits(t *testing.T) {
+	t.Parallel() // among the slowest: they run together after the rest
 	e := newEnv(t, emulator.GenerateSpec{Developers: 10, Apps: 4001, APIProducts: 5, Seed: 5}, emulator.Options{})
 	for _, f := range []formats.Format{formats.JSON, formats.NDJSON} {
 		dir := t.TempDir()
@@ -333,6 +336,7 @@ func TestEmptyOrganization(t *testing.T) {
 // crash would, and resumes it from that checkpoint: the object must be the
 // one a clean run writes.
 func TestResumeAfterSuspend(t *testing.T) {
+	t.Parallel() // among the slowest: they run together after the rest
 	e := newEnv(t, emulator.GenerateSpec{Developers: 6100, Apps: 10, APIProducts: 5, Seed: 9}, emulator.Options{})
 	for _, c := range []struct {
 		f formats.Format

@@ -69,6 +69,7 @@ func checkExactly(t *testing.T, r Resource, pages []*Page, want []proto.Message)
 }
 
 func TestListExactRecordSets(t *testing.T) {
+	t.Parallel() // among the slowest: it runs beside the others after the rest
 	for _, r := range Resources() {
 		for _, n := range []int{0, 1, 999, 1000, 1001, 2001} {
 			t.Run(fmt.Sprintf("%s/%d", r, n), func(t *testing.T) {
