@@ -10,11 +10,12 @@ import "pubexport/export/apigee/apigeepb"
 // of apps. Read as the count of every app of the organization, every pass
 // reports the same number; summed, it would claim four times the apps, and
 // the export would warn of apps "missed" that were never there. Four equal,
-// non-zero totals from filters that are disjoint in status are the mark of
-// the second reading: an organization would need exactly as many revoked
-// apps as approved ones, every one with both kinds of keys, to give them
-// under the first. The listing decides once, when it first knows every
-// pass's total.
+// non-zero totals are the mark of the second reading: under the first, an
+// organization would need exactly as many revoked apps as approved ones,
+// and in each status exactly as many apps with an approved key as with a
+// revoked one, which real organizations (far more approved apps and keys
+// than revoked) do not have. The listing decides once, when it first knows
+// every pass's total.
 //
 // Under the second reading a totalSize no longer tells which pass an app
 // left or joined, so an app revoked or approved while the passes are read
