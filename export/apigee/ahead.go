@@ -62,9 +62,6 @@ func (l *Lister) matches(a *ahead, cur Cursor) bool {
 func (l *Lister) requestAhead(ctx context.Context, cur Cursor, guessed bool) {
 	l.fetched++
 	l.started++
-	if guessed {
-		l.guesses++
-	}
 	actx, cancel := context.WithCancel(ctx)
 	a := &ahead{cur: cur, url: l.pageURL(cur), number: l.fetched, guessed: guessed, cancel: cancel, done: make(chan struct{})}
 	l.ahead = append(l.ahead, a)

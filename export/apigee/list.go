@@ -146,7 +146,6 @@ type Lister struct {
 	noAhead      bool // tests: one request after another, none ahead
 	started      int  // tests: requests started, including those dropped
 	mispredicted int  // tests: requests ahead for a page the listing did not go to
-	guesses      int  // tests: requests ahead by index, before a page named their token
 }
 
 // List starts listing r of org at from (the zero Cursor for the start).
