@@ -50,4 +50,3 @@ func TestProgressBarOnTerminal(t *testing.T) {
 		t.Errorf("log-line progress on a terminal:\n%s", s)
 	}
 }
-
