@@ -19,10 +19,11 @@ import (
 // The guard. A pass asks by index only while every page it has read says
 // its tokens are plain indices: the pass's first page's nextPageToken is
 // the decimal number of apps the page returned, and every later page's the
-// decimal of its own token plus the apps it returned. Any page that says otherwise (an opaque
-// token, a token that skips or repeats) stops requests by index for the
-// rest of that pass; the listing carries on exactly as without them.
-// Opaque tokens therefore never lead to a request by a made-up index.
+// decimal of its own token plus the apps it returned. Any page that says
+// otherwise (an opaque token, a token that skips or repeats) stops
+// requests by index for the rest of that pass; the listing carries on
+// exactly as without them. Opaque tokens therefore never lead to a
+// request by a made-up index.
 //
 // The window. After a page at index k that returned m apps with the token
 // t = k+m, the listing already asks for the page at t (the request ahead
@@ -32,9 +33,9 @@ import (
 // guesses only once every pass's totalSize is known to count that pass's
 // own list (see appstotal.go): a totalSize that counts every app of the
 // organization does not say where a pass ends, and guesses past its end
-// would be requests for nothing. They
-// share the listing's cap on requests in flight and the client's rate
-// limit with everything else, and hold at most W raw pages. With W = 1
+// would be requests for nothing. The requests by index share the
+// listing's cap on requests in flight and the client's rate limit with
+// everything else, and hold at most W raw pages. With W = 1
 // (--max-parallel-requests 1) nothing is asked by index and the requests
 // are exactly those of a listing without this.
 //
@@ -49,9 +50,9 @@ import (
 // failure (a server that takes only tokens it minted answers 400) or a
 // page that is not what its index plainly gives (its next token is not its
 // index plus its apps, or a last page that is empty, or full without
-// ending at its totalSize) stops requests by index for the pass, and the page is asked for again as
-// the listing would have asked for it. So the output, and its hash, are
-// those of a listing one request at a time.
+// ending at its totalSize) stops requests by index for the pass, and the
+// page is asked for again as the listing would have asked for it. So the
+// output, and its hash, are those of a listing one request at a time.
 //
 // Why the totalSize check stays sound with pages served out of order.
 // appsrepair.go trusts a follow-up page only if its totalSize is not lower
