@@ -65,42 +65,12 @@ func TestAppsRevokedWhilePassesReadAtOnce(t *testing.T) {
 			name = "passes at once"
 		}
 		t.Run(name, func(t *testing.T) {
-			const at = 3
-			revoked := ids[at*shiftPageSize+20].id
-			spill := &signalSpill{dirSpill: dirSpill{t.TempDir()}, chunk: "apps-pass-2-chunk-00000", sealed: make(chan struct{})}
-			var (
-				emu     *emulator.Server
-				counter firstPassCounter
-				changed sync.Once
-				done    atomic.Bool
-				probes  atomic.Int32
-			)
-			emu = exporttest.Emulator(t, data, emulator.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+			var probes atomic.Int32
+			l, done := revokeWhileListed(t, data, ids[3*shiftPageSize+20].id, parallel, emulator.Options{}, func(r *http.Request) {
 				if r.URL.Query().Get("pageSize") == "1" {
 					probes.Add(1)
 				}
-				if n, ok := counter.follow(r); ok && n == at {
-					changed.Do(func() {
-						if parallel {
-							select {
-							case <-spill.sealed:
-							case <-time.After(15 * time.Second):
-								t.Error("the revoked apps' pass was not read ahead")
-							}
-						}
-						if err := emu.SetAppStatus("acme", revoked, "revoked"); err != nil {
-							t.Error(err)
-						}
-						done.Store(true)
-					})
-				}
-				return false
-			}})
-			c := exporttest.ApigeeClient(t, emu, apigee.WithPageSize(shiftPageSize))
-			l := c.List("acme", apigee.Apps, apigee.Cursor{})
-			if parallel {
-				l.ReadAhead(4, spill, nil)
-			}
+			})
 			defer l.Close()
 			var (
 				got            []proto.Message
@@ -182,4 +152,51 @@ func checkSameKeys(t *testing.T, got, want []proto.Message) {
 	if len(missing) > 0 || len(got) != len(want) {
 		t.Fatalf("%d apps, want %d; missing %s", len(got), len(want), strings.Join(missing, ", "))
 	}
+}
+
+// revokeWhileListed starts an emulator on data, with opts, that revokes the
+// app revoked when the first apps pass asks for its fourth page: when
+// parallel, once the reader of the revoked apps' pass has spilled its first
+// chunk, so that the app moves to a pass already read. It returns a listing
+// of the apps (the passes read at once when parallel, with pages of
+// shiftPageSize) and whether the app was revoked. seen, if not nil, sees
+// every request first.
+func revokeWhileListed(t *testing.T, data *emulator.Data, revoked string, parallel bool, opts emulator.Options, seen func(*http.Request)) (*apigee.Lister, *atomic.Bool) {
+	t.Helper()
+	const at = 3
+	spill := &signalSpill{dirSpill: dirSpill{t.TempDir()}, chunk: "apps-pass-2-chunk-00000", sealed: make(chan struct{})}
+	var (
+		emu     *emulator.Server
+		counter firstPassCounter
+		changed sync.Once
+		done    atomic.Bool
+	)
+	opts.Intercept = func(w http.ResponseWriter, r *http.Request) bool {
+		if seen != nil {
+			seen(r)
+		}
+		if n, ok := counter.follow(r); ok && n == at {
+			changed.Do(func() {
+				if parallel {
+					select {
+					case <-spill.sealed:
+					case <-time.After(15 * time.Second):
+						t.Error("the revoked apps' pass was not read ahead")
+					}
+				}
+				if err := emu.SetAppStatus("acme", revoked, "revoked"); err != nil {
+					t.Error(err)
+				}
+				done.Store(true)
+			})
+		}
+		return false
+	}
+	emu = exporttest.Emulator(t, data, opts)
+	c := exporttest.ApigeeClient(t, emu, apigee.WithPageSize(shiftPageSize))
+	l := c.List("acme", apigee.Apps, apigee.Cursor{})
+	if parallel {
+		l.ReadAhead(4, spill, nil)
+	}
+	return l, &done
 }

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -86,34 +84,7 @@ func TestAppsTotalSizeCountsAll(t *testing.T) {
 func TestAppsRevokedTotalSizeCountsAll(t *testing.T) {
 	t.Parallel()
 	data, ids := shiftData(46, 600)
-	const at = 3
-	revoked := ids[at*shiftPageSize+20].id
-	spill := &signalSpill{dirSpill: dirSpill{t.TempDir()}, chunk: "apps-pass-2-chunk-00000", sealed: make(chan struct{})}
-	var (
-		emu     *emulator.Server
-		counter firstPassCounter
-		changed sync.Once
-		done    atomic.Bool
-	)
-	emu = exporttest.Emulator(t, data, emulator.Options{TotalSizeAll: true, Intercept: func(w http.ResponseWriter, r *http.Request) bool {
-		if n, ok := counter.follow(r); ok && n == at {
-			changed.Do(func() {
-				select {
-				case <-spill.sealed:
-				case <-time.After(15 * time.Second):
-					t.Error("the revoked apps' pass was not read ahead")
-				}
-				if err := emu.SetAppStatus("acme", revoked, "revoked"); err != nil {
-					t.Error(err)
-				}
-				done.Store(true)
-			})
-		}
-		return false
-	}})
-	c := exporttest.ApigeeClient(t, emu, apigee.WithPageSize(shiftPageSize))
-	l := c.List("acme", apigee.Apps, apigee.Cursor{})
-	l.ReadAhead(4, spill, nil)
+	l, done := revokeWhileListed(t, data, ids[3*shiftPageSize+20].id, true, emulator.Options{TotalSizeAll: true}, nil)
 	defer l.Close()
 	got, ws := listRest(t, l)
 	if !done.Load() {
