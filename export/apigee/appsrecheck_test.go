@@ -2,8 +2,6 @@ package apigee_test
 
 import (
 	"context"
-	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -73,23 +71,12 @@ func TestAppsRevokedWhilePassesReadAtOnce(t *testing.T) {
 			})
 			defer l.Close()
 			var (
-				got            []proto.Message
-				ws             []apigee.Warning
 				total          int64
 				overlaps, dups int
 			)
-			for {
-				p, err := l.Next(context.Background())
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, p.Records...)
-				ws = apigee.MergeWarnings(ws, p.Warnings)
+			got, ws := listPages(t, l, func(p *apigee.Page) {
 				total, overlaps, dups = p.TotalSize, overlaps+p.Overlaps, dups+p.Duplicates
-			}
+			})
 			if !done.Load() {
 				t.Fatal("nothing changed: the test did not test")
 			}

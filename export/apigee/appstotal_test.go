@@ -1,14 +1,9 @@
 package apigee_test
 
 import (
-	"context"
-	"errors"
-	"io"
 	"net/http"
 	"sync/atomic"
 	"testing"
-
-	"google.golang.org/protobuf/proto"
 
 	"pubexport/export/apigee"
 	"pubexport/export/apigee/emulator"
@@ -36,26 +31,13 @@ func TestAppsTotalSizeCountsAll(t *testing.T) {
 		if parallel {
 			l.ReadAhead(4, dirSpill{t.TempDir()}, nil)
 		}
-		var (
-			got  []proto.Message
-			ws   []apigee.Warning
-			last *apigee.Page
-		)
-		for {
-			p, err := l.Next(context.Background())
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, p.Records...)
-			ws = apigee.MergeWarnings(ws, p.Warnings)
+		var last *apigee.Page
+		got, ws := listPages(t, l, func(p *apigee.Page) {
 			if !p.TotalAll || p.TotalSize != int64(len(data.Orgs[0].Apps)) {
 				t.Fatalf("passes at once %v: page %d says total %d (all %v), want every pass's %d", parallel, p.Number, p.TotalSize, p.TotalAll, len(data.Orgs[0].Apps))
 			}
 			last = p
-		}
+		})
 		l.Close()
 		checkSameRecords(t, apigee.Apps, got, allApps(data))
 		if last == nil || len(ws) != 0 {

@@ -80,6 +80,13 @@ func listAll(t *testing.T, c *apigee.Client, r apigee.Resource) ([]proto.Message
 // its records and merged warnings.
 func listRest(t *testing.T, l *apigee.Lister) ([]proto.Message, []apigee.Warning) {
 	t.Helper()
+	return listPages(t, l, nil)
+}
+
+// listPages is listRest that also hands each page, as it comes, to each
+// (when not nil), for tests that check what every page says.
+func listPages(t *testing.T, l *apigee.Lister, each func(*apigee.Page)) ([]proto.Message, []apigee.Warning) {
+	t.Helper()
 	var got []proto.Message
 	var ws []apigee.Warning
 	for {
@@ -92,6 +99,9 @@ func listRest(t *testing.T, l *apigee.Lister) ([]proto.Message, []apigee.Warning
 		}
 		got = append(got, p.Records...)
 		ws = apigee.MergeWarnings(ws, p.Warnings)
+		if each != nil {
+			each(p)
+		}
 	}
 }
 
